@@ -1,0 +1,56 @@
+# churn: `make` lists the targets. Pass Hydra overrides with ARGS="key=value ...".
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   := data/demo/transactions.parquet
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo-data train score features test test-all lint format mlflow-ui clean
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install churn (editable, with the dev tools)
+
+$(DEMO): | $(STAMP)
+	$(PY) -m churn.synth --out $(DEMO)
+
+demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customers, 3 years)
+	$(PY) -m churn.synth --out $(DEMO)
+
+train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train/<time>/, mlflow.db)
+	$(PY) pipelines/train.py $(ARGS)
+
+score: $(STAMP) $(DEMO) ## Score with models:/churn@champion into outputs/scores/<as_of>/
+	$(PY) pipelines/score.py $(ARGS)
+
+features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
+	$(PY) pipelines/features.py $(ARGS)
+
+test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+test-all: $(STAMP) ## Run every test, the slow suites too
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP) ## Check style with ruff
+	$(VENV)/bin/ruff check src pipelines tests
+	$(VENV)/bin/ruff format --check src pipelines tests
+
+format: $(STAMP) ## Reformat the code with ruff
+	$(VENV)/bin/ruff check --fix src pipelines tests
+	$(VENV)/bin/ruff format src pipelines tests
+
+mlflow-ui: $(STAMP) ## Browse runs and the registry at http://127.0.0.1:5000
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+clean: ## Remove generated outputs (keeps .venv, the demo data and mlflow.db)
+	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -1,0 +1,19 @@
+"""Command line for the score stage; see `python pipelines/score.py --help` and the README."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from churn.stages.common import run_cli
+from churn.stages.score import run
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="score")
+def main(cfg: DictConfig) -> None:
+    """Run the score stage with the composed config."""
+    run_cli(run, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Errors that stop a stage, each with the process exit code of the command-line contract.
+
+========  ====================================================
+exit code  meaning
+========  ====================================================
+2          usage or configuration error
+3          input data violates the data contract
+4          drift gate tripped
+5          no usable model (for example no ``champion`` yet)
+========  ====================================================
+"""
+
+from __future__ import annotations
+
+
+class ChurnError(Exception):
+    """Base class: a failure the user can act on, with a distinct exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(ChurnError):
+    """The configuration or the command line asks for something impossible."""
+
+    exit_code = 2
+
+
+class DataContractError(ChurnError):
+    """The input data breaks the data contract (missing column, wrong type, empty file)."""
+
+    exit_code = 3
+
+
+class DriftError(ChurnError):
+    """The input drifted too far from the training data for scores to be trusted."""
+
+    exit_code = 4
+
+
+class NoModelError(ChurnError):
+    """No usable registered model (for example no version carries the alias asked for)."""
+
+    exit_code = 5

@@ -1,0 +1,143 @@
+"""The churn classifier: a LightGBM booster with its feature list, free of any tracking code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class ChurnClassifier:
+    """A fitted churn model.
+
+    Attributes
+    ----------
+    booster : lightgbm.Booster
+        Gradient-boosted trees predicting the log-odds of churn.
+    feature_names : list of str
+        Columns the booster expects, in order.
+    params : dict
+        LightGBM parameters used for the fit (for the record).
+    feature_settings : dict
+        Settings of the feature stage the model was trained with (``windows``,
+        ``active_lookback_days``); scoring rebuilds features with the same settings.
+    """
+
+    booster: lgb.Booster
+    feature_names: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    feature_settings: dict[str, Any] = field(default_factory=dict)
+
+    def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.feature_names if c not in features.columns]
+        if missing:
+            raise KeyError(f"feature table lacks columns the model needs: {missing}")
+        return features[self.feature_names].astype("float64")
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Churn probability for each row, shape ``(n_rows,)``."""
+        return self.booster.predict(self._matrix(features), num_iteration=self.best_iteration)
+
+    def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Exact TreeSHAP contributions to the log-odds, one column per feature.
+
+        The frame also has a ``bias`` column (the expected log-odds); each row sums to the
+        row's predicted log-odds.
+        """
+        values = self.booster.predict(
+            self._matrix(features), num_iteration=self.best_iteration, pred_contrib=True
+        )
+        return pd.DataFrame(values, columns=[*self.feature_names, "bias"], index=features.index)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model to ``folder`` as ``booster.txt`` (LightGBM's text format, only
+        the trees up to the best iteration) and ``classifier.json``; returns the folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / "booster.txt"), num_iteration=self.best_iteration)
+        meta = {
+            "feature_names": self.feature_names,
+            "params": self.params,
+            "feature_settings": self.feature_settings,
+        }
+        (folder / "classifier.json").write_text(json.dumps(meta, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ChurnClassifier:
+        """Read a model written by :meth:`save`."""
+        folder = Path(folder)
+        meta = json.loads((folder / "classifier.json").read_text())
+        booster = lgb.Booster(model_file=str(folder / "booster.txt"))
+        return cls(booster=booster, **meta)
+
+    @property
+    def best_iteration(self) -> int | None:
+        """Number of trees used for prediction (the early-stopping optimum)."""
+        best = self.booster.best_iteration
+        return best if best and best > 0 else None
+
+
+def fit_lightgbm(
+    train_x: pd.DataFrame,
+    train_y: pd.Series,
+    valid_x: pd.DataFrame,
+    valid_y: pd.Series,
+    params: Mapping[str, Any],
+    num_boost_round: int = 1000,
+    early_stopping_rounds: int = 50,
+    seed: int = 0,
+    feature_settings: Mapping[str, Any] | None = None,
+) -> ChurnClassifier:
+    """Fit a binary LightGBM classifier with early stopping on the validation snapshot.
+
+    Parameters
+    ----------
+    train_x, valid_x : pandas.DataFrame
+        Feature columns only (no keys), same columns in both.
+    train_y, valid_y : pandas.Series
+        Labels, 1 = churned.
+    params : mapping
+        LightGBM parameters (``objective`` and ``seed`` are set here).
+    num_boost_round : int
+        Upper bound on the number of trees.
+    early_stopping_rounds : int
+        Stop when validation log loss has not improved for this many rounds.
+    seed : int
+        Seed for LightGBM's randomness; with ``deterministic`` set the fit is repeatable.
+    feature_settings : mapping, optional
+        Feature-stage settings to carry with the model (see :class:`ChurnClassifier`).
+    """
+    full_params = {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "verbosity": -1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        **dict(params),
+    }
+    names = list(train_x.columns)
+    dtrain = lgb.Dataset(train_x.astype("float64"), label=train_y, feature_name=names)
+    dvalid = lgb.Dataset(valid_x.astype("float64"), label=valid_y, reference=dtrain)
+    booster = lgb.train(
+        full_params,
+        dtrain,
+        num_boost_round=num_boost_round,
+        valid_sets=[dvalid],
+        valid_names=["validation"],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    return ChurnClassifier(
+        booster=booster,
+        feature_names=names,
+        params=full_params,
+        feature_settings=dict(feature_settings or {}),
+    )

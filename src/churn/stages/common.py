@@ -1,0 +1,107 @@
+"""Helpers shared by the stages: opening the data, dates from config, JSON and atomic writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+from omegaconf import DictConfig
+
+from churn import data
+from churn.errors import ChurnError, ConfigError
+
+log = logging.getLogger("churn")
+T = TypeVar("T")
+
+
+def open_transactions(cfg: DictConfig) -> tuple[duckdb.DuckDBPyConnection, dt.date, dt.date]:
+    """Connect the configured engine, expose ``data.transactions`` and return its date range."""
+    con = data.connect(threads=cfg.engine.threads, memory_limit=cfg.engine.memory_limit)
+    data.register_transactions(con, str(cfg.data.transactions))
+    first, last = data.date_range(con)
+    log.info("transactions %s: %s to %s", cfg.data.transactions, first, last)
+    return con, first, last
+
+
+def parse_date(value: Any, name: str) -> dt.date:
+    """A config value as a date (``YYYY-MM-DD``), or a :class:`ConfigError` naming the key."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a date: use YYYY-MM-DD") from exc
+
+
+def resolve_as_of(value: Any, last_date: dt.date) -> dt.date:
+    """The cutoff asked for, or the data's last date; never later than the data."""
+    if value is None:
+        return last_date
+    as_of = parse_date(value, "as_of")
+    if as_of > last_date:
+        raise ConfigError(
+            f"as_of={as_of} is after the last date in the data ({last_date}): "
+            "there is nothing to score yet; leave as_of out to use the last date"
+        )
+    return as_of
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented, key-sorted JSON (stable across runs)."""
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``target`` only if the block succeeds.
+
+    On failure the temporary folder is removed and ``target`` keeps its old content.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def step(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
+    """Log the start and duration of a step; record seconds in ``timings`` if given."""
+    log.info("%s ...", name)
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    if timings is not None:
+        timings[name] = round(seconds, 3)
+    log.info("%s done in %.1f s", name, seconds)
+
+
+def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """Run a stage from the command line: a :class:`ChurnError` becomes one stderr line
+    and its exit code instead of a traceback."""
+    try:
+        return run(cfg)
+    except ChurnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
