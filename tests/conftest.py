@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny hand-made frames, a small generated shop, temporary MLflow stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from churn import data
+from churn.synth import ShopSpec, generate_transactions
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def make_transactions(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    """A canonical frame from ``(customer_id, order_id, ts, amount)`` tuples."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "ts", "amount"])
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    return frame
+
+
+def connect_to(frame: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose ``transactions`` view is ``frame``."""
+    con = data.connect()
+    data.register_transactions(con, frame)
+    return con
+
+
+def compose_config(name: str, overrides: list[str] | None = None):
+    """Compose a primary config from conf/ as the command line would."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name=name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def small_shop_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated shop of 1,500 customers over two years, as Parquet."""
+    path = tmp_path_factory.mktemp("shop") / "transactions.parquet"
+    generate_transactions(ShopSpec(n_customers=1500, days=730, seed=3)).to_parquet(path)
+    return path
+
+
+@pytest.fixture
+def tracking_overrides(tmp_path: Path) -> list[str]:
+    """Config overrides pointing MLflow at a store of this test's own."""
+    return [
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+    ]

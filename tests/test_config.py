@@ -1,0 +1,48 @@
+"""Every primary config and experiment composes, and the command-line names hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONF_DIR, compose_config
+
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", ["train", "score", "features"])
+def test_primary_configs_compose(name):
+    cfg = compose_config(name)
+    assert cfg.data.transactions == "data/demo/transactions.parquet"
+    assert cfg.engine.name == "duckdb"
+
+
+def test_train_defaults_follow_the_design():
+    cfg = compose_config("train")
+    assert cfg.label.horizon_days == 90
+    assert cfg.label.active_lookback_days == 365
+    assert cfg.tracking.uri == "sqlite:///mlflow.db"
+    assert cfg.tracking.registered_model == "churn"
+
+
+def test_score_defaults_to_the_champion_and_the_latest_date():
+    cfg = compose_config("score")
+    assert cfg.model.alias == "champion" and cfg.model.version is None
+    assert cfg.as_of is None
+    assert cfg.score.output_dir == "outputs/scores"
+
+
+def test_command_line_overrides_reach_the_config():
+    cfg = compose_config(
+        "train",
+        ["data.transactions=/x/orders.csv", "label.horizon_days=60", "tracking.uri=sqlite:///t.db"],
+    )
+    assert (cfg.data.transactions, cfg.label.horizon_days) == ("/x/orders.csv", 60)
+    assert cfg.tracking.uri == "sqlite:///t.db"
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_over_train(experiment):
+    cfg = compose_config("train", [f"experiment={experiment}"])
+    assert cfg.model.num_boost_round > 0

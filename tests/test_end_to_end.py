@@ -1,0 +1,151 @@
+"""End to end on a small generated shop: train, register, score, and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.errors import ConfigError, NoModelError
+from churn.stages import score, train
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_COLUMNS = [
+    "customer_id",
+    "churn_probability",
+    "risk_tier",
+    "segment",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+]
+
+
+def train_config(shop: Path, out: Path, tracking: list[str]):
+    return compose_config(
+        "train",
+        [f"data.transactions={shop}", "experiment=quick", f"output_dir={out}", *tracking],
+    )
+
+
+def score_config(shop: Path, out: Path, tracking: list[str], *extra: str):
+    return compose_config(
+        "score", [f"data.transactions={shop}", f"score.output_dir={out}", *tracking, *extra]
+    )
+
+
+def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    metrics = train.run(train_config(small_shop_path, tmp_path / "train", tracking_overrides))
+
+    written = json.loads((tmp_path / "train" / "metrics.json").read_text())
+    assert written["test_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
+    assert 0.5 < written["test_roc_auc"] <= 1.0
+    assert {"baseline_recency_roc_auc", "test_pr_auc", "test_brier", "test_log_loss"} <= set(
+        written
+    )
+    assert (written["model_version"], written["model_alias"]) == ("1", "champion")
+    predictions = pd.read_csv(tmp_path / "train" / "test_predictions.csv")
+    assert list(predictions.columns) == ["customer_id", "as_of", "y_true", "p_churn"]
+    assert (predictions["as_of"] == written["test_cutoff"]).all()
+    assert len(predictions) == written["n_test"]
+
+    manifest = score.run(score_config(small_shop_path, tmp_path / "scores", tracking_overrides))
+    folder = tmp_path / "scores" / manifest["as_of"]
+    at_risk = pd.read_csv(folder / "at_risk_customers.csv", keep_default_na=False)
+    assert at_risk.columns[0] == "customer_id"
+    assert set(CSV_COLUMNS) <= set(at_risk.columns)
+    assert len(at_risk) == manifest["rows_at_risk"] > 0
+    assert at_risk["churn_probability"].is_monotonic_decreasing
+    assert set(at_risk["risk_tier"]) <= {"high", "medium"}
+    assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "vip"}
+    assert (at_risk["reason_1"] != "").all()
+    assert (at_risk["model_version"] == 1).all()
+    scores = pd.read_parquet(folder / "scores.parquet")
+    assert len(scores) == manifest["rows_scored"] >= len(at_risk)
+
+
+def test_second_training_becomes_challenger_and_scoring_keeps_the_champion(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    train.run(train_config(small_shop_path, tmp_path / "t1", tracking_overrides))
+    second = train.run(train_config(small_shop_path, tmp_path / "t2", tracking_overrides))
+    assert (second["model_version"], second["model_alias"]) == ("2", "challenger")
+    manifest = score.run(score_config(small_shop_path, tmp_path / "s", tracking_overrides))
+    assert manifest["model"]["version"] == "1"
+
+
+def test_scoring_the_same_day_twice_gives_the_same_csv(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    train.run(train_config(small_shop_path, tmp_path / "t", tracking_overrides))
+    cfg = score_config(small_shop_path, tmp_path / "s", tracking_overrides, "as_of=2024-10-31")
+    score.run(cfg)
+    first = (tmp_path / "s" / "2024-10-31" / "at_risk_customers.csv").read_bytes()
+    score.run(cfg)
+    assert (tmp_path / "s" / "2024-10-31" / "at_risk_customers.csv").read_bytes() == first
+
+
+def test_scoring_without_a_champion_is_no_model_error(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    with pytest.raises(NoModelError, match="make train"):
+        score.run(score_config(small_shop_path, tmp_path / "s", tracking_overrides))
+
+
+def test_scoring_after_the_data_ends_is_a_config_error(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    cfg = score_config(small_shop_path, tmp_path / "s", tracking_overrides, "as_of=2030-01-01")
+    with pytest.raises(ConfigError, match="after the last date in the data"):
+        score.run(cfg)
+
+
+def test_command_line_exit_code_and_message_without_a_model(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "score.py"),
+            f"data.transactions={small_shop_path}",
+            f"score.output_dir={tmp_path / 's'}",
+            f"hydra.run.dir={tmp_path / 'logs'}",
+            *tracking_overrides,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert result.returncode == 5
+    assert "no registered model 'churn'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_features_command_writes_one_row_per_customer(small_shop_path, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "features.py"),
+            f"data.transactions={small_shop_path}",
+            "as_of=2024-06-30",
+            f"hydra.run.dir={tmp_path / 'f'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_parquet(tmp_path / "f" / "features.parquet")
+    assert table["customer_id"].is_unique
+    assert (table["as_of"] == pd.Timestamp("2024-06-30")).all()

@@ -1,0 +1,129 @@
+"""Each feature on a hand-made history, values worked out by hand (as_of = 2024-03-31)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from churn.errors import ConfigError
+from churn.features import build_features, feature_names
+from tests.conftest import connect_to, make_transactions
+
+AS_OF = dt.date(2024, 3, 31)
+
+# Customer A: orders on Jan 1, Mar 1 and Mar 31 (last second of the cutoff day), a return
+# of 20 on Mar 10, and an order on Apr 1 that the cutoff must not see.
+# Customer B: orders on 2023-03-01 (outside 365 days) and 2023-10-02 (181 days before).
+# Customer C: one order in 2022, outside the population's 365-day lookback.
+HISTORY = make_transactions(
+    [
+        ("A", "a1", "2024-01-01 10:00:00", 10.0),
+        ("A", "a1", "2024-01-01 10:00:00", 20.0),
+        ("A", "a2", "2024-03-01 09:00:00", 50.0),
+        ("A", "Ra2", "2024-03-10 12:00:00", -20.0),
+        ("A", "a3", "2024-03-31 23:59:59", 5.0),
+        ("A", "a4", "2024-04-01 00:00:00", 100.0),
+        ("B", "b1", "2023-03-01 08:00:00", 40.0),
+        ("B", "b2", "2023-10-02 08:00:00", 60.0),
+        ("C", "c1", "2022-01-01 08:00:00", 70.0),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return build_features(connect_to(HISTORY), [AS_OF]).set_index("customer_id")
+
+
+def test_population_is_customers_with_an_order_in_the_lookback(table):
+    assert list(table.index) == ["A", "B"]
+
+
+def test_days_since_last_order_counts_calendar_days_and_includes_the_cutoff_day(table):
+    assert table.loc["A", "days_since_last_order"] == 0
+    assert table.loc["B", "days_since_last_order"] == 181
+
+
+def test_order_counts_cover_the_window_ending_on_the_cutoff(table):
+    # a2 on Mar 1 is 30 days old: outside the 30-day window; a1 on Jan 1 is 90 days old.
+    assert table.loc["A", ["orders_30d", "orders_90d", "orders_365d"]].tolist() == [1, 2, 3]
+    assert table.loc["B", ["orders_30d", "orders_90d", "orders_365d"]].tolist() == [0, 0, 1]
+
+
+def test_spend_is_net_of_returns_by_the_return_date(table):
+    assert table.loc["A", "spend_30d"] == pytest.approx(5.0 - 20.0)
+    assert table.loc["A", "spend_90d"] == pytest.approx(50.0 - 20.0 + 5.0)
+    assert table.loc["A", "spend_365d"] == pytest.approx(30.0 + 50.0 - 20.0 + 5.0)
+    assert table.loc["B", "spend_365d"] == pytest.approx(60.0)
+
+
+def test_lifetime_totals(table):
+    assert table.loc["A", "orders_total"] == 3
+    assert table.loc["B", ["orders_total", "spend_total"]].tolist() == [2, 100.0]
+
+
+def test_tenure_counts_days_since_the_first_order(table):
+    assert table.loc["A", "tenure_days"] == 90
+    assert table.loc["B", "tenure_days"] == 396
+
+
+def test_mean_gap_and_overdue_ratio(table):
+    assert table.loc["A", "mean_gap_days"] == pytest.approx(45.0)
+    assert table.loc["A", "overdue_ratio"] == pytest.approx(0.0)
+    assert table.loc["B", "mean_gap_days"] == pytest.approx(215.0)
+    assert table.loc["B", "overdue_ratio"] == pytest.approx(181 / 215)
+
+
+def test_one_order_customer_has_no_gap():
+    history = make_transactions([("D", "d1", "2024-03-01 12:00:00", 10.0)])
+    row = build_features(connect_to(history), [AS_OF]).iloc[0]
+    assert pd.isna(row["mean_gap_days"]) and pd.isna(row["overdue_ratio"])
+
+
+def test_returns_share_is_returned_over_purchased_in_365_days(table):
+    assert table.loc["A", "returns_share_365d"] == pytest.approx(20.0 / 85.0)
+    assert table.loc["B", "returns_share_365d"] == 0.0
+
+
+def test_return_rows_are_not_orders():
+    history = make_transactions(
+        [
+            ("E", "e1", "2024-01-10 12:00:00", 30.0),
+            ("E", "Re1", "2024-03-30 12:00:00", -30.0),
+        ]
+    )
+    row = build_features(connect_to(history), [AS_OF]).iloc[0]
+    assert row["days_since_last_order"] == 81
+    assert row["orders_total"] == 1
+
+
+def test_missing_order_id_means_one_order_per_customer_and_timestamp():
+    history = make_transactions(
+        [
+            ("F", "", "2024-03-01 12:00:00", 10.0),
+            ("F", "", "2024-03-01 12:00:00", 15.0),
+            ("F", "", "2024-03-02 12:00:00", 5.0),
+        ]
+    ).drop(columns="order_id")
+    row = build_features(connect_to(history), [AS_OF]).iloc[0]
+    assert row["orders_total"] == 2
+
+
+def test_several_cutoffs_in_one_call_match_single_cutoffs():
+    con = connect_to(HISTORY)
+    cutoffs = [dt.date(2024, 1, 15), AS_OF]
+    both = build_features(con, cutoffs)
+    singles = pd.concat([build_features(con, [c]) for c in cutoffs], ignore_index=True)
+    pd.testing.assert_frame_equal(both, singles)
+
+
+def test_columns_follow_feature_names():
+    table = build_features(connect_to(HISTORY), [AS_OF], windows=[7, 28])
+    assert list(table.columns) == ["customer_id", "as_of", *feature_names([7, 28])]
+
+
+def test_non_positive_window_is_a_config_error():
+    with pytest.raises(ConfigError, match="features.windows"):
+        build_features(connect_to(HISTORY), [AS_OF], windows=[0, 30])
