@@ -11,6 +11,7 @@ involved. Its ``predict`` returns churn probabilities; the full
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def start(tracking_uri: str, experiment: str, artifact_root: str | None = None) 
     A new experiment stores its artifacts under ``artifact_root`` (a local folder or a
     URI) when given. Returns the experiment id.
     """
+    # Artifact progress bars would clutter batch-job logs.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient()
     existing = client.get_experiment_by_name(experiment)
