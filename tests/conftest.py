@@ -10,6 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from churn import data
+from churn.ingest import SourceSpec, ingest_transactions
 from churn.synth import ShopSpec, generate_transactions
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -23,9 +24,9 @@ def make_transactions(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
 
 
 def connect_to(frame: pd.DataFrame) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose ``transactions`` view is ``frame``."""
+    """A DuckDB connection whose ``transactions`` table is ``frame``, ingested."""
     con = data.connect()
-    data.register_transactions(con, frame)
+    ingest_transactions(con, SourceSpec(), frame=frame)
     return con
 
 

@@ -220,6 +220,10 @@ def generate_transactions(spec: ShopSpec | None = None) -> pd.DataFrame:
         }
     )
 
+    # A product appears once per order (no identical lines, which ingest would drop).
+    lines = lines.drop_duplicates(["order_id", "product_id"], ignore_index=True)
+    n_lines = lines.groupby("order_id", sort=False).size().reindex(order_ids).to_numpy()
+
     # One returned line per returned order: its first line, a few days later.
     first_line = np.r_[0, np.cumsum(n_lines)[:-1]]
     returned = orders["returned"].to_numpy()

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,18 +21,66 @@ from omegaconf import DictConfig
 
 from churn import data
 from churn.errors import ChurnError, ConfigError
+from churn.ingest import CsvOptions, IngestResult, SourceSpec, ingest_transactions
 
 log = logging.getLogger("churn")
 T = TypeVar("T")
 
 
-def open_transactions(cfg: DictConfig) -> tuple[duckdb.DuckDBPyConnection, dt.date, dt.date]:
-    """Connect the configured engine, expose ``data.transactions`` and return its date range."""
+def source_spec(data_cfg: DictConfig) -> SourceSpec:
+    """The ingest source described by the ``data`` config group."""
+    csv = data_cfg.csv
+    return SourceSpec(
+        transactions=data_cfg.transactions,
+        query=data_cfg.query,
+        database=data_cfg.database,
+        columns=dict(data_cfg.columns),
+        csv=CsvOptions(
+            delimiter=csv.delimiter,
+            decimal=csv.decimal,
+            thousands=csv.thousands,
+            header=bool(csv.header),
+            quote=csv.quote,
+            encoding=csv.encoding,
+        ),
+        date_format=data_cfg.date_format,
+        timezone=data_cfg.timezone,
+    )
+
+
+@dataclass
+class OpenedData:
+    """The ingested ``transactions`` table of a stage and what ingest reported."""
+
+    con: duckdb.DuckDBPyConnection
+    first_date: dt.date
+    last_date: dt.date
+    ingest: IngestResult
+
+
+def open_transactions(cfg: DictConfig) -> OpenedData:
+    """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table."""
     con = data.connect(threads=cfg.engine.threads, memory_limit=cfg.engine.memory_limit)
-    data.register_transactions(con, str(cfg.data.transactions))
+    result = ingest_transactions(
+        con,
+        source_spec(cfg.data),
+        max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+        batch_rows=int(cfg.ingest.batch_rows),
+    )
     first, last = data.date_range(con)
-    log.info("transactions %s: %s to %s", cfg.data.transactions, first, last)
-    return con, first, last
+    log.info("transactions %s: %s to %s", result.manifest["source"], first, last)
+    return OpenedData(con=con, first_date=first, last_date=last, ingest=result)
+
+
+def write_ingest_report(result: IngestResult, folder: Path) -> list[Path]:
+    """Write ``ingest_manifest.json`` and, when rows were rejected, ``quarantine.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "ingest_manifest.json"]
+    write_json(written[0], result.manifest)
+    if len(result.quarantine):
+        result.quarantine.to_csv(folder / "quarantine.csv", index=False)
+        written.append(folder / "quarantine.csv")
+    return written
 
 
 def parse_date(value: Any, name: str) -> dt.date:

@@ -8,21 +8,21 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from churn.features import build_features
-from churn.stages.common import log, open_transactions, resolve_as_of
+from churn.stages.common import log, open_transactions, resolve_as_of, write_ingest_report
 
 
 def run(cfg: DictConfig) -> pd.DataFrame:
     """Build the feature table at ``cfg.as_of`` and write ``<output_dir>/features.parquet``."""
-    con, _, last = open_transactions(cfg)
-    as_of = resolve_as_of(cfg.as_of, last)
+    opened = open_transactions(cfg)
+    as_of = resolve_as_of(cfg.as_of, opened.last_date)
     table = build_features(
-        con,
+        opened.con,
         [as_of],
         windows=list(cfg.features.windows),
         active_lookback_days=int(cfg.label.active_lookback_days),
     )
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    write_ingest_report(opened.ingest, out)
     table.to_parquet(out / "features.parquet", index=False)
     log.info(
         "wrote %s: %d customers x %d features as of %s",

@@ -43,7 +43,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     Returns the manifest written next to the outputs.
     """
     timings: dict[str, float] = {}
-    con, _, last = open_transactions(cfg)
+    opened = open_transactions(cfg)
+    con, last = opened.con, opened.last_date
     as_of = resolve_as_of(cfg.as_of, last)
 
     with step("load model", timings):
@@ -97,7 +98,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "data_last_date": last.isoformat(),
-        "transactions": str(cfg.data.transactions),
+        "ingest": opened.ingest.manifest,
         "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
         "rows_scored": len(scores),
         "rows_at_risk": len(at_risk),
@@ -111,6 +112,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         scores.to_parquet(tmp / "scores.parquet", index=False)
         manifest["timings_s"] = timings
         write_json(tmp / "manifest.json", manifest)
+        if len(opened.ingest.quarantine):
+            opened.ingest.quarantine.to_csv(tmp / "quarantine.csv", index=False)
     log.info(
         "%d of %d customers at risk; wrote %s",
         len(at_risk),

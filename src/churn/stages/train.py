@@ -15,7 +15,7 @@ from churn.features import KEY_COLUMNS, build_features
 from churn.labels import make_labels
 from churn.model import fit_lightgbm
 from churn.split import snapshot_schedule
-from churn.stages.common import log, open_transactions, step, write_json
+from churn.stages.common import log, open_transactions, step, write_ingest_report, write_json
 
 
 def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
@@ -32,7 +32,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     windows = list(cfg.features.windows)
     lookback = int(cfg.label.active_lookback_days)
 
-    con, first, last = open_transactions(cfg)
+    opened = open_transactions(cfg)
+    con, first, last = opened.con, opened.first_date, opened.last_date
+    ingest_files = write_ingest_report(opened.ingest, out)
     schedule = snapshot_schedule(
         first,
         last,
@@ -119,12 +121,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         run_id, version = tracking.log_training_run(
             run_name=cfg.run_name,
             config=config,
-            metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
+            metrics={
+                **{k: v for k, v in metrics.items() if isinstance(v, int | float)},
+                **{
+                    f"ingest_{k}": opened.ingest.manifest[k]
+                    for k in ("rows_read", "rows_kept", "rows_quarantined", "duplicates_dropped")
+                },
+            },
             classifier=classifier,
             input_example=test[feature_cols],
-            artifacts=[out / "config.yaml", out / "schedule.json", out / "test_predictions.csv"],
+            artifacts=[
+                out / "config.yaml",
+                out / "schedule.json",
+                out / "test_predictions.csv",
+                *ingest_files,
+            ],
             registered_model_name=cfg.tracking.registered_model,
-            tags={**schedule.as_dict(), "data.transactions": str(cfg.data.transactions)},
+            tags={**schedule.as_dict(), "data.source": opened.ingest.manifest["source"]},
         )
         alias = tracking.assign_alias(cfg.tracking.registered_model, version)
     metrics.update(

@@ -1,0 +1,19 @@
+"""Command line for the ingest stage; see `python pipelines/ingest.py --help` and the README."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from churn.stages.common import run_cli
+from churn.stages.ingest import run
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="ingest")
+def main(cfg: DictConfig) -> None:
+    """Run the ingest stage with the composed config."""
+    run_cli(run, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+"""Ingest: read an export, map its columns, validate, quarantine, and expose the canonical table.
+
+Every stage starts here. The result is a DuckDB temporary table ``transactions`` with the
+canonical columns of the data contract (``customer_id``, ``order_id``, ``ts``, ``amount``
+and whichever optional columns the source has), plus a manifest that accounts for every
+row read::
+
+    rows_read == rows_kept + rows_quarantined + duplicates_dropped
+
+Steps
+-----
+1. **Read** a CSV (every column as text, so nothing is lost to type guessing; malformed
+   lines are captured, not fatal), Parquet (file, folder or glob), a SQL query run by
+   DuckDB (optionally over an attached DuckDB database file), or a frame in memory.
+2. **Contract checks** (fatal, :class:`~churn.errors.DataContractError`, exit code 3, all
+   reported at once): a required column missing after mapping, a required column of the
+   wrong type as a whole (no value parses), an empty source.
+3. **Exact duplicate rows** (all source columns equal) are dropped and counted.
+4. **Parse**: text is parsed as numbers (configurable decimal and thousands separators)
+   and timestamps (ISO 8601 or ``date_format``); aware timestamps are converted to UTC,
+   naive ones are read in ``timezone`` and converted to UTC. ``amount`` may be derived as
+   ``quantity * unit_price``.
+5. **Row rules**, checked lazily by a pandera schema (every failure of every row at
+   once): see :data:`ROW_RULES`. Failing rows go to the quarantine with their original
+   values and a ``reason``; if more than ``max_bad_fraction`` of the rows fail, the run
+   stops with exit code 3 and says how many failed and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from churn.errors import ConfigError, DataContractError
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("customer_id", "ts", "amount")
+STRING_COLUMNS = ("customer_id", "order_id", "product_id", "category", "channel")
+NUMBER_COLUMNS = ("amount", "quantity", "discount", "unit_price")
+CANONICAL_ORDER = (
+    "customer_id",
+    "order_id",
+    "ts",
+    "amount",
+    "quantity",
+    "product_id",
+    "category",
+    "discount",
+    "channel",
+)
+IDENTITY_COLUMNS = {c: c for c in CANONICAL_ORDER}
+_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV export.
+
+    ``decimal=","`` with ``thousands="."`` reads European numbers such as ``1.234,56``.
+    """
+
+    delimiter: str = ","
+    decimal: str = "."
+    thousands: str | None = None
+    header: bool = True
+    quote: str = '"'
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the transactions come from and how their columns map to the contract.
+
+    Parameters
+    ----------
+    transactions : str, optional
+        CSV or Parquet path: file, folder (of Parquet files) or glob.
+    query : str, optional
+        A SQL query DuckDB runs instead of reading ``transactions``; it may read files
+        (``read_csv``/``read_parquet``) or the tables of ``database``.
+    database : str, optional
+        A DuckDB database file attached read-only for ``query``.
+    columns : mapping
+        Canonical name -> the source's column name (``None`` = not in the source). Add
+        ``unit_price`` to derive ``amount = quantity * unit_price``.
+    csv : CsvOptions
+        CSV dialect.
+    date_format : str, optional
+        ``strptime`` format of text timestamps; ``None`` reads ISO 8601.
+    timezone : str
+        Time zone of naive timestamps (IANA name); aware ones carry their own.
+    """
+
+    transactions: str | None = None
+    query: str | None = None
+    database: str | None = None
+    columns: Mapping[str, str | None] = field(default_factory=lambda: dict(IDENTITY_COLUMNS))
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    date_format: str | None = None
+    timezone: str = "UTC"
+
+    @property
+    def name(self) -> str:
+        """How messages refer to this source."""
+        if self.query:
+            return f"query {self.query.strip()[:80]!r}" + (
+                f" on {self.database}" if self.database else ""
+            )
+        return str(self.transactions)
+
+
+@dataclass
+class IngestResult:
+    """What ingest produced besides the ``transactions`` table."""
+
+    manifest: dict[str, Any]
+    quarantine: pd.DataFrame
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _is_csv(path: str) -> bool:
+    lower = path.lower()
+    return lower.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"))
+
+
+def _create_raw_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
+    """Create the ``raw_input`` view over the source; returns True for CSV sources."""
+    if spec.query:
+        if spec.database:
+            if not Path(spec.database).exists():
+                raise DataContractError(f"{spec.database}: no such database file")
+            con.execute(f"ATTACH {_quote(spec.database)} AS source_db (READ_ONLY)")
+            con.execute("USE source_db")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW raw_input AS {spec.query}")
+        except duckdb.Error as exc:
+            raise DataContractError(f"{spec.name}: the query fails ({exc})") from exc
+        return False
+    if not spec.transactions:
+        raise ConfigError("set data.transactions=PATH (CSV or Parquet) or data.query=SQL")
+    path = str(spec.transactions)
+    has_glob = any(ch in path for ch in "*?[")
+    if not has_glob and not Path(path).exists():
+        raise DataContractError(f"{path}: no such file or folder")
+    if Path(path).is_dir():
+        reader = (
+            f"read_parquet({_quote(str(Path(path) / '**' / '*.parquet'))}, union_by_name = true)"
+        )
+        is_csv = False
+    elif _is_csv(path):
+        o = spec.csv
+        reader = (
+            f"read_csv({_quote(path)}, all_varchar = true, header = {str(o.header).lower()}, "
+            f"delim = {_quote(o.delimiter)}, quote = {_quote(o.quote)}, "
+            f"encoding = {_quote(o.encoding)}, store_rejects = true)"
+        )
+        is_csv = True
+    else:
+        reader = f"read_parquet({_quote(path)}, union_by_name = true)"
+        is_csv = False
+    try:
+        # A table, not a view: the source is read once, and CSV rejects are captured now.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_input AS SELECT * FROM {reader}")
+    except duckdb.Error as exc:
+        raise DataContractError(f"{path}: cannot be read ({exc})") from exc
+    return is_csv
+
+
+def _number_expr(col: str, source_type: str, options: CsvOptions) -> str:
+    if source_type != "VARCHAR":
+        return f"TRY_CAST({col} AS DOUBLE)"
+    text = f"TRIM({col})"
+    if options.thousands:
+        text = f"REPLACE({text}, {_quote(options.thousands)}, '')"
+    if options.decimal != ".":
+        text = f"REPLACE({text}, {_quote(options.decimal)}, '.')"
+    return f"TRY_CAST({text} AS DOUBLE)"
+
+
+_AWARE_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
+
+
+def _timestamp_expr(col: str, source_type: str, spec: SourceSpec) -> str:
+    def localise(naive: str) -> str:
+        if spec.timezone.upper() == "UTC":
+            return naive
+        return f"CAST(timezone({_quote(spec.timezone)}, {naive}) AS TIMESTAMP)"
+
+    if source_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"CAST({col} AS TIMESTAMP)"
+    if source_type.startswith(("TIMESTAMP", "DATE")):
+        return localise(f"CAST({col} AS TIMESTAMP)")
+    if source_type != "VARCHAR":
+        return "CAST(NULL AS TIMESTAMP)"
+    text = f"TRIM({col})"
+    if spec.date_format:
+        return localise(f"try_strptime({text}, {_quote(spec.date_format)})")
+    return (
+        f"CASE WHEN regexp_matches({text}, {_quote(_AWARE_PATTERN)}) "
+        f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
+        f"ELSE {localise(f'TRY_CAST({text} AS TIMESTAMP)')} END"
+    )
+
+
+def _present_expr(col: str, source_type: str) -> str:
+    if source_type == "VARCHAR":
+        return f"({col} IS NOT NULL AND TRIM({col}) <> '')"
+    return f"({col} IS NOT NULL)"
+
+
+def _finite_or_missing(values: pd.Series) -> pd.Series:
+    return values.isna() | np.isfinite(values.astype("float64"))
+
+
+def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda d: d[column].notna() | ~d[f"{column}__present"]
+
+
+# Row rules: (reason, columns the rule needs, rows that pass). ``<col>__present`` says
+# whether the source had a non-blank value before parsing.
+ROW_RULES: tuple[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Series]], ...] = (
+    ("customer_id missing", ("customer_id",), lambda d: d["customer_id"].notna()),
+    ("ts missing", ("ts__present",), lambda d: d["ts__present"]),
+    ("ts unparseable", ("ts", "ts__present"), _parsed_where_present("ts")),
+    ("amount missing", ("amount__present",), lambda d: d["amount__present"]),
+    ("amount not a number", ("amount", "amount__present"), _parsed_where_present("amount")),
+    ("amount not finite", ("amount",), lambda d: _finite_or_missing(d["amount"])),
+    *(
+        (f"{c} not a number", (c, f"{c}__present"), _parsed_where_present(c))
+        for c in ("quantity", "discount", "unit_price")
+    ),
+    *(
+        (f"{c} not finite", (c,), lambda d, c=c: _finite_or_missing(d[c]))
+        for c in ("quantity", "discount", "unit_price")
+    ),
+)
+
+
+def _schema(parsed_columns: list[str]) -> pa.DataFrameSchema:
+    """Pandera schema of a parsed batch: the row rules whose columns the source has."""
+    available = set(parsed_columns)
+    checks = [
+        pa.Check(passes, name=reason, ignore_na=False)
+        for reason, needs, passes in ROW_RULES
+        if set(needs) <= available
+    ]
+    return pa.DataFrameSchema({c: pa.Column(nullable=True) for c in parsed_columns}, checks=checks)
+
+
+def _failures(schema: pa.DataFrameSchema, batch: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``batch`` that break a rule: ``_row`` and ``reason`` (one row per pair)."""
+    try:
+        schema.validate(batch, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        cases = cases[cases["index"].notna()]
+        rows = batch["_row"].to_numpy()[cases["index"].astype("int64").to_numpy()]
+        found = pd.DataFrame({"_row": rows, "reason": cases["check"].astype(str).to_numpy()})
+        # A frame-wide check reports each failing row once per column: keep one.
+        return found.drop_duplicates()
+    return pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": pd.Series(dtype=str)})
+
+
+def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    rows = con.execute(f"{sql} LIMIT {_EXAMPLES}").fetchall()
+    return ", ".join(repr(r[0]) for r in rows)
+
+
+def ingest_transactions(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    max_bad_fraction: float = 0.01,
+    batch_rows: int = 1_000_000,
+    frame: pd.DataFrame | None = None,
+) -> IngestResult:
+    """Read, map, validate and normalise transactions into the ``transactions`` table.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection that receives the temporary table ``transactions``.
+    spec : SourceSpec
+        The source and its column mapping.
+    max_bad_fraction : float
+        Largest share of rows read that may be quarantined before the run fails.
+    batch_rows : int
+        Rows validated at a time (bounds memory).
+    frame : pandas.DataFrame, optional
+        A source already in memory; replaces ``spec.transactions``/``spec.query``.
+
+    Returns
+    -------
+    IngestResult
+        The manifest (counts, reasons, date range, customers) and the quarantined rows
+        (original values as text, plus ``reason``).
+
+    Raises
+    ------
+    DataContractError
+        On a contract violation, or when too many rows are quarantined.
+    """
+    con.execute("SET TimeZone = 'UTC'")
+    if frame is not None:
+        con.register("raw_frame", frame)
+        con.execute("CREATE OR REPLACE TEMP TABLE raw_input AS SELECT * FROM raw_frame")
+        con.unregister("raw_frame")
+        name, is_csv = "<in-memory frame>", False
+    else:
+        name = spec.name
+        is_csv = _create_raw_view(con, spec)
+
+    described = con.execute("DESCRIBE SELECT * FROM raw_input").fetchall()
+    source_types = {row[0]: row[1] for row in described}
+    found = ", ".join(source_types) or "(none)"
+    rejects = _csv_rejects(con) if is_csv else pd.DataFrame()
+    rows_in_table = con.execute("SELECT COUNT(*) FROM raw_input").fetchall()[0][0]
+    rows_read = int(rows_in_table + len(rejects))
+
+    mapping = {c: s for c, s in spec.columns.items() if s}
+    problems: list[str] = []
+    needs_amount = "amount" if "unit_price" not in mapping else None
+    for canonical in REQUIRED:
+        if canonical == "amount" and needs_amount is None:
+            continue
+        source = mapping.get(canonical)
+        if source is None:
+            problems.append(f"column {canonical}: not mapped (rule: required by the contract)")
+        elif source not in source_types:
+            problems.append(
+                f"column {canonical}: source column {source!r} not found "
+                "(rule: required by the contract)"
+            )
+    if "unit_price" in mapping and "quantity" not in mapping:
+        problems.append(
+            "column amount: unit_price is mapped but quantity is not "
+            "(rule: amount = quantity * unit_price)"
+        )
+    for canonical, source in mapping.items():
+        if canonical not in REQUIRED and source not in source_types:
+            if canonical in ("unit_price",):
+                problems.append(f"column {canonical}: source column {source!r} not found")
+            else:
+                log.info("optional column %s (%r) not in %s: skipped", canonical, source, name)
+    present = {c: s for c, s in mapping.items() if s in source_types}
+    if problems:
+        raise DataContractError(_contract_message(name, problems, found))
+    if rows_read == 0:
+        raise DataContractError(
+            f"{name}: no rows (rule: the transactions table must not be empty); "
+            f"columns found: {found}"
+        )
+
+    # Exact duplicates over all source columns; row ids for the rest of the way.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE staged AS "
+        "SELECT row_number() OVER () AS _row, * FROM (SELECT DISTINCT * FROM raw_input)"
+    )
+    rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
+    duplicates = int(rows_in_table - rows_distinct)
+
+    exprs, parsed_columns = ["_row"], []
+    for canonical, source in present.items():
+        col, stype = _ident(source), source_types[source]
+        if canonical in STRING_COLUMNS:
+            exprs.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
+        elif canonical in NUMBER_COLUMNS:
+            exprs.append(f"{_number_expr(col, stype, spec.csv)} AS {canonical}")
+            exprs.append(f"{_present_expr(col, stype)} AS {canonical}__present")
+        elif canonical == "ts":
+            exprs.append(f"{_timestamp_expr(col, stype, spec)} AS ts")
+            exprs.append(f"{_present_expr(col, stype)} AS ts__present")
+        else:
+            raise ConfigError(f"data.columns.{canonical}: not a canonical column")
+        parsed_columns.append(canonical)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT {', '.join(exprs)} FROM staged")
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"{name}: cannot parse with data.timezone={spec.timezone!r} ({exc})"
+        ) from exc
+    if "amount" not in present:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, quantity * unit_price AS amount, "
+            "quantity__present AND unit_price__present AS amount__present FROM parsed"
+        )
+
+    _check_whole_columns(con, name, present, source_types, found, spec)
+
+    schema = _schema([c for c in _columns(con, "parsed") if c != "_row"])
+    failures = []
+    reader = con.sql("SELECT * FROM parsed").to_arrow_reader(batch_rows)
+    for batch in reader:
+        failures.append(_failures(schema, batch.to_pandas()))
+    bad = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
+    bad_rows = (
+        bad.groupby("_row")["reason"].agg(lambda r: "; ".join(sorted(set(r)))).reset_index()
+        if len(bad)
+        else pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": []})
+    )
+    reason_counts = bad["reason"].value_counts().to_dict() if len(bad) else {}
+    if len(rejects):
+        for reason, count in rejects["reason"].value_counts().items():
+            reason_counts[reason] = reason_counts.get(reason, 0) + int(count)
+
+    con.register("bad_rows", bad_rows)
+    quarantine = con.execute(
+        "SELECT s.* EXCLUDE (_row), b.reason FROM staged AS s JOIN bad_rows AS b USING (_row) "
+        "ORDER BY _row"
+    ).df()
+    quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
+    if len(rejects):
+        quarantine = pd.concat([quarantine, rejects], ignore_index=True)
+    rows_quarantined = int(len(bad_rows) + len(rejects))
+
+    if rows_quarantined > max_bad_fraction * rows_read:
+        con.unregister("bad_rows")
+        raise DataContractError(
+            _too_many_message(
+                name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+            )
+        )
+
+    canonical = [c for c in CANONICAL_ORDER if c in present or c == "amount"]
+    select = ", ".join(canonical)
+    order_id = (
+        ""
+        if "order_id" in canonical
+        else (", customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id")
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE transactions AS SELECT {select}{order_id} "
+        "FROM parsed ANTI JOIN bad_rows USING (_row) ORDER BY ts, customer_id"
+    )
+    con.unregister("bad_rows")
+    con.execute(
+        "DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS parsed; DROP TABLE IF EXISTS raw_input"
+    )
+    rows_kept, customers, ts_min, ts_max = con.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT customer_id), MIN(ts), MAX(ts) FROM transactions"
+    ).fetchall()[0]
+    if rows_kept == 0:
+        raise DataContractError(f"{name}: no valid rows left after quarantine")
+    manifest = {
+        "source": name,
+        "rows_read": rows_read,
+        "rows_kept": int(rows_kept),
+        "rows_quarantined": rows_quarantined,
+        "duplicates_dropped": duplicates,
+        "quarantine_reasons": dict(sorted(reason_counts.items())),
+        "customers": int(customers),
+        "ts_min": str(ts_min),
+        "ts_max": str(ts_max),
+        "columns_mapped": present,
+        "timezone": spec.timezone,
+    }
+    log.info(
+        "ingest %s: %d rows read, %d kept, %d quarantined, %d duplicates dropped",
+        name,
+        rows_read,
+        rows_kept,
+        rows_quarantined,
+        duplicates,
+    )
+    return IngestResult(manifest=manifest, quarantine=quarantine)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Malformed CSV lines captured by ``store_rejects``, as quarantine rows."""
+    try:
+        rejects = con.execute(
+            "SELECT line, error_type, csv_line FROM reject_errors ORDER BY line"
+        ).df()
+    except duckdb.Error:
+        return pd.DataFrame()
+    if rejects.empty:
+        return pd.DataFrame()
+    # One reject row per line (a line can break several rules).
+    rejects = rejects.drop_duplicates("line")
+    return pd.DataFrame(
+        {
+            "source_line": rejects["line"].astype("string"),
+            "raw_line": rejects["csv_line"].astype("string"),
+            "reason": ("csv line malformed: " + rejects["error_type"].str.lower()).astype("string"),
+        }
+    )
+
+
+def _check_whole_columns(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    present: Mapping[str, str],
+    source_types: Mapping[str, str],
+    found: str,
+    spec: SourceSpec,
+) -> None:
+    """A required column none of whose values parses is a contract violation."""
+    problems = []
+    for canonical in ("ts", "amount", "quantity", "unit_price"):
+        if canonical not in present:
+            continue
+        if canonical in ("quantity", "unit_price") and "amount" in present:
+            continue
+        given, parsed = con.execute(
+            f"SELECT COUNT(*) FILTER (WHERE {canonical}__present), COUNT({canonical}) FROM parsed"
+        ).fetchall()[0]
+        if given > 0 and parsed == 0:
+            source = present[canonical]
+            examples = _examples(
+                con,
+                f"SELECT CAST({_ident(source)} AS VARCHAR) FROM staged "
+                f"WHERE {_ident(source)} IS NOT NULL",
+            )
+            if canonical == "ts":
+                rule = "must be a timestamp" + (
+                    f" in format {spec.date_format!r}"
+                    if spec.date_format
+                    else " (ISO 8601, or set data.date_format)"
+                )
+            else:
+                rule = "must be a number" + (
+                    f" with decimal {spec.csv.decimal!r}"
+                    if source_types[source] == "VARCHAR"
+                    else ""
+                )
+            problems.append(
+                f"column {canonical} (source column {source!r}, type "
+                f"{source_types[source]}): no value parses (rule: {rule}); examples: {examples}"
+            )
+    if problems:
+        raise DataContractError(_contract_message(name, problems, found))
+
+
+def _contract_message(name: str, problems: list[str], found: str) -> str:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return (
+        f"{name} violates the data contract ({len(problems)} problem(s)):\n{lines}\n"
+        f"  columns found: {found}\n"
+        "  map your names with data.columns.<canonical>=<your column>"
+    )
+
+
+def _too_many_message(
+    name: str,
+    bad: int,
+    read: int,
+    limit: float,
+    reasons: Mapping[str, int],
+    quarantine: pd.DataFrame,
+) -> str:
+    by_reason = ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    examples = quarantine.head(_EXAMPLES).to_dict(orient="records")
+    return (
+        f"{name}: {bad} of {read} rows ({bad / read:.1%}) break row rules, more than "
+        f"ingest.max_bad_fraction={limit} allows; reasons: {by_reason}; "
+        f"example rows: {examples}. Fix the export or the mapping (data.columns.*, "
+        "data.date_format, data.csv.*), or raise ingest.max_bad_fraction"
+    )
