@@ -7,7 +7,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data train score features test test-all lint format mlflow-ui clean
+.PHONY: help install demo-data ingest train score features test test-all bench lint format mlflow-ui clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train
 score: $(STAMP) $(DEMO) ## Score with models:/churn@champion into outputs/scores/<as_of>/
 	$(PY) pipelines/score.py $(ARGS)
 
+ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quarantine (ARGS="data.transactions=PATH")
+	$(PY) pipelines/ingest.py data=demo $(ARGS)
+
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
 	$(PY) pipelines/features.py $(ARGS)
 
@@ -41,13 +44,16 @@ test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
 test-all: $(STAMP) ## Run every test, the slow suites too
 	$(PY) -m pytest $(ARGS)
 
+bench: $(STAMP) ## Measure stage speed and memory into benchmarks/results.md (ARGS="--sizes 1m")
+	$(PY) benchmarks/run.py $(ARGS)
+
 lint: $(STAMP) ## Check style with ruff
-	$(VENV)/bin/ruff check src pipelines tests
-	$(VENV)/bin/ruff format --check src pipelines tests
+	$(VENV)/bin/ruff check src pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check src pipelines tests benchmarks
 
 format: $(STAMP) ## Reformat the code with ruff
-	$(VENV)/bin/ruff check --fix src pipelines tests
-	$(VENV)/bin/ruff format src pipelines tests
+	$(VENV)/bin/ruff check --fix src pipelines tests benchmarks
+	$(VENV)/bin/ruff format src pipelines tests benchmarks
 
 mlflow-ui: $(STAMP) ## Browse runs and the registry at http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

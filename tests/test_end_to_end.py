@@ -149,3 +149,19 @@ def test_features_command_writes_one_row_per_customer(small_shop_path, tmp_path)
     table = pd.read_parquet(tmp_path / "f" / "features.parquet")
     assert table["customer_id"].is_unique
     assert (table["as_of"] == pd.Timestamp("2024-06-30")).all()
+
+
+def test_complete_journey_trains_and_beats_recency(tracking_overrides, tmp_path):
+    cfg = compose_config(
+        "train",
+        [
+            "data=complete_journey",
+            "experiment=quick",
+            f"output_dir={tmp_path}",
+            *tracking_overrides,
+        ],
+    )
+    metrics = train.run(cfg)
+    assert metrics["n_test"] > 2000
+    assert metrics["test_roc_auc"] > metrics["baseline_recency_roc_auc"]
+    assert json.loads((tmp_path / "ingest_manifest.json").read_text())["customers"] == 2469

@@ -148,9 +148,12 @@ def _create_raw_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
             con.execute(f"ATTACH {_quote(spec.database)} AS source_db (READ_ONLY)")
             con.execute("USE source_db")
         try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW raw_input AS {spec.query}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_input AS {spec.query}")
         except duckdb.Error as exc:
             raise DataContractError(f"{spec.name}: the query fails ({exc})") from exc
+        finally:
+            if spec.database:
+                con.execute("USE memory")
         return False
     if not spec.transactions:
         raise ConfigError("set data.transactions=PATH (CSV or Parquet) or data.query=SQL")

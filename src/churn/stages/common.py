@@ -20,6 +20,7 @@ import duckdb
 from omegaconf import DictConfig
 
 from churn import data
+from churn.config import register_resolvers
 from churn.errors import ChurnError, ConfigError
 from churn.ingest import CsvOptions, IngestResult, SourceSpec, ingest_transactions
 
@@ -29,6 +30,7 @@ T = TypeVar("T")
 
 def source_spec(data_cfg: DictConfig) -> SourceSpec:
     """The ingest source described by the ``data`` config group."""
+    register_resolvers()
     csv = data_cfg.csv
     return SourceSpec(
         transactions=data_cfg.transactions,

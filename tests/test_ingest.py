@@ -1,0 +1,334 @@
+"""Ingest: contract errors name file, column, rule and columns found; bad rows are
+quarantined with a reason; every row read is accounted for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churn import data
+from churn.errors import DataContractError
+from churn.ingest import IngestResult, SourceSpec, ingest_transactions
+from churn.stages import ingest as ingest_stage
+from churn.stages.common import source_spec
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = "customer_id,order_id,ts,amount\nA,1,2024-01-01 10:00:00,10.5\nB,2,2024-01-02 11:00:00,3\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "orders.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def ingest_file(path: Path, **spec) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
+    limit = spec.pop("max_bad_fraction", 1.0)
+    con = data.connect()
+    result = ingest_transactions(
+        con, SourceSpec(transactions=str(path), **spec), max_bad_fraction=limit
+    )
+    return con, result
+
+
+def kept(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT * FROM transactions ORDER BY customer_id, ts").df()
+
+
+# --- contract violations: DataContractError (exit code 3) ------------------------------
+
+
+def test_missing_required_column_names_file_column_rule_and_columns_found(tmp_path):
+    path = write(tmp_path, "customer_id,ts,total\nA,2024-01-01,1\n")
+    with pytest.raises(DataContractError) as err:
+        ingest_file(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "column amount: source column 'amount' not found" in message
+    assert "required by the contract" in message
+    assert "columns found: customer_id, ts, total" in message
+
+
+def test_all_contract_problems_are_reported_at_once(tmp_path):
+    path = write(tmp_path, "client,when,total\nA,2024-01-01,1\n")
+    with pytest.raises(DataContractError) as err:
+        ingest_file(path)
+    assert "3 problem(s)" in str(err.value)
+    for column in ("customer_id", "ts", "amount"):
+        assert f"column {column}:" in str(err.value)
+
+
+def test_amount_column_with_no_number_is_a_wrong_type(tmp_path):
+    path = write(tmp_path, "customer_id,ts,amount\nA,2024-01-01,ten\nB,2024-01-02,n/a\n")
+    with pytest.raises(DataContractError) as err:
+        ingest_file(path)
+    message = str(err.value)
+    assert "column amount (source column 'amount', type VARCHAR): no value parses" in message
+    assert "rule: must be a number" in message
+    assert "'ten'" in message
+
+
+def test_timestamp_column_in_another_format_is_a_wrong_type(tmp_path):
+    path = write(tmp_path, "customer_id,ts,amount\nA,31/01/2024,1\nB,29/02/2024,2\n")
+    with pytest.raises(DataContractError, match=r"column ts .*no value parses.*data.date_format"):
+        ingest_file(path)
+
+
+def test_header_only_file_is_empty(tmp_path):
+    path = write(tmp_path, "customer_id,ts,amount\n")
+    with pytest.raises(DataContractError, match="no rows"):
+        ingest_file(path)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(DataContractError, match="nope.parquet: no such file"):
+        ingest_file(tmp_path / "nope.parquet")
+
+
+def test_too_many_bad_rows_fail_with_counts_and_reasons(tmp_path):
+    path = write(tmp_path, GOOD + ",3,2024-01-03,1\nC,4,never,2\n")
+    with pytest.raises(DataContractError) as err:
+        ingest_file(path, max_bad_fraction=0.01)
+    message = str(err.value)
+    assert "2 of 4 rows (50.0%)" in message
+    assert "customer_id missing: 1" in message and "ts unparseable: 1" in message
+    assert "ingest.max_bad_fraction=0.01" in message
+
+
+# --- row rules: quarantine with a reason -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (",9,2024-01-03 10:00:00,1", "customer_id missing"),
+        ("C,9,,1", "ts missing"),
+        ("C,9,yesterday,1", "ts unparseable"),
+        ("C,9,2024-01-03 10:00:00,", "amount missing"),
+        ("C,9,2024-01-03 10:00:00,12 EUR", "amount not a number"),
+        ("C,9,2024-01-03 10:00:00,inf", "amount not finite"),
+    ],
+)
+def test_each_row_rule_sends_the_row_to_quarantine_with_its_reason(tmp_path, row, reason):
+    con, result = ingest_file(write(tmp_path, GOOD + row + "\n"))
+    assert result.quarantine["reason"].tolist() == [reason]
+    assert result.manifest["quarantine_reasons"] == {reason: 1}
+    assert (result.manifest["rows_kept"], result.manifest["rows_quarantined"]) == (2, 1)
+    assert kept(con)["customer_id"].tolist() == ["A", "B"]
+
+
+def test_quarantine_keeps_the_original_text(tmp_path):
+    _, result = ingest_file(write(tmp_path, GOOD + "C,9,2024-01-03 10:00:00,12 EUR\n"))
+    assert result.quarantine.iloc[0]["amount"] == "12 EUR"
+
+
+def test_a_row_breaking_two_rules_lists_both(tmp_path):
+    _, result = ingest_file(write(tmp_path, GOOD + ",9,soon,1\n"))
+    assert result.quarantine["reason"].tolist() == ["customer_id missing; ts unparseable"]
+
+
+def test_exact_duplicates_are_dropped_and_counted(tmp_path):
+    con, result = ingest_file(write(tmp_path, GOOD + "A,1,2024-01-01 10:00:00,10.5\n"))
+    assert result.manifest["duplicates_dropped"] == 1
+    assert result.manifest["rows_read"] == 3 and result.manifest["rows_kept"] == 2
+
+
+def test_malformed_csv_line_is_quarantined_not_fatal(tmp_path):
+    con, result = ingest_file(write(tmp_path, GOOD + "C,3,2024-01-05 10:00:00,1,extra\n"))
+    assert result.manifest["rows_read"] == 3
+    assert result.manifest["rows_quarantined"] == 1
+    assert result.quarantine.iloc[0]["reason"] == "csv line malformed: too many columns"
+    assert result.quarantine.iloc[0]["raw_line"] == "C,3,2024-01-05 10:00:00,1,extra"
+
+
+def test_manifest_counts_customers_and_time_range(tmp_path):
+    _, result = ingest_file(write(tmp_path, GOOD))
+    m = result.manifest
+    assert (m["customers"], m["ts_min"], m["ts_max"]) == (
+        2,
+        "2024-01-01 10:00:00",
+        "2024-01-02 11:00:00",
+    )
+
+
+# --- sources and layouts ---------------------------------------------------------------
+
+
+def test_european_csv(tmp_path):
+    path = write(
+        tmp_path,
+        "customer_id;ts;amount\nA;31/01/2024 09:30;1.234,56\nB;01/07/2024 12:00;-7,5\n",
+    )
+    cfg = compose_config("ingest", ["data=european_csv", f"data.transactions={path}"])
+    con, result = data.connect(), None
+    result = ingest_transactions(con, source_spec(cfg.data))
+    table = kept(con)
+    assert table["amount"].tolist() == [1234.56, -7.5]
+    # Europe/Rome: UTC+1 in January, UTC+2 in July.
+    assert table["ts"].astype(str).tolist() == ["2024-01-31 08:30:00", "2024-07-01 10:00:00"]
+    assert result.manifest["rows_quarantined"] == 0
+
+
+def test_mapped_ecommerce_export_derives_amount_from_quantity_and_price(tmp_path):
+    path = write(
+        tmp_path,
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+        "489434,85048,LED LIGHT,12,2009-12-01 07:45:00,6.95,13085,United Kingdom\n"
+        "C489449,22087,PAPER BUNTING,-12,2009-12-01 10:33:00,2.95,16321,Australia\n",
+    )
+    cfg = compose_config("ingest", ["data=ecommerce_export", f"data.transactions={path}"])
+    con = data.connect()
+    ingest_transactions(con, source_spec(cfg.data))
+    table = kept(con)
+    assert table["customer_id"].tolist() == ["13085", "16321"]
+    assert table["order_id"].tolist() == ["489434", "C489449"]
+    assert table["amount"].round(2).tolist() == [83.4, -35.4]
+    assert table["product_id"].tolist() == ["85048", "22087"]
+
+
+def test_sql_query_over_files(tmp_path):
+    orders = write(tmp_path, "client,day,total\nA,2024-01-01,5\nB,2024-01-02,6\n")
+    query = (
+        f"SELECT client AS customer_id, CAST(day AS TIMESTAMP) AS ts, total * 2 AS amount "
+        f"FROM read_csv('{orders}')"
+    )
+    con = data.connect()
+    ingest_transactions(con, SourceSpec(query=query))
+    assert kept(con)["amount"].tolist() == [10.0, 12.0]
+
+
+def test_sql_query_over_a_duckdb_database(tmp_path):
+    db = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(db)) as src:
+        src.execute(
+            "CREATE TABLE sales AS SELECT 'A' AS customer_id, TIMESTAMP '2024-01-01 10:00' AS ts,"
+            " 9.5 AS amount"
+        )
+    con = data.connect()
+    ingest_transactions(con, SourceSpec(query="SELECT * FROM sales", database=str(db)))
+    assert kept(con)["amount"].tolist() == [9.5]
+
+
+def test_parquet_folder_is_read_whole(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(2):
+        pd.DataFrame(
+            {"customer_id": [f"C{i}"], "ts": pd.to_datetime(["2024-01-01"]), "amount": [1.0]}
+        ).to_parquet(folder / f"part-{i}.parquet")
+    con, result = ingest_file(folder)
+    assert result.manifest["rows_kept"] == 2
+
+
+# --- time zones ------------------------------------------------------------------------
+
+
+def test_aware_timestamps_are_converted_to_utc_and_naive_ones_read_in_the_timezone(tmp_path):
+    path = write(
+        tmp_path,
+        "customer_id,ts,amount\nA,2024-01-01T10:00:00+02:00,1\nB,2024-01-01 10:00:00,1\n"
+        "C,2024-01-01T10:00:00Z,1\n",
+    )
+    con, _ = ingest_file(path, timezone="America/New_York")
+    assert kept(con)["ts"].astype(str).tolist() == [
+        "2024-01-01 08:00:00",
+        "2024-01-01 15:00:00",
+        "2024-01-01 10:00:00",
+    ]
+
+
+def test_aware_parquet_column_is_converted_to_utc(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["A"],
+            "amount": [1.0],
+            "ts": pd.to_datetime(["2024-06-01 12:00"]).tz_localize("Europe/Rome"),
+        }
+    )
+    frame.to_parquet(tmp_path / "t.parquet")
+    con, _ = ingest_file(tmp_path / "t.parquet")
+    assert kept(con)["ts"].astype(str).tolist() == ["2024-06-01 10:00:00"]
+
+
+# --- every row is accounted for --------------------------------------------------------
+
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "", "C"]),
+        st.sampled_from(["2024-01-01 10:00:00", "2024-02-30 10:00:00", "", "noon"]),
+        st.sampled_from(["1.5", "-2", "x", "", "inf", "3"]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=ROWS)
+def test_rows_read_equals_kept_plus_quarantined_plus_duplicates(tmp_path, rows):
+    text = "customer_id,ts,amount\n" + "".join(f"{c},{t},{a}\n" for c, t, a in rows)
+    path = write(tmp_path, text)
+    try:
+        con, result = ingest_file(path)
+    except DataContractError as err:
+        # Only whole-column problems may stop ingest here: no parseable ts or amount at all.
+        assert "no value parses" in str(err) or "no valid rows" in str(err)
+        return
+    m = result.manifest
+    assert m["rows_read"] == len(rows)
+    assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
+    assert len(result.quarantine) == m["rows_quarantined"]
+    assert len(kept(con)) == m["rows_kept"]
+
+
+# --- the stage and its command line ----------------------------------------------------
+
+
+def test_ingest_stage_writes_canonical_parquet_quarantine_and_manifest(tmp_path):
+    path = write(tmp_path, GOOD + ",9,2024-01-03 10:00:00,1\n")
+    cfg = compose_config(
+        "ingest",
+        [
+            f"data.transactions={path}",
+            f"output_dir={tmp_path / 'out'}",
+            "ingest.max_bad_fraction=0.5",
+        ],
+    )
+    ingest_stage.run(cfg)
+    out = tmp_path / "out"
+    table = pd.read_parquet(out / "transactions.parquet")
+    assert list(table.columns) == ["customer_id", "order_id", "ts", "amount"]
+    assert len(table) == 2
+    assert pd.read_csv(out / "quarantine.csv")["reason"].tolist() == ["customer_id missing"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["rows_read"], manifest["rows_quarantined"]) == (3, 1)
+
+
+def test_command_line_contract_violation_exits_3_with_one_line(tmp_path):
+    path = write(tmp_path, "customer_id,ts,total\nA,2024-01-01,1\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "ingest.py"),
+            f"data.transactions={path}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"error: {path} violates the data contract")
+    assert "Traceback" not in result.stderr
