@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from churn import data
 from churn.errors import DataContractError
-from churn.ingest import IngestResult, SourceSpec, ingest_transactions
+from churn.ingest import IngestResult, SourceSpec, ingest_customers, ingest_transactions
 from churn.stages import ingest as ingest_stage
 from churn.stages.common import source_spec
 from tests.conftest import compose_config
@@ -332,3 +332,53 @@ def test_command_line_contract_violation_exits_3_with_one_line(tmp_path):
     assert result.returncode == 3
     assert result.stderr.startswith(f"error: {path} violates the data contract")
     assert "Traceback" not in result.stderr
+
+
+# --- the optional customers table ------------------------------------------------------
+
+
+def ingest_customers_csv(path: Path, **kw) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
+    con = data.connect()
+    spec = SourceSpec(
+        transactions=str(path),
+        columns={"customer_id": "id", "signup_ts": "joined", "marketing_opt_out": "no_mail"},
+    )
+    return con, ingest_customers(con, spec, max_bad_fraction=1.0, **kw)
+
+
+def test_customers_table_parses_signup_and_opt_out(tmp_path):
+    path = write(tmp_path, "id,joined,no_mail\nA,2023-05-01,yes\nB,2023-06-01 10:00,0\nC,,\n")
+    con, result = ingest_customers_csv(path)
+    table = con.execute("SELECT * FROM customers").df()
+    assert table["customer_id"].tolist() == ["A", "B", "C"]
+    assert table["marketing_opt_out"].tolist()[:2] == [True, False]
+    assert pd.isna(table["marketing_opt_out"].iloc[2]) and pd.isna(table["signup_ts"].iloc[2])
+    assert result.manifest["rows_quarantined"] == 0
+
+
+def test_customers_rules_quarantine_repeats_and_bad_values(tmp_path):
+    path = write(
+        tmp_path,
+        "id,joined,no_mail\nA,2023-05-01,yes\nA,2023-05-02,no\nB,someday,x\n,2023-01-01,1\n",
+    )
+    con, result = ingest_customers_csv(path)
+    assert result.quarantine["reason"].tolist() == [
+        "customer_id duplicated",
+        "marketing_opt_out not a boolean; signup_ts unparseable",
+        "customer_id missing",
+    ]
+    assert con.execute("SELECT customer_id FROM customers").fetchall() == [("A",)]
+    m = result.manifest
+    assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
+
+
+def test_ingest_stage_writes_the_customers_table(tmp_path):
+    orders = write(tmp_path, GOOD)
+    people = write(tmp_path, "customer_id,signup_ts\nA,2023-01-01\nB,2023-02-01\n", "people.csv")
+    cfg = compose_config(
+        "ingest",
+        [f"data.transactions={orders}", f"data.customers={people}", f"output_dir={tmp_path / 'o'}"],
+    )
+    manifest = ingest_stage.run(cfg)
+    assert manifest["customers_table"]["rows_kept"] == 2
+    assert len(pd.read_parquet(tmp_path / "o" / "customers.parquet")) == 2

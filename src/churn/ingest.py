@@ -2,8 +2,9 @@
 
 Every stage starts here. The result is a DuckDB temporary table ``transactions`` with the
 canonical columns of the data contract (``customer_id``, ``order_id``, ``ts``, ``amount``
-and whichever optional columns the source has), plus a manifest that accounts for every
-row read::
+and whichever optional columns the source has), optionally a ``customers`` table
+(``customer_id``, ``signup_ts``, ``marketing_opt_out``), and for each a manifest that
+accounts for every row read::
 
     rows_read == rows_kept + rows_quarantined + duplicates_dropped
 
@@ -21,7 +22,7 @@ Steps
    naive ones are read in ``timezone`` and converted to UTC. ``amount`` may be derived as
    ``quantity * unit_price``.
 5. **Row rules**, checked lazily by a pandera schema (every failure of every row at
-   once): see :data:`ROW_RULES`. Failing rows go to the quarantine with their original
+   once): see :func:`row_rules`. Failing rows go to the quarantine with their original
    values and a ``reason``; if more than ``max_bad_fraction`` of the rows fail, the run
    stops with exit code 3 and says how many failed and why.
 """
@@ -29,7 +30,7 @@ Steps
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,22 +44,60 @@ from churn.errors import ConfigError, DataContractError
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("customer_id", "ts", "amount")
-STRING_COLUMNS = ("customer_id", "order_id", "product_id", "category", "channel")
-NUMBER_COLUMNS = ("amount", "quantity", "discount", "unit_price")
-CANONICAL_ORDER = (
-    "customer_id",
-    "order_id",
-    "ts",
-    "amount",
-    "quantity",
-    "product_id",
-    "category",
-    "discount",
-    "channel",
+
+@dataclass(frozen=True)
+class TableContract:
+    """The canonical shape of one input table.
+
+    Attributes
+    ----------
+    table : str
+        Name of the DuckDB table ingest creates.
+    kinds : mapping
+        Canonical column -> ``"string"``, ``"number"``, ``"timestamp"`` or ``"boolean"``,
+        in output order.
+    required : tuple of str
+        Columns the source must have (after mapping).
+    unique : str, optional
+        A column whose repeated values are quarantined (all but the first row).
+    sort_by : tuple of str
+        Order of the output table.
+    """
+
+    table: str
+    kinds: Mapping[str, str]
+    required: tuple[str, ...]
+    unique: str | None = None
+    sort_by: tuple[str, ...] = ()
+
+
+TRANSACTIONS = TableContract(
+    table="transactions",
+    kinds={
+        "customer_id": "string",
+        "order_id": "string",
+        "ts": "timestamp",
+        "amount": "number",
+        "quantity": "number",
+        "product_id": "string",
+        "category": "string",
+        "discount": "number",
+        "channel": "string",
+        "unit_price": "number",
+    },
+    required=("customer_id", "ts", "amount"),
+    sort_by=("ts", "customer_id"),
 )
-IDENTITY_COLUMNS = {c: c for c in CANONICAL_ORDER}
+CUSTOMERS = TableContract(
+    table="customers",
+    kinds={"customer_id": "string", "signup_ts": "timestamp", "marketing_opt_out": "boolean"},
+    required=("customer_id",),
+    unique="customer_id",
+    sort_by=("customer_id",),
+)
 _EXAMPLES = 3
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
 
 
 @dataclass(frozen=True)
@@ -83,7 +122,8 @@ class SourceSpec:
     Parameters
     ----------
     transactions : str, optional
-        CSV or Parquet path: file, folder (of Parquet files) or glob.
+        CSV or Parquet path: file, folder (of Parquet files) or glob. (For the customers
+        table, its path.)
     query : str, optional
         A SQL query DuckDB runs instead of reading ``transactions``; it may read files
         (``read_csv``/``read_parquet``) or the tables of ``database``.
@@ -103,7 +143,9 @@ class SourceSpec:
     transactions: str | None = None
     query: str | None = None
     database: str | None = None
-    columns: Mapping[str, str | None] = field(default_factory=lambda: dict(IDENTITY_COLUMNS))
+    columns: Mapping[str, str | None] = field(
+        default_factory=lambda: {c: c for c in TRANSACTIONS.kinds if c != "unit_price"}
+    )
     csv: CsvOptions = field(default_factory=CsvOptions)
     date_format: str | None = None
     timezone: str = "UTC"
@@ -139,8 +181,8 @@ def _is_csv(path: str) -> bool:
     return lower.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"))
 
 
-def _create_raw_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
-    """Create the ``raw_input`` view over the source; returns True for CSV sources."""
+def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
+    """Read the source into the ``raw_input`` table; returns True for CSV sources."""
     if spec.query:
         if spec.database:
             if not Path(spec.database).exists():
@@ -227,6 +269,15 @@ def _present_expr(col: str, source_type: str) -> str:
     return f"({col} IS NOT NULL)"
 
 
+def _boolean_expr(col: str, source_type: str) -> str:
+    if source_type == "BOOLEAN":
+        return col
+    text = f"lower(TRIM(CAST({col} AS VARCHAR)))"
+    true = ", ".join(_quote(v) for v in _TRUE)
+    false = ", ".join(_quote(v) for v in _FALSE)
+    return f"CASE WHEN {text} IN ({true}) THEN true WHEN {text} IN ({false}) THEN false END"
+
+
 def _finite_or_missing(values: pd.Series) -> pd.Series:
     return values.isna() | np.isfinite(values.astype("float64"))
 
@@ -235,35 +286,39 @@ def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
     return lambda d: d[column].notna() | ~d[f"{column}__present"]
 
 
-# Row rules: (reason, columns the rule needs, rows that pass). ``<col>__present`` says
-# whether the source had a non-blank value before parsing.
-ROW_RULES: tuple[tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Series]], ...] = (
-    ("customer_id missing", ("customer_id",), lambda d: d["customer_id"].notna()),
-    ("ts missing", ("ts__present",), lambda d: d["ts__present"]),
-    ("ts unparseable", ("ts", "ts__present"), _parsed_where_present("ts")),
-    ("amount missing", ("amount__present",), lambda d: d["amount__present"]),
-    ("amount not a number", ("amount", "amount__present"), _parsed_where_present("amount")),
-    ("amount not finite", ("amount",), lambda d: _finite_or_missing(d["amount"])),
-    *(
-        (f"{c} not a number", (c, f"{c}__present"), _parsed_where_present(c))
-        for c in ("quantity", "discount", "unit_price")
-    ),
-    *(
-        (f"{c} not finite", (c,), lambda d, c=c: _finite_or_missing(d[c]))
-        for c in ("quantity", "discount", "unit_price")
-    ),
-)
+Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
 
 
-def _schema(parsed_columns: list[str]) -> pa.DataFrameSchema:
-    """Pandera schema of a parsed batch: the row rules whose columns the source has."""
-    available = set(parsed_columns)
-    checks = [
-        pa.Check(passes, name=reason, ignore_na=False)
-        for reason, needs, passes in ROW_RULES
-        if set(needs) <= available
-    ]
-    return pa.DataFrameSchema({c: pa.Column(nullable=True) for c in parsed_columns}, checks=checks)
+def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
+    """The row rules for the canonical ``columns`` a source has: ``(reason, passes)``.
+
+    ``passes`` maps a parsed batch to a boolean Series, True where the row keeps the rule;
+    ``<col>__present`` in the batch says whether the source had a non-blank value.
+    """
+    rules: list[Rule] = []
+    for column in columns:
+        kind = contract.kinds[column]
+        if column in contract.required:
+            if kind == "string":
+                rules.append((f"{column} missing", lambda d, c=column: d[c].notna()))
+            else:
+                rules.append((f"{column} missing", lambda d, c=column: d[f"{c}__present"]))
+        if kind == "number":
+            rules.append((f"{column} not a number", _parsed_where_present(column)))
+            rules.append((f"{column} not finite", lambda d, c=column: _finite_or_missing(d[c])))
+        elif kind == "timestamp":
+            rules.append((f"{column} unparseable", _parsed_where_present(column)))
+        elif kind == "boolean":
+            rules.append((f"{column} not a boolean", _parsed_where_present(column)))
+        if column == contract.unique:
+            rules.append((f"{column} duplicated", lambda d, c=column: ~d[f"{c}__repeat"]))
+    return rules
+
+
+def _schema(rules: list[Rule], columns: Iterable[str]) -> pa.DataFrameSchema:
+    """Pandera schema of a parsed batch: one named frame-wide check per row rule."""
+    checks = [pa.Check(passes, name=reason, ignore_na=False) for reason, passes in rules]
+    return pa.DataFrameSchema({c: pa.Column(nullable=True) for c in columns}, checks=checks)
 
 
 def _failures(schema: pa.DataFrameSchema, batch: pd.DataFrame) -> pd.DataFrame:
@@ -318,6 +373,45 @@ def ingest_transactions(
     DataContractError
         On a contract violation, or when too many rows are quarantined.
     """
+    result = ingest_table(con, spec, TRANSACTIONS, max_bad_fraction, batch_rows, frame)
+    columns = _columns(con, "transactions")
+    if "order_id" not in columns:
+        # Without order ids: one order per (customer, timestamp), as the contract says.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE transactions AS SELECT *, "
+            "customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
+            "FROM transactions ORDER BY ts, customer_id"
+        )
+    if "unit_price" in columns:
+        con.execute("ALTER TABLE transactions DROP COLUMN unit_price")
+    ts_min, ts_max = con.execute("SELECT MIN(ts), MAX(ts) FROM transactions").fetchall()[0]
+    result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
+    return result
+
+
+def ingest_customers(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    max_bad_fraction: float = 0.01,
+    frame: pd.DataFrame | None = None,
+) -> IngestResult:
+    """Ingest the optional customers table into the ``customers`` table.
+
+    ``marketing_opt_out`` accepts true/false, yes/no, y/n, t/f and 1/0 (any case); a
+    ``customer_id`` listed twice keeps its first row, the others are quarantined.
+    """
+    return ingest_table(con, spec, CUSTOMERS, max_bad_fraction, 1_000_000, frame)
+
+
+def ingest_table(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    contract: TableContract,
+    max_bad_fraction: float = 0.01,
+    batch_rows: int = 1_000_000,
+    frame: pd.DataFrame | None = None,
+) -> IngestResult:
+    """Ingest one source into ``contract.table``; the steps are in the module docstring."""
     con.execute("SET TimeZone = 'UTC'")
     if frame is not None:
         con.register("raw_frame", frame)
@@ -326,46 +420,19 @@ def ingest_transactions(
         name, is_csv = "<in-memory frame>", False
     else:
         name = spec.name
-        is_csv = _create_raw_view(con, spec)
+        is_csv = _create_raw_input(con, spec)
 
-    described = con.execute("DESCRIBE SELECT * FROM raw_input").fetchall()
-    source_types = {row[0]: row[1] for row in described}
+    source_types = {row[0]: row[1] for row in con.execute("DESCRIBE raw_input").fetchall()}
     found = ", ".join(source_types) or "(none)"
     rejects = _csv_rejects(con) if is_csv else pd.DataFrame()
     rows_in_table = con.execute("SELECT COUNT(*) FROM raw_input").fetchall()[0][0]
     rows_read = int(rows_in_table + len(rejects))
 
     mapping = {c: s for c, s in spec.columns.items() if s}
-    problems: list[str] = []
-    needs_amount = "amount" if "unit_price" not in mapping else None
-    for canonical in REQUIRED:
-        if canonical == "amount" and needs_amount is None:
-            continue
-        source = mapping.get(canonical)
-        if source is None:
-            problems.append(f"column {canonical}: not mapped (rule: required by the contract)")
-        elif source not in source_types:
-            problems.append(
-                f"column {canonical}: source column {source!r} not found "
-                "(rule: required by the contract)"
-            )
-    if "unit_price" in mapping and "quantity" not in mapping:
-        problems.append(
-            "column amount: unit_price is mapped but quantity is not "
-            "(rule: amount = quantity * unit_price)"
-        )
-    for canonical, source in mapping.items():
-        if canonical not in REQUIRED and source not in source_types:
-            if canonical in ("unit_price",):
-                problems.append(f"column {canonical}: source column {source!r} not found")
-            else:
-                log.info("optional column %s (%r) not in %s: skipped", canonical, source, name)
-    present = {c: s for c, s in mapping.items() if s in source_types}
-    if problems:
-        raise DataContractError(_contract_message(name, problems, found))
+    present = _check_mapping(name, contract, mapping, source_types, found)
     if rows_read == 0:
         raise DataContractError(
-            f"{name}: no rows (rule: the transactions table must not be empty); "
+            f"{name}: no rows (rule: the {contract.table} table must not be empty); "
             f"columns found: {found}"
         )
 
@@ -377,85 +444,56 @@ def ingest_transactions(
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
 
-    exprs, parsed_columns = ["_row"], []
-    for canonical, source in present.items():
-        col, stype = _ident(source), source_types[source]
-        if canonical in STRING_COLUMNS:
-            exprs.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
-        elif canonical in NUMBER_COLUMNS:
-            exprs.append(f"{_number_expr(col, stype, spec.csv)} AS {canonical}")
-            exprs.append(f"{_present_expr(col, stype)} AS {canonical}__present")
-        elif canonical == "ts":
-            exprs.append(f"{_timestamp_expr(col, stype, spec)} AS ts")
-            exprs.append(f"{_present_expr(col, stype)} AS ts__present")
-        else:
-            raise ConfigError(f"data.columns.{canonical}: not a canonical column")
-        parsed_columns.append(canonical)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT {', '.join(exprs)} FROM staged")
-    except duckdb.Error as exc:
-        raise ConfigError(
-            f"{name}: cannot parse with data.timezone={spec.timezone!r} ({exc})"
-        ) from exc
-    if "amount" not in present:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, quantity * unit_price AS amount, "
-            "quantity__present AND unit_price__present AS amount__present FROM parsed"
-        )
+    parsed_columns = _parse(con, name, contract, present, source_types, spec)
+    _check_whole_columns(con, name, contract, present, source_types, found, spec)
 
-    _check_whole_columns(con, name, present, source_types, found, spec)
-
-    schema = _schema([c for c in _columns(con, "parsed") if c != "_row"])
-    failures = []
-    reader = con.sql("SELECT * FROM parsed").to_arrow_reader(batch_rows)
-    for batch in reader:
-        failures.append(_failures(schema, batch.to_pandas()))
+    rules = row_rules(contract, parsed_columns)
+    all_columns = [c for c in _columns(con, "parsed") if c != "_row"]
+    schema = _schema(rules, all_columns)
+    failures = [
+        _failures(schema, batch.to_pandas())
+        for batch in con.sql("SELECT * FROM parsed").to_arrow_reader(batch_rows)
+    ]
     bad = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
-    bad_rows = (
-        bad.groupby("_row")["reason"].agg(lambda r: "; ".join(sorted(set(r)))).reset_index()
-        if len(bad)
-        else pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": []})
-    )
-    reason_counts = bad["reason"].value_counts().to_dict() if len(bad) else {}
-    if len(rejects):
-        for reason, count in rejects["reason"].value_counts().items():
-            reason_counts[reason] = reason_counts.get(reason, 0) + int(count)
+    if len(bad):
+        bad_rows = bad.groupby("_row")["reason"].agg(lambda r: "; ".join(sorted(set(r))))
+        bad_rows = bad_rows.reset_index()
+        reason_counts = {str(k): int(v) for k, v in bad["reason"].value_counts().items()}
+    else:
+        bad_rows = pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": pd.Series(dtype=str)})
+        reason_counts = {}
+    for reason, count in rejects["reason"].value_counts().items() if len(rejects) else ():
+        reason_counts[reason] = reason_counts.get(reason, 0) + int(count)
 
     con.register("bad_rows", bad_rows)
-    quarantine = con.execute(
-        "SELECT s.* EXCLUDE (_row), b.reason FROM staged AS s JOIN bad_rows AS b USING (_row) "
-        "ORDER BY _row"
-    ).df()
-    quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
-    if len(rejects):
-        quarantine = pd.concat([quarantine, rejects], ignore_index=True)
-    rows_quarantined = int(len(bad_rows) + len(rejects))
-
-    if rows_quarantined > max_bad_fraction * rows_read:
-        con.unregister("bad_rows")
-        raise DataContractError(
-            _too_many_message(
-                name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+    try:
+        quarantine = con.execute(
+            "SELECT s.* EXCLUDE (_row), b.reason FROM staged AS s "
+            "JOIN bad_rows AS b USING (_row) ORDER BY _row"
+        ).df()
+        quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
+        if len(rejects):
+            quarantine = pd.concat([quarantine, rejects], ignore_index=True)
+        rows_quarantined = int(len(bad_rows) + len(rejects))
+        if rows_quarantined > max_bad_fraction * rows_read:
+            raise DataContractError(
+                _too_many_message(
+                    name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+                )
             )
+        output = [c for c in contract.kinds if c in parsed_columns]
+        order = ", ".join(c for c in contract.sort_by if c in output)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {contract.table} AS SELECT {', '.join(output)} "
+            f"FROM parsed ANTI JOIN bad_rows USING (_row)" + (f" ORDER BY {order}" if order else "")
         )
+    finally:
+        con.unregister("bad_rows")
+        for table in ("staged", "parsed", "raw_input"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
-    canonical = [c for c in CANONICAL_ORDER if c in present or c == "amount"]
-    select = ", ".join(canonical)
-    order_id = (
-        ""
-        if "order_id" in canonical
-        else (", customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id")
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE transactions AS SELECT {select}{order_id} "
-        "FROM parsed ANTI JOIN bad_rows USING (_row) ORDER BY ts, customer_id"
-    )
-    con.unregister("bad_rows")
-    con.execute(
-        "DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS parsed; DROP TABLE IF EXISTS raw_input"
-    )
-    rows_kept, customers, ts_min, ts_max = con.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT customer_id), MIN(ts), MAX(ts) FROM transactions"
+    rows_kept, customers = con.execute(
+        f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {contract.table}"
     ).fetchall()[0]
     if rows_kept == 0:
         raise DataContractError(f"{name}: no valid rows left after quarantine")
@@ -467,8 +505,6 @@ def ingest_transactions(
         "duplicates_dropped": duplicates,
         "quarantine_reasons": dict(sorted(reason_counts.items())),
         "customers": int(customers),
-        "ts_min": str(ts_min),
-        "ts_max": str(ts_max),
         "columns_mapped": present,
         "timezone": spec.timezone,
     }
@@ -481,6 +517,94 @@ def ingest_transactions(
         duplicates,
     )
     return IngestResult(manifest=manifest, quarantine=quarantine)
+
+
+def _check_mapping(
+    name: str,
+    contract: TableContract,
+    mapping: Mapping[str, str],
+    source_types: Mapping[str, str],
+    found: str,
+) -> dict[str, str]:
+    """Canonical -> source columns present; every missing required column is a problem."""
+    derives_amount = (
+        "amount" in contract.kinds and "unit_price" in mapping and "amount" not in mapping
+    )
+    problems = []
+    for canonical in contract.required:
+        if canonical == "amount" and derives_amount:
+            continue
+        source = mapping.get(canonical)
+        if source is None:
+            problems.append(f"column {canonical}: not mapped (rule: required by the contract)")
+        elif source not in source_types:
+            problems.append(
+                f"column {canonical}: source column {source!r} not found "
+                "(rule: required by the contract)"
+            )
+    if derives_amount:
+        for part in ("quantity", "unit_price"):
+            if mapping.get(part) not in source_types:
+                problems.append(
+                    f"column {part}: source column {mapping.get(part)!r} not found "
+                    "(rule: amount = quantity * unit_price needs both)"
+                )
+    unknown = [c for c in mapping if c not in contract.kinds]
+    if unknown:
+        raise ConfigError(
+            f"{name}: {', '.join(unknown)} are not columns of the {contract.table} "
+            f"contract ({', '.join(contract.kinds)})"
+        )
+    if problems:
+        raise DataContractError(_contract_message(name, problems, found))
+    for canonical, source in mapping.items():
+        if source not in source_types and canonical not in contract.required:
+            log.info("optional column %s (%r) not in %s: skipped", canonical, source, name)
+    return {c: s for c, s in mapping.items() if s in source_types}
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    contract: TableContract,
+    present: Mapping[str, str],
+    source_types: Mapping[str, str],
+    spec: SourceSpec,
+) -> list[str]:
+    """Create the ``parsed`` table from ``staged``; returns the canonical columns parsed."""
+    exprs = ["_row"]
+    for canonical, source in present.items():
+        col, stype, kind = _ident(source), source_types[source], contract.kinds[canonical]
+        if kind == "string":
+            exprs.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
+        else:
+            if kind == "number":
+                parse = _number_expr(col, stype, spec.csv)
+            elif kind == "timestamp":
+                parse = _timestamp_expr(col, stype, spec)
+            else:
+                parse = _boolean_expr(col, stype)
+            exprs.append(f"{parse} AS {canonical}")
+            exprs.append(f"{_present_expr(col, stype)} AS {canonical}__present")
+        if canonical == contract.unique:
+            exprs.append(
+                f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
+                f"ORDER BY _row) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
+            )
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT {', '.join(exprs)} FROM staged")
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"{name}: cannot parse with data.timezone={spec.timezone!r} ({exc})"
+        ) from exc
+    parsed = list(present)
+    if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, quantity * unit_price AS amount, "
+            "quantity__present AND unit_price__present AS amount__present FROM parsed"
+        )
+        parsed.append("amount")
+    return parsed
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -511,6 +635,7 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _check_whole_columns(
     con: duckdb.DuckDBPyConnection,
     name: str,
+    contract: TableContract,
     present: Mapping[str, str],
     source_types: Mapping[str, str],
     found: str,
@@ -518,37 +643,38 @@ def _check_whole_columns(
 ) -> None:
     """A required column none of whose values parses is a contract violation."""
     problems = []
-    for canonical in ("ts", "amount", "quantity", "unit_price"):
+    derived = "amount" in contract.kinds and "amount" not in present
+    checked = [c for c in contract.required if contract.kinds[c] != "string"]
+    if derived:
+        checked = [c for c in checked if c != "amount"] + ["quantity", "unit_price"]
+    for canonical in checked:
         if canonical not in present:
-            continue
-        if canonical in ("quantity", "unit_price") and "amount" in present:
             continue
         given, parsed = con.execute(
             f"SELECT COUNT(*) FILTER (WHERE {canonical}__present), COUNT({canonical}) FROM parsed"
         ).fetchall()[0]
-        if given > 0 and parsed == 0:
-            source = present[canonical]
-            examples = _examples(
-                con,
-                f"SELECT CAST({_ident(source)} AS VARCHAR) FROM staged "
-                f"WHERE {_ident(source)} IS NOT NULL",
+        if given == 0 or parsed > 0:
+            continue
+        source = present[canonical]
+        examples = _examples(
+            con,
+            f"SELECT CAST({_ident(source)} AS VARCHAR) FROM staged "
+            f"WHERE {_ident(source)} IS NOT NULL",
+        )
+        if contract.kinds[canonical] == "timestamp":
+            rule = "must be a timestamp" + (
+                f" in format {spec.date_format!r}"
+                if spec.date_format
+                else " (ISO 8601, or set data.date_format)"
             )
-            if canonical == "ts":
-                rule = "must be a timestamp" + (
-                    f" in format {spec.date_format!r}"
-                    if spec.date_format
-                    else " (ISO 8601, or set data.date_format)"
-                )
-            else:
-                rule = "must be a number" + (
-                    f" with decimal {spec.csv.decimal!r}"
-                    if source_types[source] == "VARCHAR"
-                    else ""
-                )
-            problems.append(
-                f"column {canonical} (source column {source!r}, type "
-                f"{source_types[source]}): no value parses (rule: {rule}); examples: {examples}"
+        else:
+            rule = "must be a number" + (
+                f" with decimal {spec.csv.decimal!r}" if source_types[source] == "VARCHAR" else ""
             )
+        problems.append(
+            f"column {canonical} (source column {source!r}, type {source_types[source]}): "
+            f"no value parses (rule: {rule}); examples: {examples}"
+        )
     if problems:
         raise DataContractError(_contract_message(name, problems, found))
 

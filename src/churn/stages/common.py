@@ -22,21 +22,36 @@ from omegaconf import DictConfig
 from churn import data
 from churn.config import register_resolvers
 from churn.errors import ChurnError, ConfigError
-from churn.ingest import CsvOptions, IngestResult, SourceSpec, ingest_transactions
+from churn.ingest import (
+    CsvOptions,
+    IngestResult,
+    SourceSpec,
+    ingest_customers,
+    ingest_transactions,
+)
 
 log = logging.getLogger("churn")
 T = TypeVar("T")
 
 
-def source_spec(data_cfg: DictConfig) -> SourceSpec:
-    """The ingest source described by the ``data`` config group."""
+def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec:
+    """The ingest source of ``table`` (``transactions`` or ``customers``) in the ``data``
+    config group."""
     register_resolvers()
     csv = data_cfg.csv
+    if table == "customers":
+        where = {"transactions": data_cfg.customers, "query": None, "database": None}
+        columns = dict(data_cfg.customer_columns)
+    else:
+        where = {
+            "transactions": data_cfg.transactions,
+            "query": data_cfg.query,
+            "database": data_cfg.database,
+        }
+        columns = dict(data_cfg.columns)
     return SourceSpec(
-        transactions=data_cfg.transactions,
-        query=data_cfg.query,
-        database=data_cfg.database,
-        columns=dict(data_cfg.columns),
+        **where,
+        columns=columns,
         csv=CsvOptions(
             delimiter=csv.delimiter,
             decimal=csv.decimal,
@@ -58,6 +73,7 @@ class OpenedData:
     first_date: dt.date
     last_date: dt.date
     ingest: IngestResult
+    customers: IngestResult | None = None
 
 
 def open_transactions(cfg: DictConfig) -> OpenedData:
@@ -69,19 +85,39 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
         max_bad_fraction=float(cfg.ingest.max_bad_fraction),
         batch_rows=int(cfg.ingest.batch_rows),
     )
+    customers = None
+    if cfg.data.customers:
+        customers = ingest_customers(
+            con,
+            source_spec(cfg.data, "customers"),
+            max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+        )
     first, last = data.date_range(con)
     log.info("transactions %s: %s to %s", result.manifest["source"], first, last)
-    return OpenedData(con=con, first_date=first, last_date=last, ingest=result)
+    return OpenedData(con=con, first_date=first, last_date=last, ingest=result, customers=customers)
 
 
-def write_ingest_report(result: IngestResult, folder: Path) -> list[Path]:
-    """Write ``ingest_manifest.json`` and, when rows were rejected, ``quarantine.csv``."""
+def ingest_manifest(opened: OpenedData) -> dict[str, Any]:
+    """The transactions manifest, with the customers table's under ``customers_table``."""
+    manifest = dict(opened.ingest.manifest)
+    if opened.customers is not None:
+        manifest["customers_table"] = opened.customers.manifest
+    return manifest
+
+
+def write_ingest_report(opened: OpenedData, folder: Path) -> list[Path]:
+    """Write ``ingest_manifest.json`` and, when rows were rejected, ``quarantine.csv``
+    (and ``customers_quarantine.csv``); returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "ingest_manifest.json"]
-    write_json(written[0], result.manifest)
-    if len(result.quarantine):
-        result.quarantine.to_csv(folder / "quarantine.csv", index=False)
-        written.append(folder / "quarantine.csv")
+    write_json(written[0], ingest_manifest(opened))
+    quarantines = [("quarantine.csv", opened.ingest)]
+    if opened.customers is not None:
+        quarantines.append(("customers_quarantine.csv", opened.customers))
+    for filename, result in quarantines:
+        if len(result.quarantine):
+            result.quarantine.to_csv(folder / filename, index=False)
+            written.append(folder / filename)
     return written
 
 

@@ -22,7 +22,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         active_lookback_days=int(cfg.label.active_lookback_days),
     )
     out = Path(cfg.output_dir)
-    write_ingest_report(opened.ingest, out)
+    write_ingest_report(opened, out)
     table.to_parquet(out / "features.parquet", index=False)
     log.info(
         "wrote %s: %d customers x %d features as of %s",

@@ -7,11 +7,14 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from churn.stages.common import log, open_transactions, write_json
+from churn.stages.common import ingest_manifest, log, open_transactions, write_json
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Ingest ``cfg.data`` into ``<output_dir>``; return the manifest.
+
+    With ``data.customers`` set, also ``customers.parquet`` and
+    ``customers_quarantine.csv``.
 
     ``quarantine.csv`` is always written (only a header when no row was rejected), so a
     scheduler can rely on the file being there.
@@ -27,7 +30,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if quarantine.empty:
         quarantine = quarantine.reindex(columns=["reason"])
     quarantine.to_csv(out / "quarantine.csv", index=False)
-    write_json(out / "manifest.json", opened.ingest.manifest)
+    if opened.customers is not None:
+        opened.con.execute(
+            f"COPY customers TO '{str(out / 'customers.parquet').replace(chr(39), chr(39) * 2)}' "
+            "(FORMAT parquet)"
+        )
+        opened.customers.quarantine.reindex(
+            columns=list(opened.customers.quarantine.columns) or ["reason"]
+        ).to_csv(out / "customers_quarantine.csv", index=False)
+    manifest = ingest_manifest(opened)
+    write_json(out / "manifest.json", manifest)
     m = opened.ingest.manifest
     log.info(
         "wrote %s: %d rows kept of %d read (%d quarantined, %d duplicates dropped)",
@@ -37,4 +49,4 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         m["rows_quarantined"],
         m["duplicates_dropped"],
     )
-    return opened.ingest.manifest
+    return manifest

@@ -13,6 +13,7 @@ from churn.features import build_features
 from churn.scoring import ACTIONS, assign_segments, risk_tier, top_reasons
 from churn.stages.common import (
     atomic_dir,
+    ingest_manifest,
     log,
     open_transactions,
     resolve_as_of,
@@ -98,7 +99,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "data_last_date": last.isoformat(),
-        "ingest": opened.ingest.manifest,
+        "ingest": ingest_manifest(opened),
         "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
         "rows_scored": len(scores),
         "rows_at_risk": len(at_risk),

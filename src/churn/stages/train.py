@@ -34,7 +34,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     opened = open_transactions(cfg)
     con, first, last = opened.con, opened.first_date, opened.last_date
-    ingest_files = write_ingest_report(opened.ingest, out)
+    ingest_files = write_ingest_report(opened, out)
     schedule = snapshot_schedule(
         first,
         last,
