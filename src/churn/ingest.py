@@ -60,15 +60,15 @@ class TableContract:
         Columns the source must have (after mapping).
     unique : str, optional
         A column whose repeated values are quarantined (all but the first row).
-    sort_by : tuple of str
-        Order of the output table.
+    inputs_only : tuple of str
+        Columns read to derive others but not kept (``unit_price``).
     """
 
     table: str
     kinds: Mapping[str, str]
     required: tuple[str, ...]
     unique: str | None = None
-    sort_by: tuple[str, ...] = ()
+    inputs_only: tuple[str, ...] = ()
 
 
 TRANSACTIONS = TableContract(
@@ -86,14 +86,13 @@ TRANSACTIONS = TableContract(
         "unit_price": "number",
     },
     required=("customer_id", "ts", "amount"),
-    sort_by=("ts", "customer_id"),
+    inputs_only=("unit_price",),
 )
 CUSTOMERS = TableContract(
     table="customers",
     kinds={"customer_id": "string", "signup_ts": "timestamp", "marketing_opt_out": "boolean"},
     required=("customer_id",),
     unique="customer_id",
-    sort_by=("customer_id",),
 )
 _EXAMPLES = 3
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -219,9 +218,11 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
     else:
         reader = f"read_parquet({_quote(path)}, union_by_name = true)"
         is_csv = False
+    # Parquet is read in place; a CSV is read once, which also captures its malformed lines.
+    kind = "TABLE" if is_csv else "VIEW"
+    _drop(con, "raw_input")
     try:
-        # A table, not a view: the source is read once, and CSV rejects are captured now.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_input AS SELECT * FROM {reader}")
+        con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS SELECT * FROM {reader}")
     except duckdb.Error as exc:
         raise DataContractError(f"{path}: cannot be read ({exc})") from exc
     return is_csv
@@ -283,7 +284,7 @@ def _finite_or_missing(values: pd.Series) -> pd.Series:
 
 
 def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda d: d[column].notna() | ~d[f"{column}__present"]
+    return lambda d: d[f"{column}__parsed"] | ~d[f"{column}__present"]
 
 
 Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
@@ -292,17 +293,15 @@ Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
 def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
     """The row rules for the canonical ``columns`` a source has: ``(reason, passes)``.
 
-    ``passes`` maps a parsed batch to a boolean Series, True where the row keeps the rule;
-    ``<col>__present`` in the batch says whether the source had a non-blank value.
+    ``passes`` maps a batch of :func:`_check_columns` to a boolean Series, True where the
+    row keeps the rule: ``<col>__present`` says the source had a non-blank value,
+    ``<col>__parsed`` that it parsed; numbers come with their values.
     """
     rules: list[Rule] = []
     for column in columns:
         kind = contract.kinds[column]
         if column in contract.required:
-            if kind == "string":
-                rules.append((f"{column} missing", lambda d, c=column: d[c].notna()))
-            else:
-                rules.append((f"{column} missing", lambda d, c=column: d[f"{c}__present"]))
+            rules.append((f"{column} missing", lambda d, c=column: d[f"{c}__present"]))
         if kind == "number":
             rules.append((f"{column} not a number", _parsed_where_present(column)))
             rules.append((f"{column} not finite", lambda d, c=column: _finite_or_missing(d[c])))
@@ -380,10 +379,8 @@ def ingest_transactions(
         con.execute(
             "CREATE OR REPLACE TEMP TABLE transactions AS SELECT *, "
             "customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
-            "FROM transactions ORDER BY ts, customer_id"
+            "FROM transactions"
         )
-    if "unit_price" in columns:
-        con.execute("ALTER TABLE transactions DROP COLUMN unit_price")
     ts_min, ts_max = con.execute("SELECT MIN(ts), MAX(ts) FROM transactions").fetchall()[0]
     result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
     return result
@@ -441,6 +438,7 @@ def ingest_table(
         "CREATE OR REPLACE TEMP TABLE staged AS "
         "SELECT row_number() OVER () AS _row, * FROM (SELECT DISTINCT * FROM raw_input)"
     )
+    _drop(con, "raw_input")
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
 
@@ -448,11 +446,12 @@ def ingest_table(
     _check_whole_columns(con, name, contract, present, source_types, found, spec)
 
     rules = row_rules(contract, parsed_columns)
-    all_columns = [c for c in _columns(con, "parsed") if c != "_row"]
-    schema = _schema(rules, all_columns)
+    checked = _check_columns(contract, parsed_columns)
+    schema = _schema(rules, checked)
+    select = ", ".join(["_row", *checked])
     failures = [
         _failures(schema, batch.to_pandas())
-        for batch in con.sql("SELECT * FROM parsed").to_arrow_reader(batch_rows)
+        for batch in con.sql(f"SELECT {select} FROM parsed").to_arrow_reader(batch_rows)
     ]
     bad = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
     if len(bad):
@@ -481,16 +480,17 @@ def ingest_table(
                     name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
                 )
             )
-        output = [c for c in contract.kinds if c in parsed_columns]
-        order = ", ".join(c for c in contract.sort_by if c in output)
+        output = [
+            c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
+        ]
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {contract.table} AS SELECT {', '.join(output)} "
-            f"FROM parsed ANTI JOIN bad_rows USING (_row)" + (f" ORDER BY {order}" if order else "")
+            "FROM parsed ANTI JOIN bad_rows USING (_row)"
         )
     finally:
         con.unregister("bad_rows")
-        for table in ("staged", "parsed", "raw_input"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop(con, "parsed")
+        _drop(con, "staged")
 
     rows_kept, customers = con.execute(
         f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {contract.table}"
@@ -571,12 +571,18 @@ def _parse(
     source_types: Mapping[str, str],
     spec: SourceSpec,
 ) -> list[str]:
-    """Create the ``parsed`` table from ``staged``; returns the canonical columns parsed."""
-    exprs = ["_row"]
+    """Create the ``parsed`` view over ``staged``; returns the canonical columns parsed.
+
+    Besides each canonical value the view has ``<col>__present`` (the source had a
+    non-blank value) and ``<col>__parsed`` (the value parsed).
+    """
+    # Inner select: values parsed from the source columns; outer: flags on those values.
+    inner, outer = ["_row"], ["*"]
     for canonical, source in present.items():
         col, stype, kind = _ident(source), source_types[source], contract.kinds[canonical]
         if kind == "string":
-            exprs.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
+            inner.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
+            outer.append(f"{canonical} IS NOT NULL AS {canonical}__present")
         else:
             if kind == "number":
                 parse = _number_expr(col, stype, spec.csv)
@@ -584,27 +590,57 @@ def _parse(
                 parse = _timestamp_expr(col, stype, spec)
             else:
                 parse = _boolean_expr(col, stype)
-            exprs.append(f"{parse} AS {canonical}")
-            exprs.append(f"{_present_expr(col, stype)} AS {canonical}__present")
+            inner.append(f"{parse} AS {canonical}")
+            inner.append(f"{_present_expr(col, stype)} AS {canonical}__present")
+            outer.append(f"{canonical} IS NOT NULL AS {canonical}__parsed")
         if canonical == contract.unique:
-            exprs.append(
+            inner.append(
                 f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
                 f"ORDER BY _row) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
             )
+    parsed = list(present)
+    if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
+        outer += [
+            "quantity * unit_price AS amount",
+            "quantity__present AND unit_price__present AS amount__present",
+            "quantity * unit_price IS NOT NULL AS amount__parsed",
+        ]
+        parsed.append("amount")
+    sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM staged)"
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT {', '.join(exprs)} FROM staged")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW parsed AS {sql}")
+        con.execute("SELECT * FROM parsed LIMIT 1").fetchall()
     except duckdb.Error as exc:
         raise ConfigError(
             f"{name}: cannot parse with data.timezone={spec.timezone!r} ({exc})"
         ) from exc
-    parsed = list(present)
-    if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE parsed AS SELECT *, quantity * unit_price AS amount, "
-            "quantity__present AND unit_price__present AS amount__present FROM parsed"
-        )
-        parsed.append("amount")
     return parsed
+
+
+def _check_columns(contract: TableContract, parsed: Iterable[str]) -> list[str]:
+    """Columns of ``parsed`` the row rules read: flags, and the values of numbers."""
+    columns = []
+    for column in parsed:
+        kind = contract.kinds[column]
+        columns.append(f"{column}__present")
+        if kind != "string":
+            columns.append(f"{column}__parsed")
+        if kind == "number":
+            columns.append(column)
+        if column == contract.unique:
+            columns.append(f"{column}__repeat")
+    return columns
+
+
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temporary table or view of that name, whichever it is."""
+    kinds = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $1 "
+        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $1",
+        [name],
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} {name}")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
