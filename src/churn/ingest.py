@@ -433,11 +433,8 @@ def ingest_table(
             f"columns found: {found}"
         )
 
-    # Exact duplicates over all source columns; row ids for the rest of the way.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE staged AS "
-        "SELECT row_number() OVER () AS _row, * FROM (SELECT DISTINCT * FROM raw_input)"
-    )
+    # Exact duplicates over all source columns; staged.rowid identifies a row from here on.
+    con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT DISTINCT * FROM raw_input")
     _drop(con, "raw_input")
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
@@ -467,8 +464,8 @@ def ingest_table(
     con.register("bad_rows", bad_rows)
     try:
         quarantine = con.execute(
-            "SELECT s.* EXCLUDE (_row), b.reason FROM staged AS s "
-            "JOIN bad_rows AS b USING (_row) ORDER BY _row"
+            "SELECT s.*, b.reason FROM staged AS s "
+            "JOIN bad_rows AS b ON s.rowid = b._row ORDER BY b._row"
         ).df()
         quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
         if len(rejects):
@@ -577,7 +574,7 @@ def _parse(
     non-blank value) and ``<col>__parsed`` (the value parsed).
     """
     # Inner select: values parsed from the source columns; outer: flags on those values.
-    inner, outer = ["_row"], ["*"]
+    inner, outer = ["rowid AS _row"], ["*"]
     for canonical, source in present.items():
         col, stype, kind = _ident(source), source_types[source], contract.kinds[canonical]
         if kind == "string":
@@ -596,7 +593,7 @@ def _parse(
         if canonical == contract.unique:
             inner.append(
                 f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
-                f"ORDER BY _row) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
+                f"ORDER BY rowid) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
             )
     parsed = list(present)
     if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
