@@ -116,6 +116,8 @@ def test_too_many_bad_rows_fail_with_counts_and_reasons(tmp_path):
         ("C,9,2024-01-03 10:00:00,", "amount missing"),
         ("C,9,2024-01-03 10:00:00,12 EUR", "amount not a number"),
         ("C,9,2024-01-03 10:00:00,inf", "amount not finite"),
+        ("C,9,2024-01-03 10:00:00,NaN", "amount not finite"),
+        ("C,9,infinity,1", "ts not finite"),
     ],
 )
 def test_each_row_rule_sends_the_row_to_quarantine_with_its_reason(tmp_path, row, reason):
@@ -148,6 +150,28 @@ def test_malformed_csv_line_is_quarantined_not_fatal(tmp_path):
     assert result.manifest["rows_quarantined"] == 1
     assert result.quarantine.iloc[0]["reason"] == "csv line malformed: too many columns"
     assert result.quarantine.iloc[0]["raw_line"] == "C,3,2024-01-05 10:00:00,1,extra"
+
+
+def test_a_second_csv_does_not_inherit_the_first_ones_malformed_lines(tmp_path):
+    con = data.connect()
+    bad = write(tmp_path, GOOD + "C,3,2024-01-05 10:00:00,1,extra\n")
+    ingest_transactions(con, SourceSpec(transactions=str(bad)), max_bad_fraction=1.0)
+    people = write(tmp_path, "customer_id\nA\nB\n", "people.csv")
+    result = ingest_customers(
+        con, SourceSpec(transactions=str(people), columns={"customer_id": "customer_id"})
+    )
+    assert (result.manifest["rows_read"], result.manifest["rows_quarantined"]) == (2, 0)
+
+
+def test_a_source_column_named_rowid_does_not_confuse_row_identity(tmp_path):
+    path = write(
+        tmp_path,
+        "rowid,customer_id,ts,amount\n1,A,2024-01-01,1\n1,B,2024-01-02,2\n2,,2024-01-03,3\n",
+    )
+    con, result = ingest_file(path)
+    m = result.manifest
+    assert (m["rows_read"], m["rows_kept"], m["rows_quarantined"]) == (3, 2, 1)
+    assert len(result.quarantine) == 1
 
 
 def test_manifest_counts_customers_and_time_range(tmp_path):
@@ -244,6 +268,12 @@ def test_aware_timestamps_are_converted_to_utc_and_naive_ones_read_in_the_timezo
         "2024-01-01 15:00:00",
         "2024-01-01 10:00:00",
     ]
+
+
+def test_a_date_without_time_stays_on_its_day_whatever_the_timezone(tmp_path):
+    path = write(tmp_path, "customer_id,ts,amount\nA,2024-01-05,1\n")
+    con, _ = ingest_file(path, timezone="Europe/Rome")
+    assert kept(con)["ts"].tolist() == [pd.Timestamp("2024-01-05")]
 
 
 def test_aware_parquet_column_is_converted_to_utc(tmp_path):
@@ -370,6 +400,14 @@ def test_customers_rules_quarantine_repeats_and_bad_values(tmp_path):
     assert con.execute("SELECT customer_id FROM customers").fetchall() == [("A",)]
     m = result.manifest
     assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
+
+
+def test_a_repeated_customer_keeps_its_first_row_in_file_order(tmp_path):
+    rows = "".join(f"C{i},2023-01-01,yes\nC{i},2023-02-02,no\n" for i in range(3000))
+    con, result = ingest_customers_csv(write(tmp_path, "id,joined,no_mail\n" + rows))
+    kept_rows = con.execute("SELECT DISTINCT marketing_opt_out FROM customers").fetchall()
+    assert kept_rows == [(True,)]
+    assert result.manifest["quarantine_reasons"] == {"customer_id duplicated": 3000}
 
 
 def test_ingest_stage_writes_the_customers_table(tmp_path):

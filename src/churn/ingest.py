@@ -212,7 +212,8 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
         reader = (
             f"read_csv({_quote(path)}, all_varchar = true, header = {str(o.header).lower()}, "
             f"delim = {_quote(o.delimiter)}, quote = {_quote(o.quote)}, "
-            f"encoding = {_quote(o.encoding)}, store_rejects = true)"
+            f"encoding = {_quote(o.encoding)}, store_rejects = true, "
+            "rejects_table = 'ingest_rejects', rejects_scan = 'ingest_reject_scans')"
         )
         is_csv = True
     else:
@@ -220,7 +221,8 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
         is_csv = False
     # Parquet is read in place; a CSV is read once, which also captures its malformed lines.
     kind = "TABLE" if is_csv else "VIEW"
-    _drop(con, "raw_input")
+    for table in ("raw_input", "ingest_rejects", "ingest_reject_scans"):
+        _drop(con, table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS SELECT * FROM {reader}")
     except duckdb.Error as exc:
@@ -250,7 +252,10 @@ def _timestamp_expr(col: str, source_type: str, spec: SourceSpec) -> str:
 
     if source_type.startswith("TIMESTAMP WITH TIME ZONE"):
         return f"CAST({col} AS TIMESTAMP)"
-    if source_type.startswith(("TIMESTAMP", "DATE")):
+    if source_type == "DATE":
+        # A calendar date is a day, not an instant: no time-zone shift.
+        return f"CAST({col} AS TIMESTAMP)"
+    if source_type.startswith("TIMESTAMP"):
         return localise(f"CAST({col} AS TIMESTAMP)")
     if source_type != "VARCHAR":
         return "CAST(NULL AS TIMESTAMP)"
@@ -260,6 +265,8 @@ def _timestamp_expr(col: str, source_type: str, spec: SourceSpec) -> str:
     return (
         f"CASE WHEN regexp_matches({text}, {_quote(_AWARE_PATTERN)}) "
         f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
+        f"WHEN regexp_matches({text}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}$') "
+        f"THEN TRY_CAST({text} AS TIMESTAMP) "
         f"ELSE {localise(f'TRY_CAST({text} AS TIMESTAMP)')} END"
     )
 
@@ -279,8 +286,9 @@ def _boolean_expr(col: str, source_type: str) -> str:
     return f"CASE WHEN {text} IN ({true}) THEN true WHEN {text} IN ({false}) THEN false END"
 
 
-def _finite_or_missing(values: pd.Series) -> pd.Series:
-    return values.isna() | np.isfinite(values.astype("float64"))
+def _finite_where_parsed(column: str) -> Callable[[pd.DataFrame], pd.Series]:
+    # NaN parses (DuckDB keeps it as a value) but is not finite.
+    return lambda d: ~d[f"{column}__parsed"] | np.isfinite(d[column].astype("float64"))
 
 
 def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
@@ -304,9 +312,12 @@ def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
             rules.append((f"{column} missing", lambda d, c=column: d[f"{c}__present"]))
         if kind == "number":
             rules.append((f"{column} not a number", _parsed_where_present(column)))
-            rules.append((f"{column} not finite", lambda d, c=column: _finite_or_missing(d[c])))
+            rules.append((f"{column} not finite", _finite_where_parsed(column)))
         elif kind == "timestamp":
             rules.append((f"{column} unparseable", _parsed_where_present(column)))
+            rules.append(
+                (f"{column} not finite", lambda d, c=column: ~d[f"{c}__parsed"] | d[f"{c}__finite"])
+            )
         elif kind == "boolean":
             rules.append((f"{column} not a boolean", _parsed_where_present(column)))
         if column == contract.unique:
@@ -390,6 +401,7 @@ def ingest_customers(
     con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
     max_bad_fraction: float = 0.01,
+    batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
 ) -> IngestResult:
     """Ingest the optional customers table into the ``customers`` table.
@@ -397,7 +409,7 @@ def ingest_customers(
     ``marketing_opt_out`` accepts true/false, yes/no, y/n, t/f and 1/0 (any case); a
     ``customer_id`` listed twice keeps its first row, the others are quarantined.
     """
-    return ingest_table(con, spec, CUSTOMERS, max_bad_fraction, 1_000_000, frame)
+    return ingest_table(con, spec, CUSTOMERS, max_bad_fraction, batch_rows, frame)
 
 
 def ingest_table(
@@ -433,13 +445,28 @@ def ingest_table(
             f"columns found: {found}"
         )
 
-    # Exact duplicates over all source columns; staged.rowid identifies a row from here on.
-    con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT DISTINCT * FROM raw_input")
+    # Exact duplicates over all source columns. From here on a row is known by a key:
+    # staged.rowid, or, where the first of several rows must win (a unique column) or the
+    # source has its own "rowid", its position in the source (_row).
+    numbered = contract.unique is not None or any(
+        c.lower() in ("rowid", "_row") for c in source_types
+    )
+    if numbered:
+        cols = ", ".join(_ident(c) for c in source_types)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS SELECT MIN(_src_row) AS _row, "
+            f"{cols} FROM (SELECT row_number() OVER () AS _src_row, * FROM raw_input) "
+            f"GROUP BY {cols}"
+        )
+        key = "_row"
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT DISTINCT * FROM raw_input")
+        key = "rowid"
     _drop(con, "raw_input")
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
 
-    parsed_columns = _parse(con, name, contract, present, source_types, spec)
+    parsed_columns = _parse(con, name, contract, present, source_types, spec, key)
     _check_whole_columns(con, name, contract, present, source_types, found, spec)
 
     rules = row_rules(contract, parsed_columns)
@@ -464,8 +491,8 @@ def ingest_table(
     con.register("bad_rows", bad_rows)
     try:
         quarantine = con.execute(
-            "SELECT s.*, b.reason FROM staged AS s "
-            "JOIN bad_rows AS b ON s.rowid = b._row ORDER BY b._row"
+            f"SELECT s.* {'EXCLUDE (_row)' if numbered else ''}, b.reason FROM staged AS s "
+            f"JOIN bad_rows AS b ON s.{key} = b._row ORDER BY b._row"
         ).df()
         quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
         if len(rejects):
@@ -567,6 +594,7 @@ def _parse(
     present: Mapping[str, str],
     source_types: Mapping[str, str],
     spec: SourceSpec,
+    key: str,
 ) -> list[str]:
     """Create the ``parsed`` view over ``staged``; returns the canonical columns parsed.
 
@@ -574,7 +602,7 @@ def _parse(
     non-blank value) and ``<col>__parsed`` (the value parsed).
     """
     # Inner select: values parsed from the source columns; outer: flags on those values.
-    inner, outer = ["rowid AS _row"], ["*"]
+    inner, outer = [f"{key} AS _row"], ["*"]
     for canonical, source in present.items():
         col, stype, kind = _ident(source), source_types[source], contract.kinds[canonical]
         if kind == "string":
@@ -590,10 +618,12 @@ def _parse(
             inner.append(f"{parse} AS {canonical}")
             inner.append(f"{_present_expr(col, stype)} AS {canonical}__present")
             outer.append(f"{canonical} IS NOT NULL AS {canonical}__parsed")
+            if kind == "timestamp":
+                outer.append(f"COALESCE(isfinite({canonical}), false) AS {canonical}__finite")
         if canonical == contract.unique:
             inner.append(
                 f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
-                f"ORDER BY rowid) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
+                f"ORDER BY {key}) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
             )
     parsed = list(present)
     if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
@@ -622,6 +652,8 @@ def _check_columns(contract: TableContract, parsed: Iterable[str]) -> list[str]:
         columns.append(f"{column}__present")
         if kind != "string":
             columns.append(f"{column}__parsed")
+        if kind == "timestamp":
+            columns.append(f"{column}__finite")
         if kind == "number":
             columns.append(column)
         if column == contract.unique:
@@ -648,7 +680,7 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Malformed CSV lines captured by ``store_rejects``, as quarantine rows."""
     try:
         rejects = con.execute(
-            "SELECT line, error_type, csv_line FROM reject_errors ORDER BY line"
+            "SELECT line, error_type, csv_line FROM ingest_rejects ORDER BY line"
         ).df()
     except duckdb.Error:
         return pd.DataFrame()

@@ -91,6 +91,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
             con,
             source_spec(cfg.data, "customers"),
             max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+            batch_rows=int(cfg.ingest.batch_rows),
         )
     first, last = data.date_range(con)
     log.info("transactions %s: %s to %s", result.manifest["source"], first, last)

@@ -1,0 +1,638 @@
+"""The feature registry: every feature's name, family, unit, meaning, reason sentence and SQL.
+
+This is the one place a feature is defined. :mod:`churn.features` assembles the SQL, the
+docs (``docs/features.md``, ``python -m churn.feature_registry``) and, later, the
+plain-language reasons come from here.
+
+How a definition reads
+----------------------
+Each feature is one SQL expression evaluated at a *level*:
+
+``lines``
+    aggregate over the customer's rows up to the cutoff (``amount``, ``quantity``,
+    ``discount``, ``age_days`` = days from the row's date to ``as_of``, ...);
+``orders``
+    aggregate over the customer's orders (``order_date``, ``order_value`` = purchased
+    amount, ``order_items``, ``order_lines``, ``order_discounted`` 0/1, ``gap_days`` since
+    the previous order, ``is_last`` 0/1, ``weekday`` 0=Sunday..6, ``hour``, ``age_days``);
+``categories`` / ``channels``
+    aggregate over the customer's categories (channels) in the last 365 days, each row with
+    ``share`` of the customer's lines (orders) there;
+``final``
+    an expression of other features (by name) and ``account_age_days`` inputs.
+
+Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
+``LN``, ``NULLIF``) so that one definition serves every engine. Reason templates use
+``{value}`` (the customer's value, formatted in the feature's unit) and may name other
+features in braces, such as ``{mean_gap_days}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_WINDOWS = (30, 90, 180, 365)
+FAMILIES = (
+    "recency",
+    "frequency_monetary",
+    "tenure",
+    "gaps",
+    "trends",
+    "basket",
+    "returns",
+    "discounts",
+    "diversity",
+    "channels",
+    "habits",
+    "customer",
+)
+LEVELS = ("lines", "orders", "categories", "channels", "final")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature.
+
+    Attributes
+    ----------
+    name : str
+        Column name, in domain words.
+    family : str
+        One of :data:`FAMILIES`; families are switched on and off together.
+    level : str
+        One of :data:`LEVELS` (see the module docstring).
+    sql : str
+        The definition: an SQL expression at ``level``.
+    unit : str
+        ``days``, ``orders``, ``money``, ``share`` (0..1), ``ratio``, ``count``, ``hour``,
+        ``items`` or ``nats``.
+    description : str
+        What it measures, for the docs.
+    reason_en, reason_it : str
+        Sentence templates for a customer's churn reason (English, Italian).
+    requires : tuple of str
+        Optional canonical columns (or ``customers``) the feature needs.
+    """
+
+    name: str
+    family: str
+    level: str
+    sql: str
+    unit: str
+    description: str
+    reason_en: str
+    reason_it: str
+    requires: tuple[str, ...] = ()
+
+
+def _window_features(w: int) -> list[Feature]:
+    return [
+        Feature(
+            f"orders_{w}d",
+            "frequency_monetary",
+            "orders",
+            f"SUM(CASE WHEN age_days < {w} THEN 1 ELSE 0 END)",
+            "orders",
+            f"Orders in the last {w} days (including the cutoff day).",
+            f"only {{value}} orders in the last {w} days",
+            f"solo {{value}} ordini negli ultimi {w} giorni",
+        ),
+        Feature(
+            f"spend_{w}d",
+            "frequency_monetary",
+            "lines",
+            f"COALESCE(SUM(CASE WHEN age_days < {w} THEN amount END), 0)",
+            "money",
+            f"Net revenue in the last {w} days: purchases minus returns, by the row's date.",
+            f"spent {{value}} in the last {w} days",
+            f"ha speso {{value}} negli ultimi {w} giorni",
+        ),
+    ]
+
+
+_FIXED: tuple[Feature, ...] = (
+    # recency
+    Feature(
+        "days_since_last_order",
+        "recency",
+        "orders",
+        "MIN(age_days)",
+        "days",
+        "Calendar days from the last order's date to the cutoff (0 = ordered that day).",
+        "no order for {value}",
+        "nessun ordine da {value}",
+    ),
+    # frequency and monetary, lifetime
+    Feature(
+        "orders_total",
+        "frequency_monetary",
+        "orders",
+        "COUNT(*)",
+        "orders",
+        "Orders since the first one.",
+        "{value} orders in total",
+        "{value} ordini in totale",
+    ),
+    Feature(
+        "spend_total",
+        "frequency_monetary",
+        "lines",
+        "SUM(amount)",
+        "money",
+        "Net revenue since the first order.",
+        "spent {value} in total",
+        "ha speso {value} in totale",
+    ),
+    Feature(
+        "active_months_365d",
+        "frequency_monetary",
+        "orders",
+        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN (age_days / 30) END)",
+        "count",
+        "Distinct 30-day periods of the last 365 days with at least one order.",
+        "ordered in only {value} of the last 12 months",
+        "ha ordinato solo in {value} degli ultimi 12 mesi",
+    ),
+    # tenure
+    Feature(
+        "tenure_days",
+        "tenure",
+        "orders",
+        "MAX(age_days)",
+        "days",
+        "Calendar days from the first order's date to the cutoff.",
+        "customer for {value}",
+        "cliente da {value}",
+    ),
+    # inter-purchase gaps
+    Feature(
+        "mean_gap_days",
+        "gaps",
+        "orders",
+        "AVG(gap_days)",
+        "days",
+        "Mean days between consecutive order dates (missing with one order).",
+        "usually orders every {value}",
+        "di solito ordina ogni {value}",
+    ),
+    Feature(
+        "std_gap_days",
+        "gaps",
+        "orders",
+        "STDDEV_SAMP(gap_days)",
+        "days",
+        "Standard deviation of the days between consecutive orders.",
+        "irregular ordering (gaps vary by {value})",
+        "ordini irregolari (intervalli variabili di {value})",
+    ),
+    Feature(
+        "last_gap_days",
+        "gaps",
+        "orders",
+        "MAX(CASE WHEN is_last = 1 THEN gap_days END)",
+        "days",
+        "Days between the last two orders.",
+        "the last two orders were {value} apart",
+        "gli ultimi due ordini a distanza di {value}",
+    ),
+    Feature(
+        "max_gap_days",
+        "gaps",
+        "orders",
+        "MAX(gap_days)",
+        "days",
+        "Longest gap between consecutive orders.",
+        "once went {value} without ordering",
+        "una volta è rimasto {value} senza ordinare",
+    ),
+    Feature(
+        "overdue_ratio",
+        "gaps",
+        "final",
+        "days_since_last_order / NULLIF(mean_gap_days, 0)",
+        "ratio",
+        "Days since the last order divided by the usual gap: how many gaps late.",
+        "no order for {days_since_last_order}, {value} times their usual gap ({mean_gap_days})",
+        "nessun ordine da {days_since_last_order}, {value} volte l'intervallo abituale "
+        "({mean_gap_days})",
+    ),
+    # trends: last 90 days against the 90 before
+    Feature(
+        "orders_prev_90d",
+        "trends",
+        "orders",
+        "SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN 1 ELSE 0 END)",
+        "orders",
+        "Orders in the 90 days before the last 90.",
+        "{value} orders in the previous 90 days",
+        "{value} ordini nei 90 giorni precedenti",
+    ),
+    Feature(
+        "orders_change_90d",
+        "trends",
+        "final",
+        "orders_90d - orders_prev_90d",
+        "orders",
+        "Orders in the last 90 days minus orders in the 90 before.",
+        "{value} orders compared with the previous 90 days",
+        "{value} ordini rispetto ai 90 giorni precedenti",
+    ),
+    Feature(
+        "spend_prev_90d",
+        "trends",
+        "lines",
+        "COALESCE(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 0)",
+        "money",
+        "Net revenue in the 90 days before the last 90.",
+        "spent {value} in the previous 90 days",
+        "ha speso {value} nei 90 giorni precedenti",
+    ),
+    Feature(
+        "spend_change_90d",
+        "trends",
+        "final",
+        "spend_90d - spend_prev_90d",
+        "money",
+        "Net revenue in the last 90 days minus the 90 before.",
+        "spending changed by {value} against the previous 90 days ({spend_prev_90d})",
+        "spesa cambiata di {value} rispetto ai 90 giorni precedenti ({spend_prev_90d})",
+    ),
+    Feature(
+        "spend_ratio_90d",
+        "trends",
+        "final",
+        "spend_90d / NULLIF(spend_prev_90d, 0)",
+        "ratio",
+        "Net revenue in the last 90 days divided by the 90 before.",
+        "spent {value} times what they spent in the previous 90 days",
+        "ha speso {value} volte quanto nei 90 giorni precedenti",
+    ),
+    # basket
+    Feature(
+        "basket_value_mean_365d",
+        "basket",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN order_value END)",
+        "money",
+        "Mean purchased value per order in the last 365 days.",
+        "average basket of {value}",
+        "scontrino medio di {value}",
+    ),
+    Feature(
+        "basket_value_std_365d",
+        "basket",
+        "orders",
+        "STDDEV_SAMP(CASE WHEN age_days < 365 THEN order_value END)",
+        "money",
+        "Standard deviation of order value in the last 365 days.",
+        "basket value varies by {value}",
+        "valore dello scontrino variabile di {value}",
+    ),
+    Feature(
+        "basket_value_max_365d",
+        "basket",
+        "orders",
+        "MAX(CASE WHEN age_days < 365 THEN order_value END)",
+        "money",
+        "Largest order value in the last 365 days.",
+        "largest basket {value}",
+        "scontrino più alto {value}",
+    ),
+    Feature(
+        "last_basket_value",
+        "basket",
+        "orders",
+        "MAX(CASE WHEN is_last = 1 THEN order_value END)",
+        "money",
+        "Purchased value of the last order.",
+        "last basket was {value}",
+        "l'ultimo scontrino era di {value}",
+    ),
+    Feature(
+        "last_basket_vs_mean",
+        "basket",
+        "final",
+        "last_basket_value / NULLIF(basket_value_mean_365d, 0)",
+        "ratio",
+        "Last order's value divided by the mean order value (365 days).",
+        "last basket was {value} times their usual one",
+        "l'ultimo scontrino era {value} volte quello abituale",
+    ),
+    Feature(
+        "basket_lines_mean_365d",
+        "basket",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN order_lines END)",
+        "count",
+        "Mean number of lines per order in the last 365 days.",
+        "{value} lines per order on average",
+        "in media {value} righe per ordine",
+    ),
+    Feature(
+        "basket_items_mean_365d",
+        "basket",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN order_items END)",
+        "items",
+        "Mean quantity of items per order in the last 365 days.",
+        "{value} items per order on average",
+        "in media {value} articoli per ordine",
+        requires=("quantity",),
+    ),
+    # returns
+    Feature(
+        "returns_count_365d",
+        "returns",
+        "lines",
+        "SUM(CASE WHEN amount < 0 AND age_days < 365 THEN 1 ELSE 0 END)",
+        "count",
+        "Return rows (negative amount) in the last 365 days.",
+        "returned items {value} times in the last year",
+        "ha reso articoli {value} volte nell'ultimo anno",
+    ),
+    Feature(
+        "returns_share_365d",
+        "returns",
+        "lines",
+        "COALESCE(SUM(CASE WHEN amount < 0 AND age_days < 365 THEN -amount END), 0) / "
+        "NULLIF(SUM(CASE WHEN amount > 0 AND age_days < 365 THEN amount END), 0)",
+        "share",
+        "Returned amount divided by purchased amount, last 365 days.",
+        "returned {value} of what they bought",
+        "ha reso il {value} di quanto acquistato",
+    ),
+    Feature(
+        "returns_90d",
+        "returns",
+        "lines",
+        "SUM(CASE WHEN amount < 0 AND age_days < 90 THEN 1 ELSE 0 END)",
+        "count",
+        "Return rows in the last 90 days.",
+        "{value} returns in the last 90 days",
+        "{value} resi negli ultimi 90 giorni",
+    ),
+    Feature(
+        "days_since_last_return",
+        "returns",
+        "lines",
+        "MIN(CASE WHEN amount < 0 THEN age_days END)",
+        "days",
+        "Calendar days since the last return (missing if none).",
+        "returned an item {value} ago",
+        "ha reso un articolo {value} fa",
+    ),
+    # discounts
+    Feature(
+        "discount_order_share_365d",
+        "discounts",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN order_discounted END)",
+        "share",
+        "Share of orders with a discount, last 365 days.",
+        "{value} of their orders were discounted",
+        "il {value} dei suoi ordini era scontato",
+        requires=("discount",),
+    ),
+    Feature(
+        "discounted_spend_share_365d",
+        "discounts",
+        "lines",
+        "COALESCE(SUM(CASE WHEN discount > 0 AND amount > 0 AND age_days < 365 THEN amount END), 0)"
+        " / NULLIF(SUM(CASE WHEN amount > 0 AND age_days < 365 THEN amount END), 0)",
+        "share",
+        "Share of purchased amount bought with a discount, last 365 days.",
+        "{value} of their spending was on discounted items",
+        "il {value} della spesa era su articoli scontati",
+        requires=("discount",),
+    ),
+    Feature(
+        "discount_amount_365d",
+        "discounts",
+        "lines",
+        "COALESCE(SUM(CASE WHEN discount > 0 AND age_days < 365 THEN discount END), 0)",
+        "money",
+        "Total discount received in the last 365 days.",
+        "received {value} in discounts",
+        "ha ricevuto {value} di sconti",
+        requires=("discount",),
+    ),
+    Feature(
+        "days_since_last_discount",
+        "discounts",
+        "orders",
+        "MIN(CASE WHEN order_discounted = 1 THEN age_days END)",
+        "days",
+        "Days since the last discounted order (missing if none).",
+        "last discount {value} ago",
+        "ultimo sconto {value} fa",
+        requires=("discount",),
+    ),
+    Feature(
+        "last_order_discounted",
+        "discounts",
+        "orders",
+        "MAX(CASE WHEN is_last = 1 THEN order_discounted END)",
+        "share",
+        "1 if the last order had a discount, else 0.",
+        "their last order had no discount",
+        "il suo ultimo ordine non era scontato",
+        requires=("discount",),
+    ),
+    # diversity
+    Feature(
+        "categories_distinct_365d",
+        "diversity",
+        "categories",
+        "COUNT(*)",
+        "count",
+        "Distinct categories bought in the last 365 days.",
+        "buys from only {value} categories",
+        "acquista solo da {value} categorie",
+        requires=("category",),
+    ),
+    Feature(
+        "category_entropy_365d",
+        "diversity",
+        "categories",
+        "-SUM(share * LN(share))",
+        "nats",
+        "Entropy of the customer's lines across categories, last 365 days (0 = one category).",
+        "narrow range of categories (entropy {value})",
+        "gamma ristretta di categorie (entropia {value})",
+        requires=("category",),
+    ),
+    Feature(
+        "top_category_share_365d",
+        "diversity",
+        "categories",
+        "MAX(share)",
+        "share",
+        "Share of the customer's lines in their top category, last 365 days.",
+        "{value} of purchases in a single category",
+        "il {value} degli acquisti in una sola categoria",
+        requires=("category",),
+    ),
+    Feature(
+        "products_distinct_365d",
+        "diversity",
+        "lines",
+        "COUNT(DISTINCT CASE WHEN age_days < 365 AND amount > 0 THEN product_id END)",
+        "count",
+        "Distinct products bought in the last 365 days.",
+        "buys only {value} different products",
+        "acquista solo {value} prodotti diversi",
+        requires=("product_id",),
+    ),
+    # channels
+    Feature(
+        "channels_distinct_365d",
+        "channels",
+        "channels",
+        "COUNT(*)",
+        "count",
+        "Distinct channels ordered through in the last 365 days.",
+        "uses {value} channel(s)",
+        "usa {value} canali",
+        requires=("channel",),
+    ),
+    Feature(
+        "top_channel_share_365d",
+        "channels",
+        "channels",
+        "MAX(share)",
+        "share",
+        "Share of orders in the customer's main channel, last 365 days.",
+        "{value} of orders through one channel",
+        "il {value} degli ordini da un solo canale",
+        requires=("channel",),
+    ),
+    # day-of-week and hour habits
+    Feature(
+        "weekend_order_share_365d",
+        "habits",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN "
+        "(CASE WHEN weekday IN (0, 6) THEN 1.0 ELSE 0.0 END) END)",
+        "share",
+        "Share of orders placed on Saturday or Sunday, last 365 days.",
+        "{value} of orders at weekends",
+        "il {value} degli ordini nel fine settimana",
+    ),
+    Feature(
+        "order_hour_mean_365d",
+        "habits",
+        "orders",
+        "AVG(CASE WHEN age_days < 365 THEN hour END)",
+        "hour",
+        "Mean hour of day of the orders, last 365 days.",
+        "usually orders around {value}",
+        "di solito ordina verso le {value}",
+    ),
+    Feature(
+        "order_hour_std_365d",
+        "habits",
+        "orders",
+        "STDDEV_SAMP(CASE WHEN age_days < 365 THEN hour END)",
+        "hour",
+        "Standard deviation of the order hour, last 365 days.",
+        "order times vary by {value}",
+        "orari degli ordini variabili di {value}",
+    ),
+    Feature(
+        "weekdays_distinct_365d",
+        "habits",
+        "orders",
+        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN weekday END)",
+        "count",
+        "Distinct days of the week with orders, last 365 days.",
+        "orders on {value} different weekdays",
+        "ordina in {value} giorni diversi della settimana",
+    ),
+    # customer attributes (customers table)
+    Feature(
+        "account_age_days",
+        "customer",
+        "final",
+        "account_age_days",
+        "days",
+        "Days from sign-up to the cutoff (customers table; missing if unknown or later).",
+        "account opened {value} ago",
+        "account aperto {value} fa",
+        requires=("customers",),
+    ),
+)
+
+
+def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[Feature]:
+    """Every feature, in table order, for the given window lengths (days)."""
+    by_family: dict[str, list[Feature]] = {f: [] for f in FAMILIES}
+    for w in sorted(set(windows)):
+        for feature in _window_features(w):
+            by_family[feature.family].append(feature)
+    for feature in _FIXED:
+        by_family[feature.family].append(feature)
+    ordered = [f for family in FAMILIES for f in by_family[family]]
+    # Trends compare against the last 90 days: make sure those exist.
+    names = {f.name for f in ordered}
+    return [
+        f
+        for f in ordered
+        if not (f.family == "trends" and not {"orders_90d", "spend_90d"} <= names)
+    ]
+
+
+def select_features(
+    windows: Sequence[int],
+    families: Sequence[str],
+    available: Sequence[str],
+) -> list[Feature]:
+    """The registry's features of the chosen ``families`` that the data can feed.
+
+    ``available`` lists the optional canonical columns present (and ``customers`` when
+    a customers table with ``signup_ts`` was ingested). ``days_since_last_order`` is
+    always included: the population is defined by it.
+    """
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown feature families {sorted(unknown)}; known: {FAMILIES}")
+    chosen = set(families) | {"recency"}
+    return [
+        f for f in registry(windows) if f.family in chosen and set(f.requires) <= set(available)
+    ]
+
+
+def markdown(windows: Sequence[int] = DEFAULT_WINDOWS) -> str:
+    """The feature reference as a Markdown page (``docs/features.md``)."""
+    lines = [
+        "# Features",
+        "",
+        "Generated from `src/churn/feature_registry.py` by "
+        "`python -m churn.feature_registry > docs/features.md`; do not edit by hand.",
+        "Every feature is point in time: only rows up to the end of the `as_of` day count. "
+        f"Windows: {', '.join(str(w) for w in sorted(windows))} days.",
+        "",
+    ]
+    for family in FAMILIES:
+        features = [f for f in registry(windows) if f.family == family]
+        lines += [f"## {family}", "", "| feature | unit | meaning | needs |", "|---|---|---|---|"]
+        for f in features:
+            needs = ", ".join(f"`{r}`" for r in f.requires)
+            lines.append(f"| `{f.name}` | {f.unit} | {f.description} | {needs} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the feature reference (Markdown)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m churn.feature_registry",
+        description="Print the feature reference as Markdown.",
+    )
+    parser.parse_args(argv)
+    print(markdown(), end="")
+
+
+if __name__ == "__main__":
+    main()
