@@ -509,7 +509,7 @@ def ingest_table(
         ]
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {contract.table} AS SELECT {', '.join(output)} "
-            "FROM parsed ANTI JOIN bad_rows USING (_row)"
+            "FROM parsed ANTI JOIN bad_rows USING (_row)" + (" ORDER BY _row" if numbered else "")
         )
     finally:
         con.unregister("bad_rows")
