@@ -119,11 +119,29 @@ def test_several_cutoffs_in_one_call_match_single_cutoffs():
     pd.testing.assert_frame_equal(both, singles)
 
 
-def test_columns_follow_feature_names():
-    table = build_features(connect_to(HISTORY), [AS_OF], windows=[7, 28])
-    assert list(table.columns) == ["customer_id", "as_of", *feature_names([7, 28])]
+def test_columns_follow_the_registry_and_skip_families_without_their_columns():
+    table = build_features(connect_to(HISTORY), [AS_OF], windows=[7, 90, 365])
+    # HISTORY has no quantity, discount, category, product_id or channel column.
+    expected = feature_names([7, 90, 365], available=())
+    assert list(table.columns) == ["customer_id", "as_of", *expected]
+    assert "discount_order_share_365d" not in expected and "orders_7d" in expected
+
+
+def test_switched_off_families_are_not_computed():
+    table = build_features(connect_to(HISTORY), [AS_OF], families=["recency", "tenure"])
+    assert list(table.columns) == ["customer_id", "as_of", "days_since_last_order", "tenure_days"]
 
 
 def test_non_positive_window_is_a_config_error():
     with pytest.raises(ConfigError, match="features.windows"):
-        build_features(connect_to(HISTORY), [AS_OF], windows=[0, 30])
+        build_features(connect_to(HISTORY), [AS_OF], windows=[0, 90, 365])
+
+
+def test_windows_must_include_90_and_365_days():
+    with pytest.raises(ConfigError, match="must include"):
+        build_features(connect_to(HISTORY), [AS_OF], windows=[30, 90])
+
+
+def test_unknown_family_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown feature families"):
+        build_features(connect_to(HISTORY), [AS_OF], families=["recency", "astrology"])

@@ -149,7 +149,7 @@ _FIXED: tuple[Feature, ...] = (
         "active_months_365d",
         "frequency_monetary",
         "orders",
-        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN (age_days / 30) END)",
+        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN CAST(FLOOR(age_days / 30.0) AS INTEGER) END)",
         "count",
         "Distinct 30-day periods of the last 365 days with at least one order.",
         "ordered in only {value} of the last 12 months",

@@ -1,174 +1,230 @@
-"""Point-in-time customer features computed by DuckDB over the ``transactions`` view.
+"""Point-in-time customer features, computed by DuckDB for any number of cutoffs in one query.
 
 A cutoff ``as_of`` is a calendar date and means *through the end of that day*: only rows
 with ``ts < as_of + 1 day`` influence a customer's features at that cutoff. A window of
 ``N`` days covers the dates ``(as_of - N, as_of]``, so ``orders_30d`` counts the orders of
 the last 30 calendar days including ``as_of`` itself.
 
-Definitions
------------
-order
-    A distinct ``order_id`` with at least one line of positive amount; its date is the
-    date of its first such line. Return rows (negative amount) are not orders.
-days_since_last_order
-    Calendar days from the last order's date to ``as_of`` (0 = ordered on ``as_of``).
-orders_{N}d, spend_{N}d
-    Orders, and net revenue (purchases minus returns, by the row's own date), in the window.
-tenure_days
-    Calendar days from the first order's date to ``as_of``.
-mean_gap_days
-    Mean days between consecutive order dates: (last - first) / (orders - 1); missing
-    for one-order customers.
-overdue_ratio
-    ``days_since_last_order / mean_gap_days``: how many usual gaps the customer is late.
-returns_share_365d
-    Returned amount / purchased amount within the last 365 days.
-
-Every cutoff is computed in one query: pass several dates to get a snapshot table.
+An **order** is a distinct ``order_id`` with at least one line of positive amount, dated
+by its first such line; return rows (negative amount) are not orders. The definitions of
+the features themselves live in :mod:`churn.feature_registry`; this module assembles them
+into one SQL query over a cutoffs table (see :func:`feature_sql`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 
 import duckdb
 import pandas as pd
 
 from churn.errors import ConfigError
+from churn.feature_registry import DEFAULT_WINDOWS, FAMILIES, Feature, select_features
+
+log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("customer_id", "as_of")
-
-
-def feature_names(windows: Sequence[int]) -> list[str]:
-    """Names of the feature columns, in table order, for the given windows (days)."""
-    names = ["days_since_last_order"]
-    names += [f"orders_{w}d" for w in windows]
-    names += [f"spend_{w}d" for w in windows]
-    names += [
-        "orders_total",
-        "spend_total",
-        "tenure_days",
-        "mean_gap_days",
-        "overdue_ratio",
-        "returns_share_365d",
-    ]
-    return names
+OPTIONAL_COLUMNS = ("quantity", "discount", "category", "product_id", "channel")
+REQUIRED_WINDOWS = (90, 365)
 
 
 def _validate(windows: Sequence[int], active_lookback_days: int) -> list[int]:
-    clean = sorted({int(w) for w in windows})
+    try:
+        clean = sorted({int(w) for w in windows})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"features.windows must be day counts, got {list(windows)}") from exc
     if not clean or clean[0] <= 0:
         raise ConfigError(f"features.windows must be positive day counts, got {list(windows)}")
-    if active_lookback_days <= 0:
+    missing = [w for w in REQUIRED_WINDOWS if w not in clean]
+    if missing:
+        raise ConfigError(
+            f"features.windows must include {list(REQUIRED_WINDOWS)} (trends compare 90-day "
+            f"periods; segments and the at-risk list use 365 days), got {clean}"
+        )
+    if int(active_lookback_days) <= 0:
         raise ConfigError(
             f"label.active_lookback_days must be positive, got {active_lookback_days}"
         )
     return clean
 
 
-def _feature_sql(windows: Sequence[int], active_lookback_days: int) -> str:
-    order_windows = ",\n".join(
-        f"    COUNT(*) FILTER (WHERE age_days < {w}) AS orders_{w}d" for w in windows
+def available_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Optional inputs present: canonical columns of ``transactions``, and ``customers``
+    when a customers table with ``signup_ts`` was ingested."""
+    columns = {r[0] for r in con.execute("DESCRIBE transactions").fetchall()}
+    found = [c for c in OPTIONAL_COLUMNS if c in columns]
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "customers" in tables:
+        customer_columns = {r[0] for r in con.execute("DESCRIBE customers").fetchall()}
+        if "signup_ts" in customer_columns:
+            found.append("customers")
+    return found
+
+
+def _aggregate(features: list[Feature], level: str, source: str, where: str = "") -> str:
+    exprs = ",\n    ".join(f"{f.sql} AS {f.name}" for f in features if f.level == level)
+    return (
+        f"SELECT as_of, customer_id,\n    {exprs}\n  FROM {source}{where}\n"
+        "  GROUP BY as_of, customer_id"
     )
-    spend_windows = ",\n".join(
-        f"    COALESCE(SUM(amount) FILTER (WHERE age_days < {w}), 0) AS spend_{w}d" for w in windows
-    )
-    order_cols = ", ".join(f"o.orders_{w}d" for w in windows)
-    spend_cols = ", ".join(f"l.spend_{w}d" for w in windows)
-    return f"""
-WITH lines AS (
-  SELECT c.as_of, t.customer_id, t.order_id, t.amount,
-         CAST(t.ts AS DATE) AS line_date,
-         date_diff('day', CAST(t.ts AS DATE), c.as_of) AS age_days
+
+
+def feature_sql(
+    features: list[Feature], available: Sequence[str], active_lookback_days: int
+) -> str:
+    """The one query computing ``features`` for every cutoff in ``cutoff_dates(as_of)``.
+
+    Reads the ``transactions`` table (and ``customers`` when ``account_age_days`` is
+    asked for); written in portable SQL so that it can be transpiled to other engines.
+    """
+    optional = [c for c in OPTIONAL_COLUMNS if c in available]
+    line_cols = "".join(f", t.{c}" for c in optional)
+    order_extra = ""
+    if "quantity" in available:
+        order_extra += ",\n    SUM(quantity) AS order_items"
+    if "discount" in available:
+        order_extra += ",\n    MAX(CASE WHEN discount > 0 THEN 1 ELSE 0 END) AS order_discounted"
+    levels = {f.level for f in features}
+    ctes = [
+        """cutoffs AS (
+  SELECT CAST(as_of AS DATE) AS as_of,
+         CAST(as_of AS TIMESTAMP) + INTERVAL 1 DAY AS cutoff_end
+  FROM cutoff_dates
+)""",
+        f"""lines AS (
+  SELECT c.as_of, t.customer_id, t.order_id, t.ts, t.amount{line_cols},
+         DATE_DIFF('day', CAST(t.ts AS DATE), c.as_of) AS age_days
   FROM transactions AS t
-  JOIN (SELECT CAST(as_of AS DATE) AS as_of FROM cutoff_dates) AS c
-    ON t.ts < CAST(c.as_of AS TIMESTAMP) + INTERVAL 1 DAY
-),
-orders AS (
-  SELECT as_of, customer_id, order_id, MIN(line_date) AS order_date, MIN(age_days) AS age_days
+  JOIN cutoffs AS c ON t.ts < c.cutoff_end
+)""",
+        f"""orders AS (
+  SELECT as_of, customer_id, order_id,
+    MIN(CAST(ts AS DATE)) AS order_date, MIN(ts) AS order_ts, MAX(age_days) AS age_days,
+    SUM(amount) AS order_value, COUNT(*) AS order_lines{order_extra}
   FROM lines
   WHERE amount > 0
   GROUP BY as_of, customer_id, order_id
-),
-order_stats AS (
-  SELECT as_of, customer_id,
-    COUNT(*) AS orders_total,
-    MIN(order_date) AS first_order_date,
-    MAX(order_date) AS last_order_date,
-{order_windows}
+)""",
+        """order_seq AS (
+  SELECT *,
+    DATE_DIFF('day', LAG(order_date) OVER (
+      PARTITION BY as_of, customer_id ORDER BY order_ts, order_id), order_date) AS gap_days,
+    CASE WHEN ROW_NUMBER() OVER (
+      PARTITION BY as_of, customer_id ORDER BY order_ts DESC, order_id DESC) = 1
+      THEN 1 ELSE 0 END AS is_last,
+    DAYOFWEEK(order_ts) AS weekday,
+    HOUR(order_ts) AS hour
   FROM orders
-  GROUP BY as_of, customer_id
-),
-line_stats AS (
-  SELECT as_of, customer_id,
-    SUM(amount) AS spend_total,
-{spend_windows},
-    COALESCE(SUM(-amount) FILTER (WHERE amount < 0 AND age_days < 365), 0) AS returned_365d,
-    SUM(amount) FILTER (WHERE amount > 0 AND age_days < 365) AS purchased_365d
+)""",
+        f"orders_agg AS (\n  {_aggregate(features, 'orders', 'order_seq')}\n)",
+        f"lines_agg AS (\n  {_aggregate(features, 'lines', 'lines')}\n)",
+    ]
+    joins = ["FROM orders_agg AS o", "JOIN lines_agg AS l USING (as_of, customer_id)"]
+    for level, column, count in (
+        ("categories", "category", "COUNT(*)"),
+        ("channels", "channel", "COUNT(DISTINCT order_id)"),
+    ):
+        if level not in levels:
+            continue
+        ctes.append(
+            f"""{level}_counts AS (
+  SELECT as_of, customer_id, {column}, {count} AS n
   FROM lines
-  GROUP BY as_of, customer_id
-),
-joined AS (
-  SELECT o.customer_id, o.as_of,
-    date_diff('day', o.last_order_date, o.as_of) AS days_since_last_order,
-    {order_cols}, {spend_cols},
-    o.orders_total, l.spend_total,
-    date_diff('day', o.first_order_date, o.as_of) AS tenure_days,
-    CASE WHEN o.orders_total > 1
-         THEN date_diff('day', o.first_order_date, o.last_order_date) / (o.orders_total - 1)
-    END AS mean_gap_days,
-    l.returned_365d / NULLIF(l.purchased_365d, 0) AS returns_share_365d
-  FROM order_stats AS o
-  JOIN line_stats AS l USING (as_of, customer_id)
-)
-SELECT customer_id, as_of, days_since_last_order,
-  {", ".join(f"orders_{w}d" for w in windows)}, {", ".join(f"spend_{w}d" for w in windows)},
-  orders_total, spend_total, tenure_days, mean_gap_days,
-  days_since_last_order / NULLIF(mean_gap_days, 0) AS overdue_ratio,
-  returns_share_365d
-FROM joined
-WHERE days_since_last_order < {int(active_lookback_days)}
-ORDER BY as_of, customer_id
-"""
+  WHERE amount > 0 AND age_days < 365 AND {column} IS NOT NULL
+  GROUP BY as_of, customer_id, {column}
+)"""
+        )
+        ctes.append(
+            f"""{level} AS (
+  SELECT as_of, customer_id, {column},
+    n * 1.0 / SUM(n) OVER (PARTITION BY as_of, customer_id) AS share
+  FROM {level}_counts
+)"""
+        )
+        ctes.append(f"{level}_agg AS (\n  {_aggregate(features, level, level)}\n)")
+        joins.append(f"LEFT JOIN {level}_agg USING (as_of, customer_id)")
+    account_age = ""
+    if any(f.name == "account_age_days" for f in features):
+        joins.append("LEFT JOIN customers AS cu ON cu.customer_id = o.customer_id")
+        account_age = (
+            ",\n    CASE WHEN cu.signup_ts < CAST(o.as_of AS TIMESTAMP) + INTERVAL 1 DAY "
+            "THEN DATE_DIFF('day', CAST(cu.signup_ts AS DATE), o.as_of) END AS account_age_days"
+        )
+    base_cols = [f.name for f in features if f.level not in ("final",)]
+    ctes.append(
+        "base AS (\n  SELECT o.as_of, o.customer_id, "
+        + ", ".join(base_cols)
+        + account_age
+        + "\n  "
+        + "\n  ".join(joins)
+        + "\n)"
+    )
+    outputs = ",\n  ".join(
+        f"{f.sql} AS {f.name}" if f.level == "final" else f.name for f in features
+    )
+    return (
+        "WITH " + ",\n".join(ctes) + f"\nSELECT customer_id, as_of,\n  {outputs}\nFROM base\n"
+        f"WHERE days_since_last_order < {int(active_lookback_days)}\n"
+        "ORDER BY as_of, customer_id"
+    )
 
 
 def build_features(
     con: duckdb.DuckDBPyConnection,
     cutoffs: Sequence[dt.date],
-    windows: Sequence[int] = (30, 90, 365),
+    windows: Sequence[int] = DEFAULT_WINDOWS,
     active_lookback_days: int = 365,
+    families: Sequence[str] = FAMILIES,
 ) -> pd.DataFrame:
     """Feature table for every customer in the population at each cutoff.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection with a canonical ``transactions`` view (see :mod:`churn.data`).
+        Connection with the canonical ``transactions`` table (see :mod:`churn.ingest`).
     cutoffs : sequence of datetime.date
         The ``as_of`` dates; each means through the end of that day.
     windows : sequence of int
-        Window lengths in days for the order and spend counts.
+        Window lengths in days for the order and spend counts; must include 90 and 365.
     active_lookback_days : int
         Population: customers with an order in the last ``active_lookback_days`` days
         up to and including ``as_of``.
+    families : sequence of str
+        Feature families to compute (see :data:`churn.feature_registry.FAMILIES`);
+        features whose optional input columns the data lacks are left out.
 
     Returns
     -------
     pandas.DataFrame
         One row per (customer, cutoff) in the population: ``customer_id``, ``as_of``
-        (datetime64 at midnight) and the columns of :func:`feature_names`, sorted by
+        (datetime64 at midnight) and float64 feature columns in registry order, sorted by
         ``as_of`` then ``customer_id``.
     """
     clean = _validate(windows, active_lookback_days)
+    available = available_inputs(con)
+    try:
+        features = select_features(clean, families, available)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
     con.register("cutoff_dates", cutoff_frame)
     try:
-        table = con.execute(_feature_sql(clean, active_lookback_days)).df()
+        table = con.execute(feature_sql(features, available, active_lookback_days)).df()
     finally:
         con.unregister("cutoff_dates")
     table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
-    float_cols = [c for c in table.columns if c not in KEY_COLUMNS]
-    table[float_cols] = table[float_cols].astype("float64")
+    names = [f.name for f in features]
+    table[names] = table[names].astype("float64")
     table["customer_id"] = table["customer_id"].astype(str)
-    return table[[*KEY_COLUMNS, *feature_names(clean)]]
+    return table[[*KEY_COLUMNS, *names]]
+
+
+def feature_names(
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+    families: Sequence[str] = FAMILIES,
+    available: Sequence[str] = (*OPTIONAL_COLUMNS, "customers"),
+) -> list[str]:
+    """Names of the feature columns, in table order."""
+    return [f.name for f in select_features(windows, families, available)]

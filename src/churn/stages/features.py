@@ -20,6 +20,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         [as_of],
         windows=list(cfg.features.windows),
         active_lookback_days=int(cfg.label.active_lookback_days),
+        families=list(cfg.features.families),
     )
     out = Path(cfg.output_dir)
     write_ingest_report(opened, out)

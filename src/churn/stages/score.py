@@ -9,6 +9,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from churn import tracking
+from churn.errors import ConfigError, DataContractError
+from churn.feature_registry import FAMILIES
 from churn.features import build_features
 from churn.scoring import ACTIONS, assign_segments, risk_tier, top_reasons
 from churn.stages.common import (
@@ -59,7 +61,22 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     with step("features", timings):
         settings = classifier.feature_settings
         features = build_features(
-            con, [as_of], settings["windows"], settings["active_lookback_days"]
+            con,
+            [as_of],
+            settings["windows"],
+            settings["active_lookback_days"],
+            settings.get("families", FAMILIES),
+        )
+    if features.empty:
+        raise ConfigError(
+            f"no customer ordered in the {settings['active_lookback_days']} days up to "
+            f"as_of={as_of}: nothing to score"
+        )
+    missing = [c for c in classifier.feature_names if c not in features.columns]
+    if missing:
+        raise DataContractError(
+            f"{opened.ingest.manifest['source']}: the model needs features this data cannot "
+            f"feed ({', '.join(missing)}); their input columns are missing"
         )
 
     with step("predict and explain", timings):

@@ -10,6 +10,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from churn import tracking
+from churn.errors import ConfigError
 from churn.evaluate import probability_metrics, ranking_metrics
 from churn.features import KEY_COLUMNS, build_features
 from churn.labels import make_labels
@@ -30,6 +31,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     timings: dict[str, float] = {}
     horizon = int(cfg.label.horizon_days)
     windows = list(cfg.features.windows)
+    families = list(cfg.features.families)
     lookback = int(cfg.label.active_lookback_days)
 
     opened = open_transactions(cfg)
@@ -52,7 +54,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     with step("features and labels", timings):
         table = build_features(
-            con, [*schedule.train, schedule.validation, schedule.test], windows, lookback
+            con, [*schedule.train, schedule.validation, schedule.test], windows, lookback, families
         )
         table["churned"] = make_labels(con, table, horizon, last)
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
@@ -64,6 +66,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     }
     for name, part in parts.items():
         log.info("%s: %d rows, churn rate %.3f", name, len(part), part["churned"].mean())
+        if part["churned"].nunique() < 2:
+            raise ConfigError(
+                f"the {name} snapshot has {len(part)} rows, all labelled "
+                f"{'churned' if len(part) and part['churned'].iloc[0] else 'active'}: a model "
+                "cannot be trained or judged on it; check label.horizon_days and split.*"
+            )
+    log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
 
     with step("fit LightGBM", timings):
         classifier = fit_lightgbm(
@@ -75,7 +84,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             num_boost_round=int(cfg.model.num_boost_round),
             early_stopping_rounds=int(cfg.model.early_stopping_rounds),
             seed=int(cfg.seed),
-            feature_settings={"windows": windows, "active_lookback_days": lookback},
+            feature_settings={
+                "windows": windows,
+                "active_lookback_days": lookback,
+                "families": families,
+            },
         )
 
     with step("evaluate", timings):
