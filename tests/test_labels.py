@@ -42,6 +42,10 @@ def test_a_return_in_the_window_is_not_an_order():
     assert label_of([("X", "Rx0", "2024-04-10 12:00:00", -10.0)]) == 1
 
 
+def test_a_late_line_of_an_order_placed_before_the_cutoff_is_not_a_new_order():
+    assert label_of([("X", "x0", "2024-04-10 12:00:00", 5.0)]) == 1
+
+
 def test_horizon_comes_from_the_argument():
     rows = [("X", "x1", "2024-05-15 12:00:00", 10.0)]  # 45 days after the cutoff
     assert (label_of(rows, horizon_days=30), label_of(rows, horizon_days=60)) == (1, 0)

@@ -2,8 +2,10 @@
 
 At cutoff ``t`` the population is the customers with an order in the
 ``active_lookback_days`` up to ``t`` (see :func:`churn.features.build_features`). A
-customer is *churned* (label 1) when they place no order in ``(t, t + horizon]``, i.e.
-no purchase row with ``t + 1 day <= ts < t + 1 day + horizon days``.
+customer is *churned* (label 1) when they place no order in ``(t, t + horizon]``: no
+order (an ``order_id`` with a positive line) whose first positive line has
+``t + 1 day <= ts < t + 1 day + horizon days``. A late line of an order placed before the
+cutoff is not a new order.
 """
 
 from __future__ import annotations
@@ -70,13 +72,18 @@ def make_labels(
     try:
         result = con.execute(
             f"""
-            SELECT k.row, COUNT(t.customer_id) = 0 AS churned
+            WITH order_starts AS (
+              SELECT customer_id, order_id, MIN(ts) AS order_ts
+              FROM transactions
+              WHERE amount > 0
+              GROUP BY customer_id, order_id
+            )
+            SELECT k.row, COUNT(o.customer_id) = 0 AS churned
             FROM label_keys AS k
-            LEFT JOIN transactions AS t
-              ON t.customer_id = k.customer_id
-             AND t.amount > 0
-             AND t.ts >= CAST(k.as_of AS TIMESTAMP) + INTERVAL 1 DAY
-             AND t.ts < CAST(k.as_of AS TIMESTAMP) + INTERVAL {1 + int(horizon_days)} DAY
+            LEFT JOIN order_starts AS o
+              ON o.customer_id = k.customer_id
+             AND o.order_ts >= CAST(k.as_of AS TIMESTAMP) + INTERVAL 1 DAY
+             AND o.order_ts < CAST(k.as_of AS TIMESTAMP) + INTERVAL {1 + int(horizon_days)} DAY
             GROUP BY k.row
             ORDER BY k.row
             """

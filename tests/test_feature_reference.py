@@ -1,0 +1,142 @@
+"""The SQL feature engine agrees with a plain pandas reference, family by family, and
+nothing after the cutoff reaches any feature."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churn import data
+from churn.feature_registry import FAMILIES, registry
+from churn.features import build_features
+from churn.ingest import SourceSpec, ingest_customers, ingest_transactions
+from churn.synth import ShopSpec, generate_transactions
+from tests.reference_features import reference_features
+
+WINDOWS = [30, 90, 180, 365]
+AS_OF = "2023-11-15"
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
+    tx = generate_transactions(ShopSpec(n_customers=120, days=400, seed=21))
+    rng = np.random.default_rng(4)
+    # Gaps in the optional columns, as real exports have.
+    tx.loc[rng.random(len(tx)) < 0.05, "category"] = None
+    tx.loc[rng.random(len(tx)) < 0.05, "channel"] = None
+    ids = tx["customer_id"].unique()
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_ts": pd.Timestamp("2022-06-01")
+            + pd.to_timedelta(rng.integers(0, 600 * 86400, len(ids)), unit="s"),
+        }
+    )
+    return tx, customers
+
+
+def engine_features(tx: pd.DataFrame, customers: pd.DataFrame | None, as_of: str) -> pd.DataFrame:
+    con = data.connect()
+    ingest_transactions(con, SourceSpec(), frame=tx)
+    if customers is not None:
+        ingest_customers(
+            con,
+            SourceSpec(columns={"customer_id": "customer_id", "signup_ts": "signup_ts"}),
+            frame=customers,
+        )
+    return build_features(con, [dt.date.fromisoformat(as_of)], WINDOWS)
+
+
+@pytest.fixture(scope="module")
+def both(shop) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tx, customers = shop
+    got = engine_features(tx, customers, AS_OF).drop(columns="as_of").set_index("customer_id")
+    want = reference_features(tx, AS_OF, WINDOWS, customers=customers).set_index("customer_id")
+    return got, want
+
+
+def test_same_population(both):
+    got, want = both
+    assert len(got) > 50
+    assert list(got.index) == sorted(want.index)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_matches_the_pandas_reference(both, family):
+    got, want = both
+    names = [f.name for f in registry(WINDOWS) if f.family == family]
+    assert names and set(names) <= set(got.columns)
+    pd.testing.assert_frame_equal(
+        got[names], want.loc[got.index, names], check_exact=False, rtol=1e-9, atol=1e-9
+    )
+
+
+def test_every_feature_has_a_reference(both):
+    got, want = both
+    assert set(got.columns) == set(want.columns)
+
+
+FUTURE_ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 119),  # which customer
+        st.integers(0, 200 * 86400 - 1),  # seconds after the end of the cutoff day
+        st.floats(-50, 200, allow_nan=False),
+        st.sampled_from(["web", "app", "store", None]),
+        st.sampled_from([0.0, 2.5]),
+        st.booleans(),  # a late line of an existing order instead of a new order
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=FUTURE_ROWS)
+def test_no_row_after_the_cutoff_changes_any_feature(shop, rows):
+    tx, customers = shop
+    past = tx[tx["ts"] < pd.Timestamp(AS_OF) + pd.Timedelta(days=1)]
+    ids = sorted(tx["customer_id"].unique())
+    start = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    future = pd.DataFrame(
+        [
+            {
+                "customer_id": ids[c],
+                "order_id": past["order_id"].iloc[c] if late else f"F{i}",
+                "ts": start + pd.Timedelta(seconds=s),
+                "amount": amount,
+                "quantity": 1.0,
+                "product_id": "P9999",
+                "category": "new-category",
+                "discount": discount,
+                "channel": channel,
+            }
+            for i, (c, s, amount, channel, discount, late) in enumerate(rows)
+        ]
+    ).astype({"ts": "datetime64[us]"})
+    before = engine_features(past, customers, AS_OF)
+    after = engine_features(pd.concat([past, future], ignore_index=True), customers, AS_OF)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_docs_feature_reference_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from churn.feature_registry import markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+    assert docs.read_text() == markdown(), "run: python -m churn.feature_registry > docs/features.md"
+
+
+def test_feature_names_are_unique_and_reasons_exist_in_both_languages():
+    features = registry(WINDOWS)
+    assert len({f.name for f in features}) == len(features) >= 50
+    for f in features:
+        assert "{value}" in f.reason_en or f.name == "last_order_discounted"
+        assert f.reason_it and f.description
