@@ -1,0 +1,31 @@
+"""Bench case: ingest, then every feature family at one cutoff (the last date)."""
+
+import json
+import resource
+import sys
+import time
+
+from churn import data
+from churn.features import build_features
+from churn.ingest import SourceSpec, ingest_transactions
+
+con = data.connect()
+start = time.perf_counter()
+result = ingest_transactions(con, SourceSpec(transactions=sys.argv[1]))
+ingested = time.perf_counter()
+_, last = data.date_range(con)
+table = build_features(con, [last])
+done = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(
+    json.dumps(
+        {
+            "seconds": done - ingested,
+            "ingest_seconds": ingested - start,
+            "rows": result.manifest["rows_read"],
+            "customers": len(table),
+            "features": table.shape[1] - 2,
+            "peak_rss_mb": peak,
+        }
+    )
+)
