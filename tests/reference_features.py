@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churn.btyd import expected_purchases, fit_bgnbd, p_no_purchase
+
 
 def _safe_div(a: float, b: float) -> float:
     return np.nan if b == 0 or pd.isna(b) or pd.isna(a) else a / b
@@ -24,11 +26,31 @@ def reference_features(
     windows: list[int],
     lookback: int = 365,
     customers: pd.DataFrame | None = None,
+    horizon: int | None = None,
 ) -> pd.DataFrame:
-    """Every feature for every customer in the population at ``as_of``."""
+    """Every feature for every customer in the population at ``as_of``.
+
+    With ``horizon``, also the BG/NBD features: a model fitted on every customer seen so
+    far (repeat order days, day of the last one and age, in days) by :mod:`churn.btyd`.
+    """
     cutoff = pd.Timestamp(as_of)
     seen = tx[tx["ts"] < cutoff + pd.Timedelta(days=1)].copy()
     seen["age"] = (cutoff - seen["ts"].dt.normalize()).dt.days
+    btyd = {}
+    if horizon:
+        days = seen[seen["amount"] > 0].groupby("customer_id")["age"].agg(["min", "max", "nunique"])
+        x = (days["nunique"] - 1).to_numpy(float)
+        t_x = (days["max"] - days["min"]).to_numpy(float)
+        age = days["max"].to_numpy(float)
+        params = fit_bgnbd(x, t_x, age)
+        btyd = {
+            "bgnbd_p_no_order": dict(
+                zip(days.index, p_no_purchase(params, x, t_x, age, horizon), strict=True)
+            ),
+            "bgnbd_expected_orders": dict(
+                zip(days.index, expected_purchases(params, x, t_x, age, horizon), strict=True)
+            ),
+        }
     rows = []
     for cid, lines in seen.groupby("customer_id"):
         bought = lines[lines["amount"] > 0]
@@ -117,6 +139,8 @@ def reference_features(
                 and signup < cutoff + pd.Timedelta(days=1)
                 else np.nan
             )
+        for name, values in btyd.items():
+            r[name] = float(values[cid])
         if r["days_since_last_order"] < lookback:
             rows.append(r)
     return pd.DataFrame(rows)

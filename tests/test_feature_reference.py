@@ -19,6 +19,7 @@ from churn.synth import ShopSpec, generate_transactions
 from tests.reference_features import reference_features
 
 WINDOWS = [30, 90, 180, 365]
+HORIZON = 30
 AS_OF = "2023-11-15"
 
 
@@ -49,14 +50,15 @@ def engine_features(tx: pd.DataFrame, customers: pd.DataFrame | None, as_of: str
             SourceSpec(columns={"customer_id": "customer_id", "signup_ts": "signup_ts"}),
             frame=customers,
         )
-    return build_features(con, [dt.date.fromisoformat(as_of)], WINDOWS)
+    return build_features(con, [dt.date.fromisoformat(as_of)], WINDOWS, btyd_horizon_days=HORIZON)
 
 
 @pytest.fixture(scope="module")
 def both(shop) -> tuple[pd.DataFrame, pd.DataFrame]:
     tx, customers = shop
     got = engine_features(tx, customers, AS_OF).drop(columns="as_of").set_index("customer_id")
-    want = reference_features(tx, AS_OF, WINDOWS, customers=customers).set_index("customer_id")
+    want = reference_features(tx, AS_OF, WINDOWS, customers=customers, horizon=HORIZON)
+    want = want.set_index("customer_id")
     return got, want
 
 
@@ -66,7 +68,7 @@ def test_same_population(both):
     assert list(got.index) == sorted(want.index)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [*FAMILIES, "btyd"])
 def test_family_matches_the_pandas_reference(both, family):
     got, want = both
     names = [f.name for f in registry(WINDOWS) if f.family == family]
@@ -131,7 +133,9 @@ def test_docs_feature_reference_is_generated_from_the_registry():
     from churn.feature_registry import markdown
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "features.md"
-    assert docs.read_text() == markdown(), "run: python -m churn.feature_registry > docs/features.md"
+    assert docs.read_text() == markdown(), (
+        "run: python -m churn.feature_registry > docs/features.md"
+    )
 
 
 def test_feature_names_are_unique_and_reasons_exist_in_both_languages():

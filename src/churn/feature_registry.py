@@ -19,7 +19,10 @@ Each feature is one SQL expression evaluated at a *level*:
     aggregate over the customer's categories (channels) in the last 365 days, each row with
     ``share`` of the customer's lines (orders) there;
 ``final``
-    an expression of other features (by name) and ``account_age_days`` inputs.
+    an expression of other features (by name) and ``account_age_days`` inputs;
+``btyd``
+    computed in Python by :mod:`churn.btyd` from a BG/NBD model fitted at each cutoff on
+    every customer seen so far (``sql`` is empty).
 
 Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
 ``LN``, ``NULLIF``) so that one definition serves every engine. Reason templates use
@@ -48,7 +51,9 @@ FAMILIES = (
     "habits",
     "customer",
 )
-LEVELS = ("lines", "orders", "categories", "channels", "final")
+LEVELS = ("lines", "orders", "categories", "channels", "final", "btyd")
+# Not in FAMILIES: switched by features.btyd.enabled, and it needs the label horizon.
+BTYD_FAMILY = "btyd"
 
 
 @dataclass(frozen=True)
@@ -565,6 +570,31 @@ _FIXED: tuple[Feature, ...] = (
 )
 
 
+BTYD_FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "bgnbd_p_no_order",
+        BTYD_FAMILY,
+        "btyd",
+        "",
+        "share",
+        "BG/NBD probability of no order within the label horizon (model fitted at each "
+        "cutoff on every customer's history up to it).",
+        "a purchase model gives {value} chance of no order in the coming period",
+        "un modello di acquisto stima {value} di probabilità di nessun ordine nel prossimo periodo",
+    ),
+    Feature(
+        "bgnbd_expected_orders",
+        BTYD_FAMILY,
+        "btyd",
+        "",
+        "orders",
+        "BG/NBD expected number of order days within the label horizon.",
+        "only {value} orders expected in the coming period",
+        "solo {value} ordini attesi nel prossimo periodo",
+    ),
+)
+
+
 def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[Feature]:
     """Every feature, in table order, for the given window lengths (days)."""
     by_family: dict[str, list[Feature]] = {f: [] for f in FAMILIES}
@@ -573,7 +603,7 @@ def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[Feature]:
             by_family[feature.family].append(feature)
     for feature in _FIXED:
         by_family[feature.family].append(feature)
-    ordered = [f for family in FAMILIES for f in by_family[family]]
+    ordered = [f for family in FAMILIES for f in by_family[family]] + list(BTYD_FEATURES)
     # Trends compare against the last 90 days: make sure those exist.
     names = {f.name for f in ordered}
     return [
@@ -594,7 +624,7 @@ def select_features(
     a customers table with ``signup_ts`` was ingested). ``days_since_last_order`` is
     always included: the population is defined by it.
     """
-    unknown = set(families) - set(FAMILIES)
+    unknown = set(families) - {*FAMILIES, BTYD_FAMILY}
     if unknown:
         raise ValueError(f"unknown feature families {sorted(unknown)}; known: {FAMILIES}")
     chosen = set(families) | {"recency"}
@@ -614,7 +644,7 @@ def markdown(windows: Sequence[int] = DEFAULT_WINDOWS) -> str:
         f"Windows: {', '.join(str(w) for w in sorted(windows))} days.",
         "",
     ]
-    for family in FAMILIES:
+    for family in (*FAMILIES, BTYD_FAMILY):
         features = [f for f in registry(windows) if f.family == family]
         lines += [f"## {family}", "", "| feature | unit | meaning | needs |", "|---|---|---|---|"]
         for f in features:

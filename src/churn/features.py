@@ -20,8 +20,15 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
+from churn.btyd import expected_purchases, fit_bgnbd, p_no_purchase
 from churn.errors import ConfigError
-from churn.feature_registry import DEFAULT_WINDOWS, FAMILIES, Feature, select_features
+from churn.feature_registry import (
+    BTYD_FAMILY,
+    DEFAULT_WINDOWS,
+    FAMILIES,
+    Feature,
+    select_features,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +159,7 @@ def feature_sql(
             ",\n    CASE WHEN cu.signup_ts < CAST(o.as_of AS TIMESTAMP) + INTERVAL 1 DAY "
             "THEN DATE_DIFF('day', CAST(cu.signup_ts AS DATE), o.as_of) END AS account_age_days"
         )
-    base_cols = [f.name for f in features if f.level not in ("final",)]
+    base_cols = [f.name for f in features if f.level not in ("final", "btyd")]
     ctes.append(
         "base AS (\n  SELECT o.as_of, o.customer_id, "
         + ", ".join(base_cols)
@@ -162,7 +169,9 @@ def feature_sql(
         + "\n)"
     )
     outputs = ",\n  ".join(
-        f"{f.sql} AS {f.name}" if f.level == "final" else f.name for f in features
+        f"{f.sql} AS {f.name}" if f.level == "final" else f.name
+        for f in features
+        if f.level != "btyd"
     )
     return (
         "WITH " + ",\n".join(ctes) + f"\nSELECT customer_id, as_of,\n  {outputs}\nFROM base\n"
@@ -177,6 +186,7 @@ def build_features(
     windows: Sequence[int] = DEFAULT_WINDOWS,
     active_lookback_days: int = 365,
     families: Sequence[str] = FAMILIES,
+    btyd_horizon_days: int | None = None,
 ) -> pd.DataFrame:
     """Feature table for every customer in the population at each cutoff.
 
@@ -194,6 +204,9 @@ def build_features(
     families : sequence of str
         Feature families to compute (see :data:`churn.feature_registry.FAMILIES`);
         features whose optional input columns the data lacks are left out.
+    btyd_horizon_days : int, optional
+        When given, add the buy-till-you-die family (``bgnbd_*``): a BG/NBD model is
+        fitted at each cutoff and predicts the next ``btyd_horizon_days`` days.
 
     Returns
     -------
@@ -204,21 +217,77 @@ def build_features(
     """
     clean = _validate(windows, active_lookback_days)
     available = available_inputs(con)
+    chosen = [*families, BTYD_FAMILY] if btyd_horizon_days else list(families)
     try:
-        features = select_features(clean, families, available)
+        features = select_features(clean, chosen, available)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
     con.register("cutoff_dates", cutoff_frame)
     try:
         table = con.execute(feature_sql(features, available, active_lookback_days)).df()
+        table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
+        table["customer_id"] = table["customer_id"].astype(str)
+        if btyd_horizon_days:
+            summary = con.execute(BTYD_SUMMARY_SQL).df()
+            table = table.merge(
+                btyd_features(summary, int(btyd_horizon_days)), on=list(KEY_COLUMNS), how="left"
+            )
     finally:
         con.unregister("cutoff_dates")
-    table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
     names = [f.name for f in features]
     table[names] = table[names].astype("float64")
     table["customer_id"] = table["customer_id"].astype(str)
     return table[[*KEY_COLUMNS, *names]]
+
+
+# Per cutoff, every customer with an order so far: repeat order days x, the day of the
+# last one t_x and the age T, counted in days from the first order day.
+BTYD_SUMMARY_SQL = """
+WITH cutoffs AS (
+  SELECT CAST(as_of AS DATE) AS as_of, CAST(as_of AS TIMESTAMP) + INTERVAL 1 DAY AS cutoff_end
+  FROM cutoff_dates
+),
+order_days AS (
+  SELECT DISTINCT c.as_of, t.customer_id, CAST(t.ts AS DATE) AS order_date
+  FROM transactions AS t
+  JOIN cutoffs AS c ON t.ts < c.cutoff_end
+  WHERE t.amount > 0
+)
+SELECT as_of, customer_id,
+  COUNT(*) - 1 AS x,
+  DATE_DIFF('day', MIN(order_date), MAX(order_date)) AS t_x,
+  DATE_DIFF('day', MIN(order_date), as_of) AS age
+FROM order_days
+GROUP BY as_of, customer_id
+"""
+
+
+def btyd_features(summary: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """BG/NBD features per (customer, cutoff) from a :data:`BTYD_SUMMARY_SQL` summary.
+
+    One model per cutoff, fitted on every customer in that cutoff's summary.
+    """
+    parts = []
+    # Row order must not change the fit: sort before summing the likelihood.
+    summary = summary.sort_values(["as_of", "customer_id"], kind="stable")
+    for as_of, group in summary.groupby("as_of", sort=True):
+        x, t_x, age = (group[c].to_numpy(dtype="float64") for c in ("x", "t_x", "age"))
+        params = fit_bgnbd(x, t_x, age)
+        log.info("BG/NBD at %s on %d customers: %s", as_of, len(group), params)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": group["customer_id"].astype(str).to_numpy(),
+                    "as_of": pd.Timestamp(as_of),
+                    "bgnbd_p_no_order": p_no_purchase(params, x, t_x, age, horizon_days),
+                    "bgnbd_expected_orders": expected_purchases(params, x, t_x, age, horizon_days),
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["as_of"] = out["as_of"].astype("datetime64[us]")
+    return out
 
 
 def feature_names(

@@ -21,6 +21,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         windows=list(cfg.features.windows),
         active_lookback_days=int(cfg.label.active_lookback_days),
         families=list(cfg.features.families),
+        btyd_horizon_days=int(cfg.label.horizon_days) if cfg.features.btyd.enabled else None,
     )
     out = Path(cfg.output_dir)
     write_ingest_report(opened, out)

@@ -66,6 +66,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             settings["windows"],
             settings["active_lookback_days"],
             settings.get("families", FAMILIES),
+            btyd_horizon_days=settings.get("btyd_horizon_days"),
         )
     if features.empty:
         raise ConfigError(

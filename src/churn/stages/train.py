@@ -32,6 +32,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     horizon = int(cfg.label.horizon_days)
     windows = list(cfg.features.windows)
     families = list(cfg.features.families)
+    btyd_horizon = horizon if cfg.features.btyd.enabled else None
     lookback = int(cfg.label.active_lookback_days)
 
     opened = open_transactions(cfg)
@@ -54,7 +55,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     with step("features and labels", timings):
         table = build_features(
-            con, [*schedule.train, schedule.validation, schedule.test], windows, lookback, families
+            con,
+            [*schedule.train, schedule.validation, schedule.test],
+            windows,
+            lookback,
+            families,
+            btyd_horizon_days=btyd_horizon,
         )
         table["churned"] = make_labels(con, table, horizon, last)
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
@@ -88,6 +94,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "windows": windows,
                 "active_lookback_days": lookback,
                 "families": families,
+                "btyd_horizon_days": btyd_horizon,
             },
         )
 
@@ -101,6 +108,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             # Recency alone: the longer since the last order, the likelier churn.
             **_prefixed(
                 "baseline_recency", ranking_metrics(test["churned"], test["days_since_last_order"])
+            ),
+            # BG/NBD probability of no order in the horizon, when that family is on.
+            **(
+                _prefixed(
+                    "baseline_bgnbd",
+                    probability_metrics(test["churned"], test["bgnbd_p_no_order"]),
+                )
+                if "bgnbd_p_no_order" in test
+                else {}
             ),
             "test_churn_rate": float(test["churned"].mean()),
             "n_train": len(parts["train"]),
@@ -118,9 +134,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
         predictions.to_csv(out / "test_predictions.csv", index=False)
     log.info(
-        "test ROC AUC %.4f (recency baseline %.4f), PR AUC %.4f, Brier %.4f, log loss %.4f",
+        "test ROC AUC %.4f (recency baseline %.4f, BG/NBD %s), PR AUC %.4f, Brier %.4f, "
+        "log loss %.4f",
         metrics["test_roc_auc"],
         metrics["baseline_recency_roc_auc"],
+        f"{metrics['baseline_bgnbd_roc_auc']:.4f}"
+        if "baseline_bgnbd_roc_auc" in metrics
+        else "off",
         metrics["test_pr_auc"],
         metrics["test_brier"],
         metrics["test_log_loss"],

@@ -1,0 +1,63 @@
+"""BG/NBD: the fit reproduces the published CDNOW estimates; the predictions behave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.btyd import (
+    BetaGeoParams,
+    expected_purchases,
+    fit_bgnbd,
+    log_likelihood,
+    p_no_purchase,
+)
+
+# CDNOW sample: 2,357 customers, time in weeks (as shipped with the lifetimes package).
+CDNOW = pd.read_csv(Path(__file__).parent / "data" / "cdnow_customers_summary.csv")
+# Fader, Hardie and Lee (2005), "Counting your customers the easy way", table in section 5.
+PUBLISHED = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> BetaGeoParams:
+    return fit_bgnbd(CDNOW["frequency"], CDNOW["recency"], CDNOW["T"])
+
+
+def test_fit_reproduces_the_published_cdnow_estimates(fitted):
+    for name in ("r", "alpha", "a", "b"):
+        assert getattr(fitted, name) == pytest.approx(getattr(PUBLISHED, name), rel=0.01)
+
+
+def test_log_likelihood_matches_the_published_value(fitted):
+    assert log_likelihood(fitted, CDNOW["frequency"], CDNOW["recency"], CDNOW["T"]) == (
+        pytest.approx(-9582.4, abs=0.5)
+    )
+
+
+def test_expected_purchases_match_the_paper_example():
+    # The paper's example: x=2, t_x=30.43, T=38.86 expects 1.226 purchases in 39 weeks.
+    value = expected_purchases(PUBLISHED, np.array([2]), np.array([30.43]), np.array([38.86]), 39)
+    assert value[0] == pytest.approx(1.226, abs=0.01)
+
+
+def test_no_purchase_probability_is_one_over_an_empty_window_and_falls_with_time():
+    x, t_x, T = np.array([3.0]), np.array([20.0]), np.array([30.0])
+    assert p_no_purchase(PUBLISHED, x, t_x, T, 0.0)[0] == pytest.approx(1.0)
+    values = [p_no_purchase(PUBLISHED, x, t_x, T, t)[0] for t in (4, 12, 52)]
+    assert values[0] > values[1] > values[2] > 0
+
+
+def test_a_long_silence_makes_no_purchase_likelier():
+    x, T = np.array([5.0, 5.0]), np.array([40.0, 40.0])
+    recent, silent = p_no_purchase(PUBLISHED, x, np.array([39.0, 10.0]), T, 12)
+    assert silent > recent
+
+
+def test_one_time_buyers_are_not_certain_to_buy():
+    # "Probability alive" is 1 for x = 0; the no-purchase probability is not 0.
+    p = p_no_purchase(PUBLISHED, np.array([0.0]), np.array([0.0]), np.array([30.0]), 12)[0]
+    assert 0.5 < p < 1.0
