@@ -144,3 +144,22 @@ def test_feature_names_are_unique_and_reasons_exist_in_both_languages():
     for f in features:
         assert "{value}" in f.reason_en or f.name == "last_order_discounted"
         assert f.reason_it and f.description
+
+
+def test_the_feature_query_transpiles_to_spark_sql():
+    import sqlglot
+
+    from churn.feature_registry import select_features
+    from churn.features import OPTIONAL_COLUMNS, feature_sql
+
+    available = [*OPTIONAL_COLUMNS, "customers"]
+    features = select_features(WINDOWS, FAMILIES, available)
+    spark = sqlglot.transpile(
+        feature_sql(features, available, 365),
+        read="duckdb",
+        write="spark",
+        unsupported_level=sqlglot.ErrorLevel.RAISE,
+    )[0]
+    for f in features:
+        if f.level != "btyd":
+            assert f" AS {f.name}" in spark

@@ -121,7 +121,9 @@ def feature_sql(
     CASE WHEN ROW_NUMBER() OVER (
       PARTITION BY as_of, customer_id ORDER BY order_ts DESC, order_id DESC) = 1
       THEN 1 ELSE 0 END AS is_last,
-    DAYOFWEEK(order_ts) AS weekday,
+    -- 0 = Sunday: days since a Sunday, mod 7 (weekday functions number days differently
+    -- in each engine, date differences do not).
+    DATE_DIFF('day', DATE '1900-01-07', CAST(order_ts AS DATE)) % 7 AS weekday,
     HOUR(order_ts) AS hour
   FROM orders
 )""",
