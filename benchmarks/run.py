@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> None:
             rows[-1]["size"] = label
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
         n_rows = rows[-1]["rows"]
-        for stage, case in (
-            ("features, all families, 1 cutoff (after ingest)", "features"),
-            ("reference: minimal DuckDB RFM query", "minimal_rfm"),
+        for stage, case, extra in (
+            ("features, BTYD off, 1 cutoff (after ingest)", "features", ["0"]),
+            ("features, BTYD on (90 d), 1 cutoff (after ingest)", "features", ["90"]),
+            ("reference: minimal DuckDB RFM query", "minimal_rfm", []),
         ):
             print(f"{stage} {label} ...", flush=True)
-            m = {**run_case(case, str(parquet)), "rows": n_rows}
+            m = {**run_case(case, str(parquet), *extra), "rows": n_rows}
             rows.append({"stage": stage, "input": "parquet", "size": label, **m})
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
 

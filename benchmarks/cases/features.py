@@ -1,4 +1,7 @@
-"""Bench case: ingest, then every feature family at one cutoff (the last date)."""
+"""Bench case: ingest, then every feature family at one cutoff (the last date).
+
+Arguments: the Parquet path, and the BG/NBD horizon in days (0 = family off).
+"""
 
 import json
 import resource
@@ -14,7 +17,8 @@ start = time.perf_counter()
 result = ingest_transactions(con, SourceSpec(transactions=sys.argv[1]))
 ingested = time.perf_counter()
 _, last = data.date_range(con)
-table = build_features(con, [last])
+horizon = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+table = build_features(con, [last], btyd_horizon_days=horizon or None)
 done = time.perf_counter()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(

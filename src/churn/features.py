@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from churn.btyd import expected_purchases, fit_bgnbd, p_no_purchase
@@ -265,17 +266,30 @@ GROUP BY as_of, customer_id
 """
 
 
-def btyd_features(summary: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+BTYD_MAX_FIT_CUSTOMERS = 100_000
+
+
+def btyd_features(
+    summary: pd.DataFrame, horizon_days: int, max_fit_customers: int = BTYD_MAX_FIT_CUSTOMERS
+) -> pd.DataFrame:
     """BG/NBD features per (customer, cutoff) from a :data:`BTYD_SUMMARY_SQL` summary.
 
-    One model per cutoff, fitted on every customer in that cutoff's summary.
+    One model per cutoff, fitted on every customer in that cutoff's summary, or on a
+    fixed-seed random sample of ``max_fit_customers`` of them when there are more (four
+    parameters describe the whole population; the fit's cost grows with customers).
+    Predictions are made for every customer.
     """
     parts = []
     # Row order must not change the fit: sort before summing the likelihood.
     summary = summary.sort_values(["as_of", "customer_id"], kind="stable")
     for as_of, group in summary.groupby("as_of", sort=True):
         x, t_x, age = (group[c].to_numpy(dtype="float64") for c in ("x", "t_x", "age"))
-        params = fit_bgnbd(x, t_x, age)
+        fit_rows = (
+            np.random.default_rng(0).choice(len(group), max_fit_customers, replace=False)
+            if len(group) > max_fit_customers
+            else slice(None)
+        )
+        params = fit_bgnbd(x[fit_rows], t_x[fit_rows], age[fit_rows])
         log.info("BG/NBD at %s on %d customers: %s", as_of, len(group), params)
         parts.append(
             pd.DataFrame(
