@@ -165,3 +165,10 @@ def test_complete_journey_trains_and_beats_recency(tracking_overrides, tmp_path)
     assert metrics["n_test"] > 2000
     assert metrics["test_roc_auc"] > metrics["baseline_recency_roc_auc"]
     assert json.loads((tmp_path / "ingest_manifest.json").read_text())["customers"] == 2469
+
+
+def test_training_twice_gives_the_same_predictions(small_shop_path, tracking_overrides, tmp_path):
+    for run in ("a", "b"):
+        train.run(train_config(small_shop_path, tmp_path / run, tracking_overrides))
+    first = (tmp_path / "a" / "test_predictions.csv").read_bytes()
+    assert (tmp_path / "b" / "test_predictions.csv").read_bytes() == first

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 KEY_COLUMNS = ("customer_id", "as_of")
 OPTIONAL_COLUMNS = ("quantity", "discount", "category", "product_id", "channel")
 REQUIRED_WINDOWS = (90, 365)
+FEATURE_DECIMALS = 9
 
 
 def _validate(windows: Sequence[int], active_lookback_days: int) -> list[int]:
@@ -239,7 +240,9 @@ def build_features(
     finally:
         con.unregister("cutoff_dates")
     names = [f.name for f in features]
-    table[names] = table[names].astype("float64")
+    # Parallel float sums differ in the last bits from run to run; rounding makes the
+    # table, and so the model trained on it, repeatable.
+    table[names] = table[names].astype("float64").round(FEATURE_DECIMALS)
     table["customer_id"] = table["customer_id"].astype(str)
     return table[[*KEY_COLUMNS, *names]]
 
