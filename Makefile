@@ -45,6 +45,7 @@ test-all: $(STAMP) ## Run every test, the slow suites too
 	$(PY) -m pytest $(ARGS)
 
 bench: $(STAMP) ## Measure stage speed and memory into benchmarks/results.md (ARGS="--sizes 1m")
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/run.py $(ARGS)
 
 lint: $(STAMP) ## Check style with ruff
