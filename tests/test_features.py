@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
+from churn.feature_registry import FAMILIES, registry
 from churn.features import build_features, feature_names
 from tests.conftest import connect_to, make_transactions
 
@@ -145,3 +147,20 @@ def test_windows_must_include_90_and_365_days():
 def test_unknown_family_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown feature families"):
         build_features(connect_to(HISTORY), [AS_OF], families=["recency", "astrology"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_builds_on_its_own(family):
+    table = build_features(connect_to(HISTORY), [AS_OF], families=[family])
+    assert "days_since_last_order" in table.columns
+    assert len(table) == 2
+
+
+def test_final_features_only_use_their_own_family_or_recency():
+    features = registry()
+    family_of = {f.name: f.family for f in features}
+    for f in features:
+        if f.level != "final":
+            continue
+        used = {name for name in family_of if re.search(rf"\b{name}\b", f.sql)}
+        assert {family_of[n] for n in used} <= {f.family, "recency"}, f.name

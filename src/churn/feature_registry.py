@@ -19,7 +19,8 @@ Each feature is one SQL expression evaluated at a *level*:
     aggregate over the customer's categories (channels) in the last 365 days, each row with
     ``share`` of the customer's lines (orders) there;
 ``final``
-    an expression of other features (by name) and ``account_age_days`` inputs;
+    an expression of other features of the same family (by name), or of
+    ``days_since_last_order``, which every table has;
 ``btyd``
     computed in Python by :mod:`churn.btyd` from a BG/NBD model fitted at each cutoff on
     every customer seen so far (``sql`` is empty).
@@ -237,8 +238,8 @@ _FIXED: tuple[Feature, ...] = (
     Feature(
         "orders_change_90d",
         "trends",
-        "final",
-        "orders_90d - orders_prev_90d",
+        "orders",
+        "SUM(CASE WHEN age_days < 90 THEN 1 WHEN age_days < 180 THEN -1 ELSE 0 END)",
         "orders",
         "Orders in the last 90 days minus orders in the 90 before.",
         "{value} orders compared with the previous 90 days",
@@ -257,8 +258,9 @@ _FIXED: tuple[Feature, ...] = (
     Feature(
         "spend_change_90d",
         "trends",
-        "final",
-        "spend_90d - spend_prev_90d",
+        "lines",
+        "COALESCE(SUM(CASE WHEN age_days < 90 THEN amount "
+        "WHEN age_days < 180 THEN -amount END), 0)",
         "money",
         "Net revenue in the last 90 days minus the 90 before.",
         "spending changed by {value} against the previous 90 days ({spend_prev_90d})",
@@ -267,8 +269,9 @@ _FIXED: tuple[Feature, ...] = (
     Feature(
         "spend_ratio_90d",
         "trends",
-        "final",
-        "spend_90d / NULLIF(spend_prev_90d, 0)",
+        "lines",
+        "COALESCE(SUM(CASE WHEN age_days < 90 THEN amount END), 0) / "
+        "NULLIF(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 0)",
         "ratio",
         "Net revenue in the last 90 days divided by the 90 before.",
         "spent {value} times what they spent in the previous 90 days",
@@ -603,14 +606,7 @@ def registry(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[Feature]:
             by_family[feature.family].append(feature)
     for feature in _FIXED:
         by_family[feature.family].append(feature)
-    ordered = [f for family in FAMILIES for f in by_family[family]] + list(BTYD_FEATURES)
-    # Trends compare against the last 90 days: make sure those exist.
-    names = {f.name for f in ordered}
-    return [
-        f
-        for f in ordered
-        if not (f.family == "trends" and not {"orders_90d", "spend_90d"} <= names)
-    ]
+    return [f for family in FAMILIES for f in by_family[family]] + list(BTYD_FEATURES)
 
 
 def select_features(
