@@ -118,16 +118,14 @@ def feature_sql(
 )""",
         """order_seq AS (
   SELECT *,
-    DATE_DIFF('day', LAG(order_date) OVER (
-      PARTITION BY as_of, customer_id ORDER BY order_ts, order_id), order_date) AS gap_days,
-    CASE WHEN ROW_NUMBER() OVER (
-      PARTITION BY as_of, customer_id ORDER BY order_ts DESC, order_id DESC) = 1
-      THEN 1 ELSE 0 END AS is_last,
+    DATE_DIFF('day', LAG(order_date) OVER w, order_date) AS gap_days,
+    CASE WHEN LEAD(order_id) OVER w IS NULL THEN 1 ELSE 0 END AS is_last,
     -- 0 = Sunday: days since a Sunday, mod 7 (weekday functions number days differently
     -- in each engine, date differences do not).
     DATE_DIFF('day', DATE '1900-01-07', CAST(order_ts AS DATE)) % 7 AS weekday,
     HOUR(order_ts) AS hour
   FROM orders
+  WINDOW w AS (PARTITION BY as_of, customer_id ORDER BY order_ts, order_id)
 )""",
         f"orders_agg AS (\n  {_aggregate(features, 'orders', 'order_seq')}\n)",
         f"lines_agg AS (\n  {_aggregate(features, 'lines', 'lines')}\n)",
