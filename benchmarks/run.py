@@ -19,15 +19,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"1m": 50_000, "10m": 500_000}  # label -> customers (about 20 rows each)
+SIZES = {"1m": 50_000, "10m": 500_000, "100m": 5_000_000}  # label -> customers (~20 rows each)
+# The 100m shop is the 10m shop ten times over, with customer and order ids suffixed.
+REPLICATED = {"100m": ("10m", 10)}
 
 CASES = Path(__file__).resolve().parent / "cases"
 
 
-def ensure_shop(label: str, customers: int) -> tuple[Path, Path]:
-    """Generate (once) the shop of this size as Parquet and CSV."""
+def ensure_shop(label: str, customers: int, with_csv: bool = True) -> tuple[Path, Path | None]:
+    """Generate (once) the shop of this size as Parquet and, unless told not to, CSV."""
     folder = ROOT / "data" / "bench"
     parquet, csv = folder / f"shop_{label}.parquet", folder / f"shop_{label}.csv"
+    if not parquet.exists() and label in REPLICATED:
+        import duckdb
+
+        base, copies = REPLICATED[label]
+        source, _ = ensure_shop(base, SIZES[base])
+        duckdb.sql(
+            f"""COPY (
+              SELECT customer_id || '-' || k AS customer_id, order_id || '-' || k AS order_id,
+                     * EXCLUDE (customer_id, order_id)
+              FROM read_parquet('{source}'), range({copies}) AS r(k)
+            ) TO '{parquet}' (FORMAT parquet)"""
+        )
     if not parquet.exists():
         subprocess.run(
             [
@@ -43,6 +57,8 @@ def ensure_shop(label: str, customers: int) -> tuple[Path, Path]:
             ],
             check=True,
         )
+    if not with_csv:
+        return parquet, None
     if not csv.exists():
         import duckdb
 
@@ -67,14 +83,22 @@ def run_case(case: str, *args: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Measure every case and write the results table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1m,10m", help="comma list of: " + ",".join(SIZES))
+    parser.add_argument(
+        "--sizes",
+        default="1m,10m",
+        help="comma list of: " + ",".join(SIZES) + " (100m needs ~25 GB of disk and ~15 min)",
+    )
+    parser.add_argument(
+        "--no-csv", action="store_true", help="skip the CSV ingest cases (and CSV files)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args(argv)
 
     rows = []
     for label in args.sizes.split(","):
-        parquet, csv = ensure_shop(label, SIZES[label])
-        for fmt, path in (("parquet", parquet), ("csv", csv)):
+        parquet, csv = ensure_shop(label, SIZES[label], with_csv=not args.no_csv)
+        inputs = [("parquet", parquet)] + ([] if args.no_csv or csv is None else [("csv", csv)])
+        for fmt, path in inputs:
             print(f"ingest {label} {fmt} ...", flush=True)
             m = run_case("ingest", str(path))
             size_mb = path.stat().st_size / 1e6
@@ -82,12 +106,16 @@ def main(argv: list[str] | None = None) -> None:
             rows[-1]["size"] = label
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
         n_rows = rows[-1]["rows"]
-        for stage, case, extra in (
-            ("features, BTYD off, 1 cutoff (after ingest)", "features", ["0"]),
-            ("features, BTYD on (90 d), 1 cutoff (after ingest)", "features", ["90"]),
-            ("reference: minimal DuckDB RFM query", "minimal_rfm", []),
-            ("reference: PyMC-Marketing rfm_summary (in-memory frame)", "pymc_rfm_summary", []),
-        ):
+        for stage, case, extra in [
+            c
+            for c in (
+                ("features, BTYD off, 1 cutoff (after ingest)", "features", ["0"]),
+                ("features, BTYD on (90 d), 1 cutoff (after ingest)", "features", ["90"]),
+                ("reference: minimal DuckDB RFM query", "minimal_rfm", []),
+                ("reference: PyMC-Marketing rfm_summary (in-memory frame)", "pymc_rfm_summary", []),
+            )
+            if label != "100m" or c[1] != "pymc_rfm_summary"
+        ]:
             print(f"{stage} {label} ...", flush=True)
             m = {**run_case(case, str(parquet), *extra), "rows": n_rows}
             rows.append({"stage": stage, "input": "parquet", "size": label, **m})

@@ -12,14 +12,21 @@ import duckdb
 
 
 def connect(
-    threads: int | None = None, memory_limit: str | None = None
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with optional thread and memory limits."""
+    """An in-memory DuckDB connection with optional thread and memory limits.
+
+    Past ``memory_limit`` DuckDB spills intermediate data to ``temp_directory``.
+    """
     config: dict[str, str | int] = {}
     if threads:
         config["threads"] = int(threads)
     if memory_limit:
         config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
     return duckdb.connect(config=config)
 
 

@@ -78,7 +78,11 @@ class OpenedData:
 
 def open_transactions(cfg: DictConfig) -> OpenedData:
     """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table."""
-    con = data.connect(threads=cfg.engine.threads, memory_limit=cfg.engine.memory_limit)
+    con = data.connect(
+        threads=cfg.engine.threads,
+        memory_limit=cfg.engine.memory_limit,
+        temp_directory=cfg.engine.temp_directory,
+    )
     result = ingest_transactions(
         con,
         source_spec(cfg.data),
