@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from churn.stages.common import run_cli
+from churn.stages.common import main_with_exit_codes, run_cli
 from churn.stages.features import run
 
 
@@ -16,4 +16,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_with_exit_codes(main)

@@ -172,3 +172,20 @@ def test_training_twice_gives_the_same_predictions(small_shop_path, tracking_ove
         train.run(train_config(small_shop_path, tmp_path / run, tracking_overrides))
     first = (tmp_path / "a" / "test_predictions.csv").read_bytes()
     assert (tmp_path / "b" / "test_predictions.csv").read_bytes() == first
+
+
+def test_command_line_unknown_config_key_exits_2(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "train.py"),
+            "no_such_key=1",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "no_such_key" in result.stderr

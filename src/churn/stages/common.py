@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -189,11 +190,28 @@ def step(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
     log.info("%s done in %.1f s", name, seconds)
 
 
+# Set once a stage has started: Hydra exits with 1 both for a configuration it cannot
+# compose and for a crash inside the stage; only the first is a usage error (exit 2).
+_stage_started = threading.Event()
+
+
 def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """Run a stage from the command line: a :class:`ChurnError` becomes one stderr line
     and its exit code instead of a traceback."""
+    _stage_started.set()
     try:
         return run(cfg)
     except ChurnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+
+
+def main_with_exit_codes(main: Callable[[], Any]) -> None:
+    """Call a Hydra ``main``; a configuration Hydra cannot compose (unknown key, bad
+    override) exits with code 2, as the command-line contract says, instead of 1."""
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 1 and not _stage_started.is_set():
+            sys.exit(ConfigError.exit_code)
+        raise
