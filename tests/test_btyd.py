@@ -61,3 +61,15 @@ def test_one_time_buyers_are_not_certain_to_buy():
     # "Probability alive" is 1 for x = 0; the no-purchase probability is not 0.
     p = p_no_purchase(PUBLISHED, np.array([0.0]), np.array([0.0]), np.array([30.0]), 12)[0]
     assert 0.5 < p < 1.0
+
+
+def test_analytic_gradient_matches_finite_differences():
+    from scipy.optimize import approx_fprime
+
+    from churn.btyd import _log_likelihood, _log_likelihood_and_gradient
+
+    x, t_x, T = (CDNOW[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    for point in (np.log([0.243, 4.414, 0.793, 2.426]), np.log([1.5, 20.0, 0.5, 0.8])):
+        _, analytic = _log_likelihood_and_gradient(point, x, t_x, T)
+        numeric = approx_fprime(point, lambda p: _log_likelihood(p, x, t_x, T), 1e-6)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-3)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,38 @@ def _log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.nd
     return float(np.sum(common + np.logaddexp(alive, dropped)))
 
 
+def _log_likelihood_and_gradient(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Total log-likelihood and its gradient with respect to the log parameters."""
+    r, alpha, a, b = np.exp(params)
+    repeat = x > 0
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    log_a_t = np.log(alpha + T)
+    log_a_tx = np.log(alpha + t_x)
+    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * log_a_t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dropped = np.where(
+            repeat, betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * log_a_tx, -np.inf
+        )
+    both = np.logaddexp(alive, dropped)
+    w_alive, w_dropped = np.exp(alive - both), np.exp(dropped - both)
+
+    psi_ab, psi_abx = digamma(a + b), digamma(a + b + x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psi_bx1 = np.where(repeat, digamma(b + x - 1), 0.0)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * log_a_t - w_dropped * log_a_tx
+    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x))
+    d_a = w_alive * (psi_ab - psi_abx) + w_dropped * (
+        digamma(a + 1) - psi_abx - digamma(a) + psi_ab
+    )
+    d_b = w_alive * (digamma(b + x) - psi_abx - digamma(b) + psi_ab) + np.where(
+        repeat, w_dropped * (psi_bx1 - psi_abx - digamma(b) + psi_ab), 0.0
+    )
+    gradient = np.array([d_r.sum() * r, d_alpha.sum() * alpha, d_a.sum() * a, d_b.sum() * b])
+    return float(np.sum(common + both)), gradient
+
+
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeoParams:
     """Maximum-likelihood BG/NBD parameters.
 
@@ -63,9 +95,15 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeoParams:
     x, t_x, T = (np.asarray(v, dtype="float64") for v in (x, t_x, T))
     scale = max(float(np.mean(T)), 1.0)  # start near the data's time scale
     start = np.log([1.0, scale, 1.0, 1.0])
+
+    def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = _log_likelihood_and_gradient(p, x, t_x, T)
+        return -value / len(x), -gradient / len(x)
+
     result = minimize(
-        lambda p: -_log_likelihood(p, x, t_x, T) / len(x),
+        objective,
         start,
+        jac=True,
         method="L-BFGS-B",
         bounds=[(-10, 10), (-10, 15), (-10, 10), (-10, 10)],
         # Tight tolerances: the optimum, not the optimiser's path, should set the features.
