@@ -143,9 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        features = "" if r.get("features") is None else r["features"]
         lines.append(
             f"| {r['stage']} | {r['size']} | {r['input']} | {r['rows']:,} | {r['customers']:,} "
-            f"| {r.get('features', '')} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
+            f"| {features} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
             f"| {r['peak_rss_mb']:,.0f} |"
         )
     lines += [

@@ -5,13 +5,12 @@ Arguments: the Parquet path and ``ours`` (churn.btyd, maximum likelihood, SciPy)
 in every fresh process). The customer summary is built first and not timed.
 """
 
-import json
-import resource
 import sys
 import time
 import warnings
 
 import duckdb
+from _measure import report
 
 path, which = sys.argv[1].replace("'", "''"), sys.argv[2]
 summary = duckdb.sql(
@@ -38,16 +37,4 @@ else:
     model.fit(method="map", progressbar=False)
     fitted = {k: float(v) for k, v in model.fit_summary().items() if k in ("r", "alpha", "a", "b")}
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(
-    json.dumps(
-        {
-            "seconds": seconds,
-            "rows": None,
-            "customers": len(summary),
-            "features": 2,
-            "peak_rss_mb": peak,
-            "params": fitted,
-        }
-    )
-)
+report(seconds, customers=len(summary), features=2, params=fitted)

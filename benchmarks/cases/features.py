@@ -3,10 +3,10 @@
 Arguments: the Parquet path, and the BG/NBD horizon in days (0 = family off).
 """
 
-import json
-import resource
 import sys
 import time
+
+from _measure import report
 
 from churn import data
 from churn.features import build_features
@@ -21,16 +21,10 @@ _, last = data.date_range(con)
 horizon = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 table = build_features(con, [last], btyd_horizon_days=horizon or None)
 done = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(
-    json.dumps(
-        {
-            "seconds": done - ingested,
-            "ingest_seconds": ingested - start,
-            "rows": result.manifest["rows_read"],
-            "customers": len(table),
-            "features": table.shape[1] - 2,
-            "peak_rss_mb": peak,
-        }
-    )
+report(
+    done - ingested,
+    customers=len(table),
+    features=table.shape[1] - 2,
+    rows=result.manifest["rows_read"],
+    ingest_seconds=ingested - start,
 )

@@ -1,11 +1,10 @@
 """Bench case: the near-limit floor, recency/frequency/monetary straight off the Parquet."""
 
-import json
-import resource
 import sys
 import time
 
 import duckdb
+from _measure import report
 
 path = sys.argv[1].replace("'", "''")
 con = duckdb.connect()
@@ -20,15 +19,4 @@ table = con.execute(
     GROUP BY customer_id"""
 ).df()
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(
-    json.dumps(
-        {
-            "seconds": seconds,
-            "rows": None,
-            "customers": len(table),
-            "features": 3,
-            "peak_rss_mb": peak,
-        }
-    )
-)
+report(seconds, customers=len(table), features=3)
