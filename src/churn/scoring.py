@@ -7,7 +7,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-SEGMENTS = ("new", "vip", "dormant", "regular")
 ACTIONS = {
     "new": "welcome / onboarding",
     "regular": "loyalty offer",
