@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from mlflow.tracking import MlflowClient
 
 from churn.errors import ConfigError, NoModelError
 from churn.stages import score, train
@@ -48,10 +50,23 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     written = json.loads((tmp_path / "train" / "metrics.json").read_text())
     assert written["test_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
     assert 0.5 < written["test_roc_auc"] <= 1.0
-    assert {"baseline_recency_roc_auc", "test_pr_auc", "test_brier", "test_log_loss"} <= set(
-        written
-    )
+    assert {
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_brier",
+        "test_log_loss",
+        "test_ece",
+        "test_lift_at_10pct",
+        "baseline_recency_roc_auc",
+        "baseline_logistic_roc_auc",
+        "baseline_bgnbd_roc_auc",
+        "baseline_logistic_brier",
+        "baseline_bgnbd_brier",
+    } <= set(written)
+    assert written["gate"]["verdict"] == "passed"
     assert (written["model_version"], written["model_alias"]) == ("1", "champion")
+    report = (tmp_path / "train" / "evaluation_report.html").read_text()
+    assert report.count("data:image/png;base64,") == 4
     predictions = pd.read_csv(tmp_path / "train" / "test_predictions.csv")
     assert list(predictions.columns) == ["customer_id", "as_of", "y_true", "p_churn"]
     assert (predictions["as_of"] == written["test_cutoff"]).all()
@@ -72,14 +87,39 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert len(scores) == manifest["rows_scored"] >= len(at_risk)
 
 
-def test_second_training_becomes_challenger_and_scoring_keeps_the_champion(
+def test_a_model_failing_the_gate_stays_challenger_and_scoring_keeps_the_champion(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    train.run(train_config(small_shop_path, tmp_path / "t1", tracking_overrides))
+    strict = [*tracking_overrides, "gate.min_roc_auc=0.99"]
+    second = train.run(train_config(small_shop_path, tmp_path / "t2", strict))
+    assert (second["model_version"], second["model_alias"]) == ("2", "challenger")
+    assert second["gate"]["verdict"] == "failed"
+    assert any(r.startswith("FAILED: test ROC AUC") for r in second["gate"]["reasons"])
+    manifest = score.run(score_config(small_shop_path, tmp_path / "s", tracking_overrides))
+    assert manifest["model"]["version"] == "1"
+
+
+def test_forcing_the_gate_promotes_a_failed_model_and_records_it(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    forced = [*tracking_overrides, "gate.min_roc_auc=0.99", "gate.force=true"]
+    metrics = train.run(train_config(small_shop_path, tmp_path / "t", forced))
+    assert metrics["model_alias"] == "champion"
+    assert (metrics["gate"]["verdict"], metrics["gate"]["forced"]) == ("failed", True)
+    tags = MlflowClient(tracking_overrides[0].split("=", 1)[1]).get_model_version("churn", "1").tags
+    assert (tags["gate.verdict"], tags["gate.forced"]) == ("failed", "true")
+
+
+def test_a_retrained_model_is_compared_with_the_champion_on_the_same_rows(
     small_shop_path, tracking_overrides, tmp_path
 ):
     train.run(train_config(small_shop_path, tmp_path / "t1", tracking_overrides))
     second = train.run(train_config(small_shop_path, tmp_path / "t2", tracking_overrides))
-    assert (second["model_version"], second["model_alias"]) == ("2", "challenger")
-    manifest = score.run(score_config(small_shop_path, tmp_path / "s", tracking_overrides))
-    assert manifest["model"]["version"] == "1"
+    # Same data, config and seed: the champion's evaluated model scores exactly the same.
+    assert second["champion_roc_auc"] == second["test_roc_auc"]
+    assert "champion v1 scores" in second["gate"]["reasons"][2]
+    assert (second["model_version"], second["model_alias"]) == ("2", "champion")
 
 
 def test_scoring_the_same_day_twice_gives_the_same_csv(
@@ -163,13 +203,26 @@ def test_complete_journey_trains_and_beats_recency(tracking_overrides, tmp_path)
     )
     metrics = train.run(cfg)
     assert metrics["n_test"] > 2000
-    assert metrics["test_roc_auc"] > metrics["baseline_recency_roc_auc"]
+    for baseline in ("recency", "logistic", "bgnbd"):
+        assert metrics["test_roc_auc"] > metrics[f"baseline_{baseline}_roc_auc"]
+    for baseline in ("logistic", "bgnbd"):
+        assert metrics["test_brier"] < metrics[f"baseline_{baseline}_brier"]
     assert json.loads((tmp_path / "ingest_manifest.json").read_text())["customers"] == 2469
 
 
-def test_training_twice_gives_the_same_predictions(small_shop_path, tracking_overrides, tmp_path):
-    for run in ("a", "b"):
+def test_training_twice_gives_the_same_metrics_and_predictions(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    runs = [
         train.run(train_config(small_shop_path, tmp_path / run, tracking_overrides))
+        for run in ("a", "b")
+    ]
+    measured = [
+        {k: v for k, v in m.items() if k.startswith(("test_", "validation_", "baseline_"))}
+        for m in runs
+    ]
+    assert len(measured[0]) > 30
+    assert measured[0] == measured[1]
     first = (tmp_path / "a" / "test_predictions.csv").read_bytes()
     assert (tmp_path / "b" / "test_predictions.csv").read_bytes() == first
 
@@ -189,3 +242,33 @@ def test_command_line_unknown_config_key_exits_2(tmp_path):
     )
     assert result.returncode == 2
     assert "no_such_key" in result.stderr
+
+
+def test_optuna_sweep_tunes_on_validation_and_registers_the_best_trial(small_shop_path, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "train.py"),
+            "-m",
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "experiment=quick",
+            f"data.transactions={small_shop_path}",
+            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+            f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    trials = [json.loads((sweep_dir / f"trial_{n}" / "metrics.json").read_text()) for n in (0, 1)]
+    assert best["best_value"] == max(t["validation_roc_auc"] for t in trials)
+    assert all(t["model_version"] is None for t in trials)
+    final = json.loads((sweep_dir / "final" / "metrics.json").read_text())
+    assert (final["model_version"], final["model_alias"]) == ("1", "champion")
+    assert final["validation_roc_auc"] == best["best_value"]

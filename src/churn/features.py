@@ -230,13 +230,14 @@ def build_features(
         table = con.execute(feature_sql(features, available, active_lookback_days)).df()
         table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
         table["customer_id"] = table["customer_id"].astype(str)
-        if btyd_horizon_days:
-            summary = con.execute(BTYD_SUMMARY_SQL).df()
-            table = table.merge(
-                btyd_features(summary, int(btyd_horizon_days)), on=list(KEY_COLUMNS), how="left"
-            )
     finally:
         con.unregister("cutoff_dates")
+    if btyd_horizon_days:
+        table = table.merge(
+            bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)),
+            on=list(KEY_COLUMNS),
+            how="left",
+        )
     names = [f.name for f in features]
     # Parallel float sums differ in the last bits from run to run; rounding makes the
     # table, and so the model trained on it, repeatable.
@@ -268,6 +269,21 @@ GROUP BY as_of, customer_id
 
 
 BTYD_MAX_FIT_CUSTOMERS = 100_000
+
+
+def bgnbd_predictions(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[dt.date], horizon_days: int
+) -> pd.DataFrame:
+    """The buy-till-you-die family alone (see :func:`btyd_features`) for every customer
+    with an order up to each cutoff: ``customer_id``, ``as_of`` and the ``bgnbd_*``
+    columns."""
+    cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
+    con.register("cutoff_dates", cutoff_frame)
+    try:
+        summary = con.execute(BTYD_SUMMARY_SQL).df()
+    finally:
+        con.unregister("cutoff_dates")
+    return btyd_features(summary, horizon_days)
 
 
 def btyd_features(

@@ -12,6 +12,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from churn.calibration import Calibrator
+
 
 @dataclass
 class ChurnClassifier:
@@ -28,12 +30,16 @@ class ChurnClassifier:
     feature_settings : dict
         Settings of the feature stage the model was trained with (``windows``,
         ``active_lookback_days``); scoring rebuilds features with the same settings.
+    calibrator : Calibrator
+        Map from the booster's raw probabilities to calibrated ones (identity when the
+        model was not calibrated).
     """
 
     booster: lgb.Booster
     feature_names: list[str]
     params: dict[str, Any] = field(default_factory=dict)
     feature_settings: dict[str, Any] = field(default_factory=dict)
+    calibrator: Calibrator = field(default_factory=Calibrator)
 
     def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names if c not in features.columns]
@@ -42,11 +48,15 @@ class ChurnClassifier:
         return features[self.feature_names].astype("float64")
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        """Churn probability for each row, shape ``(n_rows,)``."""
+        """Calibrated churn probability for each row, shape ``(n_rows,)``."""
+        return self.calibrator.apply(self.predict_raw(features))
+
+    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's own (uncalibrated) churn probability for each row."""
         return self.booster.predict(self._matrix(features), num_iteration=self.best_iteration)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Exact TreeSHAP contributions to the log-odds, one column per feature.
+        """Exact TreeSHAP contributions to the booster's log-odds, one column per feature.
 
         The frame also has a ``bias`` column (the expected log-odds); each row sums to the
         row's predicted log-odds.
@@ -66,6 +76,7 @@ class ChurnClassifier:
             "feature_names": self.feature_names,
             "params": self.params,
             "feature_settings": self.feature_settings,
+            "calibrator": self.calibrator.to_dict(),
         }
         (folder / "classifier.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder
@@ -76,13 +87,26 @@ class ChurnClassifier:
         folder = Path(folder)
         meta = json.loads((folder / "classifier.json").read_text())
         booster = lgb.Booster(model_file=str(folder / "booster.txt"))
-        return cls(booster=booster, **meta)
+        calibrator = Calibrator.from_dict(meta.pop("calibrator", None) or {"method": "none"})
+        return cls(booster=booster, calibrator=calibrator, **meta)
 
     @property
     def best_iteration(self) -> int | None:
         """Number of trees used for prediction (the early-stopping optimum)."""
         best = self.booster.best_iteration
         return best if best and best > 0 else None
+
+
+def _full_params(params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "verbosity": -1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        **dict(params),
+    }
 
 
 def fit_lightgbm(
@@ -115,15 +139,7 @@ def fit_lightgbm(
     feature_settings : mapping, optional
         Feature-stage settings to carry with the model (see :class:`ChurnClassifier`).
     """
-    full_params = {
-        "objective": "binary",
-        "metric": "binary_logloss",
-        "verbosity": -1,
-        "seed": seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        **dict(params),
-    }
+    full_params = _full_params(params, seed)
     names = list(train_x.columns)
     dtrain = lgb.Dataset(train_x.astype("float64"), label=train_y, feature_name=names)
     dvalid = lgb.Dataset(valid_x.astype("float64"), label=valid_y, reference=dtrain)
@@ -140,4 +156,23 @@ def fit_lightgbm(
         feature_names=names,
         params=full_params,
         feature_settings=dict(feature_settings or {}),
+    )
+
+
+def refit(model: ChurnClassifier, x: pd.DataFrame, y: pd.Series) -> ChurnClassifier:
+    """Refit ``model``'s settings on new rows with its number of trees (no early stopping).
+
+    The result keeps the parameters, feature settings and calibrator of ``model``: used
+    for the final model, trained on every labelled snapshot after evaluation.
+    """
+    n_trees = model.best_iteration or model.booster.num_trees()
+    names = model.feature_names
+    data = lgb.Dataset(x[names].astype("float64"), label=y, feature_name=names)
+    booster = lgb.train(dict(model.params), data, num_boost_round=n_trees)
+    return ChurnClassifier(
+        booster=booster,
+        feature_names=list(names),
+        params=dict(model.params),
+        feature_settings=dict(model.feature_settings),
+        calibrator=model.calibrator,
     )

@@ -26,12 +26,12 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from churn.errors import NoModelError
+from churn.gate import CHAMPION
 from churn.model import ChurnClassifier
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
+EVALUATION_MODEL = "evaluation_model"
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,19 @@ def log_training_run(
     config: Mapping[str, Any],
     metrics: Mapping[str, float],
     classifier: ChurnClassifier,
+    evaluation_classifier: ChurnClassifier | None,
     input_example: pd.DataFrame,
     artifacts: Iterable[Path],
-    registered_model_name: str,
+    registered_model_name: str | None,
     tags: Mapping[str, str] | None = None,
-) -> tuple[str, str]:
+) -> tuple[str, str | None]:
     """Log one training run and register its model; returns ``(run_id, model_version)``.
 
-    The run gets the flattened config as params, the metrics, the given artifact files
-    and the model (pyfunc, with signature and input example), registered under
-    ``registered_model_name``.
+    The run gets the flattened config as params, the metrics, the given artifact files,
+    the model (pyfunc, with signature and input example) registered under
+    ``registered_model_name`` (not registered when that is ``None``; the version is then
+    ``None``), and the evaluated model before its final refit as the artifact folder
+    :data:`EVALUATION_MODEL` (the promotion gate of later runs re-scores it).
     """
     with mlflow.start_run(run_name=run_name) as run:
         if tags:
@@ -104,12 +107,18 @@ def log_training_run(
         example = input_example[classifier.feature_names].head(5)
         signature = infer_signature(example, classifier.predict_proba(example))
         with tempfile.TemporaryDirectory() as tmp:
+            if evaluation_classifier is not None:
+                evaluated = evaluation_classifier.save(Path(tmp) / EVALUATION_MODEL)
+                mlflow.log_artifacts(str(evaluated), artifact_path=EVALUATION_MODEL)
             saved = classifier.save(Path(tmp) / "classifier")
             info = _log_pyfunc(saved, signature, example, registered_model_name)
-        return run.info.run_id, str(info.registered_model_version)
+        version = info.registered_model_version
+        return run.info.run_id, None if version is None else str(version)
 
 
-def _log_pyfunc(saved: Path, signature: Any, example: pd.DataFrame, registered_name: str) -> Any:
+def _log_pyfunc(
+    saved: Path, signature: Any, example: pd.DataFrame, registered_name: str | None
+) -> Any:
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(Path(__file__).with_name("pyfunc_model.py")),
@@ -124,20 +133,59 @@ def _log_pyfunc(saved: Path, signature: Any, example: pd.DataFrame, registered_n
     )
 
 
-def assign_alias(name: str, version: str) -> str:
-    """Give ``version`` the ``champion`` alias if no version has it yet, else ``challenger``.
+def log_files(run_id: str, paths: Iterable[Path]) -> None:
+    """Add files to a finished run's artifacts."""
+    client = MlflowClient()
+    for path in paths:
+        client.log_artifact(run_id, str(path))
 
-    The real promotion gate (floors, comparison with the champion) replaces this rule
-    later; returns the alias given.
-    """
+
+def record_gate(name: str, version: str, run_id: str, alias: str, tags: Mapping[str, str]) -> None:
+    """Give ``version`` its alias, and put the gate's verdict on the version and the run
+    as tags."""
+    client = MlflowClient()
+    client.set_registered_model_alias(name, alias, version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+        client.set_tag(run_id, key, value)
+
+
+@dataclass(frozen=True)
+class ChampionReference:
+    """The current champion as the gate compares with it: the model evaluated before its
+    final refit (or the registered one for versions logged without it), and the last
+    date whose outcome that model saw in training."""
+
+    classifier: ChurnClassifier
+    version: str
+    labels_end: str | None
+    evaluated_model: bool
+
+
+def champion_reference(name: str) -> ChampionReference | None:
+    """The current ``champion`` of ``name`` for the promotion gate, or ``None`` when the
+    model has no champion yet."""
     client = MlflowClient()
     try:
-        client.get_model_version_by_alias(name, CHAMPION)
-        alias = CHALLENGER
+        mv = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        alias = CHAMPION
-    client.set_registered_model_alias(name, alias, version)
-    return alias
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path=EVALUATION_MODEL, dst_path=tmp
+            )
+            classifier = ChurnClassifier.load(folder)
+        evaluated = True
+    except (MlflowException, OSError):
+        classifier = load_registered_model(name, version=mv.version).classifier
+        evaluated = False
+    return ChampionReference(
+        classifier=classifier,
+        version=str(mv.version),
+        labels_end=(mv.tags or {}).get("evaluation_labels_end" if evaluated else "labels_end"),
+        evaluated_model=evaluated,
+    )
 
 
 def load_registered_model(

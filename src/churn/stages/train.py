@@ -1,69 +1,58 @@
-"""Training stage: snapshots, LightGBM with early stopping, test metrics against the
-recency baseline, MLflow run and registered model."""
+"""Training stage: snapshots -> LightGBM with early stopping -> calibration -> evaluation
+against baselines on the same test rows -> promotion gate -> final refit -> MLflow.
+
+What each step means (and why) is in the README's "Evaluation" section.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import tracking
+from churn import plots, tracking
+from churn.baselines import fit_logistic_rfm, predict_logistic_rfm
+from churn.calibration import fit_calibrator
 from churn.errors import ConfigError
-from churn.evaluate import probability_metrics, ranking_metrics
-from churn.features import KEY_COLUMNS, build_features
+from churn.eval_report import write_evaluation_report
+from churn.evaluate import probability_metrics, ranking_metrics, segment_metrics
+from churn.features import KEY_COLUMNS, bgnbd_predictions, build_features
+from churn.gate import GateVerdict, promotion_verdict
 from churn.labels import make_labels
-from churn.model import fit_lightgbm
-from churn.split import snapshot_schedule
+from churn.model import ChurnClassifier, fit_lightgbm, refit
+from churn.scoring import assign_segments
+from churn.split import Schedule, snapshot_schedule
 from churn.stages.common import log, open_transactions, step, write_ingest_report, write_json
+
+REPORT_FILE = "evaluation_report.html"
 
 
 def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train, evaluate and register a churn model; return the metrics written to
-    ``<output_dir>/metrics.json``."""
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    horizon = int(cfg.label.horizon_days)
-    windows = list(cfg.features.windows)
-    families = list(cfg.features.families)
-    btyd_horizon = horizon if cfg.features.btyd.enabled else None
-    lookback = int(cfg.label.active_lookback_days)
-
-    opened = open_transactions(cfg)
-    con, first, last = opened.con, opened.first_date, opened.last_date
-    ingest_files = write_ingest_report(opened, out)
+def _schedule(cfg: DictConfig, first: Any, last: Any) -> Schedule:
     schedule = snapshot_schedule(
         first,
         last,
-        horizon,
+        int(cfg.label.horizon_days),
         n_train_cutoffs=int(cfg.split.n_train_cutoffs),
         spacing_days=int(cfg.split.spacing_days),
         min_history_days=int(cfg.split.min_history_days),
     )
     log.info(
         "snapshots: train %s, validation %s, test %s",
-        [d.isoformat() for d in schedule.train],
+        ", ".join(d.isoformat() for d in schedule.train),
         schedule.validation,
         schedule.test,
     )
+    return schedule
 
-    with step("features and labels", timings):
-        table = build_features(
-            con,
-            [*schedule.train, schedule.validation, schedule.test],
-            windows,
-            lookback,
-            families,
-            btyd_horizon_days=btyd_horizon,
-        )
-        table["churned"] = make_labels(con, table, horizon, last)
-    feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
+
+def _split(table: pd.DataFrame, schedule: Schedule) -> dict[str, pd.DataFrame]:
     as_of = table["as_of"].dt.date
     parts = {
         "train": table[as_of.isin(schedule.train)],
@@ -78,14 +67,254 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 f"{'churned' if len(part) and part['churned'].iloc[0] else 'active'}: a model "
                 "cannot be trained or judged on it; check label.horizon_days and split.*"
             )
+    return parts
+
+
+def _segments(features: pd.DataFrame, cfg: DictConfig) -> pd.Series:
+    seg = cfg.score.segments
+    return assign_segments(
+        features,
+        new_max_tenure_days=int(seg.new_max_tenure_days),
+        dormant_min_days=int(seg.dormant_min_days),
+        vip_min_spend_365d=float(features["spend_365d"].quantile(float(seg.vip_spend_quantile))),
+    )
+
+
+def _champion_roc_auc(
+    con: Any, cfg: DictConfig, schedule: Schedule, test: pd.DataFrame, candidate_p: np.ndarray
+) -> tuple[float | None, float, str, list[str]]:
+    """Re-score the current champion on the test snapshot.
+
+    Returns the champion's ROC AUC (``None`` without a champion), the candidate's ROC AUC
+    on the same rows, a label for the champion, and notes for the gate.
+    """
+    champion = tracking.champion_reference(cfg.tracking.registered_model)
+    if champion is None:
+        return None, ranking_metrics(test["churned"], candidate_p)["roc_auc"], "", []
+    notes = []
+    label = f"champion v{champion.version}"
+    settings = champion.classifier.feature_settings
+    if set(champion.classifier.feature_names) <= set(test.columns) and (
+        settings.get("active_lookback_days") == int(cfg.label.active_lookback_days)
+    ):
+        champion_features = test
+    else:
+        # Trained with other feature settings: rebuild its features for the test cutoff.
+        champion_features = build_features(con, [schedule.test], **settings)
+    rows = test[["customer_id", "churned"]].assign(candidate=candidate_p)
+    rows = rows.merge(champion_features, on="customer_id", suffixes=("", "_champion"))
+    if len(rows) < len(test):
+        notes.append(
+            f"{label} was compared on the {len(rows)} of {len(test)} test customers in "
+            "both models' populations"
+        )
+    if champion.labels_end and champion.labels_end > schedule.test.isoformat():
+        notes.append(
+            f"{label} was trained on outcomes up to {champion.labels_end}, after this test "
+            f"cutoff ({schedule.test}): its score here is optimistic"
+        )
+    if not champion.evaluated_model:
+        notes.append(f"{label} has no evaluation model: its final refit was re-scored")
+    champion_p = champion.classifier.predict_proba(rows)
+    y = rows["churned"]
+    return (
+        ranking_metrics(y, champion_p)["roc_auc"],
+        ranking_metrics(y, rows["candidate"])["roc_auc"],
+        label,
+        notes,
+    )
+
+
+def _evaluate(
+    cfg: DictConfig,
+    parts: dict[str, pd.DataFrame],
+    classifier: ChurnClassifier,
+    bgnbd: pd.Series,
+    out: Path,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Metrics of the model and the baselines on the test rows; also the scores and
+    probabilities to plot."""
+    test, valid, train = parts["test"], parts["validation"], parts["train"]
+    y = test["churned"].to_numpy()
+    features = classifier.feature_names
+    raw = classifier.predict_raw(test[features])
+    p = classifier.predict_proba(test[features])
+    logistic = fit_logistic_rfm(train, train["churned"], seed=int(cfg.seed))
+    p_logistic = predict_logistic_rfm(logistic, test)
+    segments = _segments(test, cfg)
+    metrics: dict[str, Any] = {
+        **_prefixed("test", probability_metrics(y, p)),
+        **_prefixed("test_uncalibrated", probability_metrics(y, raw)),
+        **_prefixed(
+            "validation", probability_metrics(valid["churned"], classifier.predict_proba(valid))
+        ),
+        # Recency alone: the longer since the last order, the likelier churn.
+        **_prefixed("baseline_recency", ranking_metrics(y, test["days_since_last_order"])),
+        **_prefixed("baseline_logistic", probability_metrics(y, p_logistic)),
+        **_prefixed("baseline_bgnbd", probability_metrics(y, bgnbd.to_numpy())),
+        "test_churn_rate": float(y.mean()),
+        "n_train": len(train),
+        "n_validation": len(valid),
+        "n_test": len(test),
+        "best_iteration": classifier.best_iteration or classifier.booster.num_trees(),
+        "calibration": classifier.calibrator.method,
+        "segments": segment_metrics(y, p, segments.tolist()),
+    }
+    pd.DataFrame(
+        {
+            "customer_id": test["customer_id"].to_numpy(),
+            "as_of": test["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "y_true": y,
+            "p_churn": p,
+        }
+    ).to_csv(out / "test_predictions.csv", index=False)
+    scores = {
+        "LightGBM (calibrated)": p,
+        "logistic RFM": p_logistic,
+        "BG/NBD": bgnbd.to_numpy(),
+        "recency": test["days_since_last_order"].to_numpy(dtype="float64"),
+    }
+    probabilities = {"before calibration": raw, "after calibration": p}
+    return metrics, scores, probabilities
+
+
+def _comparison(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    names = {
+        "test": "LightGBM (calibrated)",
+        "test_uncalibrated": "LightGBM (uncalibrated)",
+        "baseline_logistic": "logistic regression on RFM",
+        "baseline_bgnbd": "BG/NBD P(no order in horizon)",
+        "baseline_recency": "recency alone (a ranking, no probability)",
+    }
+    keys = ["roc_auc", "pr_auc", "brier", "log_loss", "ece"] + [
+        f"{m}_at_{k}pct" for k in (10, 20) for m in ("lift", "capture")
+    ]
+    return [
+        {"name": label, **{k: metrics.get(f"{prefix}_{k}") for k in keys}}
+        for prefix, label in names.items()
+    ]
+
+
+def _write_report(
+    out: Path,
+    y: np.ndarray,
+    scores: dict[str, np.ndarray],
+    probabilities: dict[str, np.ndarray],
+    metrics: dict[str, Any],
+    schedule: Schedule,
+    source: str,
+) -> list[Path]:
+    images = {
+        "ROC curves on the test snapshot": plots.save_png(
+            plots.roc_figure(y, scores), out / "roc.png"
+        ),
+        "Precision-recall curves": plots.save_png(plots.pr_figure(y, scores), out / "pr.png"),
+        "Cumulative gains: churners found when contacting the riskiest first": plots.save_png(
+            plots.gains_figure(y, scores), out / "gains.png"
+        ),
+        "Reliability of the churn probabilities, before and after calibration": plots.save_png(
+            plots.reliability_figure(y, probabilities), out / "calibration.png"
+        ),
+    }
+    gate = metrics["gate"]
+    report = {
+        "title": "Churn model evaluation",
+        "model_name": metrics.get("model_name"),
+        "model_version": metrics.get("model_version"),
+        "run_id": metrics.get("run_id"),
+        "generated_from": source,
+        "schedule": schedule.as_dict(),
+        "rows": {
+            "train": metrics["n_train"],
+            "validation": metrics["n_validation"],
+            "test": metrics["n_test"],
+            "test_churn_rate": metrics["test_churn_rate"],
+        },
+        "comparison": _comparison(metrics),
+        "calibration": {
+            "method": metrics["calibration"],
+            "brier_before": metrics["test_uncalibrated_brier"],
+            "brier_after": metrics["test_brier"],
+            "ece_before": metrics["test_uncalibrated_ece"],
+            "ece_after": metrics["test_ece"],
+        },
+        "segments": metrics["segments"],
+        "gate": gate,
+        "notes": [
+            "The registered model is a refit of the evaluated one on every labelled snapshot, "
+            "test included, with the same settings and number of trees; it reuses the "
+            "calibration fitted on the validation snapshot. The figures above are those of "
+            "the evaluated model, which never saw the test snapshot's outcomes."
+        ],
+    }
+    path = write_evaluation_report(report, images, out / REPORT_FILE)
+    return [path, *images.values()]
+
+
+def _summary(metrics: dict[str, Any], report: Path) -> str:
+    rows = [
+        ("LightGBM (calibrated)", "test"),
+        ("logistic RFM", "baseline_logistic"),
+        ("BG/NBD", "baseline_bgnbd"),
+        ("recency", "baseline_recency"),
+    ]
+    lines = [
+        f"test snapshot {metrics['test_cutoff']}: {metrics['n_test']} customers, "
+        f"churn rate {metrics['test_churn_rate']:.3f}",
+        f"{'model':<22} {'ROC AUC':>8} {'PR AUC':>8} {'Brier':>8} {'lift@10%':>9}",
+    ]
+    for label, prefix in rows:
+        brier = metrics.get(f"{prefix}_brier")
+        lines.append(
+            f"{label:<22} {metrics[f'{prefix}_roc_auc']:>8.4f} {metrics[f'{prefix}_pr_auc']:>8.4f} "
+            f"{'-' if brier is None else f'{brier:.4f}':>8} "
+            f"{metrics[f'{prefix}_lift_at_10pct']:>9.2f}"
+        )
+    gate = metrics["gate"]
+    lines.append(f"gate: {gate['verdict']}{' (forced)' if gate.get('forced') else ''}")
+    lines += [f"  {reason}" for reason in gate["reasons"]]
+    if metrics.get("model_version"):
+        lines.append(
+            f"registered {metrics['model_name']} v{metrics['model_version']} "
+            f"as @{metrics['model_alias']}"
+        )
+    lines.append(f"report: {report}")
+    return "\n".join(lines)
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train, evaluate, gate and register a churn model; return the metrics written to
+    ``<output_dir>/metrics.json``."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    horizon = int(cfg.label.horizon_days)
+    windows = list(cfg.features.windows)
+    families = list(cfg.features.families)
+    btyd_horizon = horizon if cfg.features.btyd.enabled else None
+    lookback = int(cfg.label.active_lookback_days)
+    register = bool(cfg.train.register)
+
+    opened = open_transactions(cfg)
+    con, last = opened.con, opened.last_date
+    ingest_files = write_ingest_report(opened, out)
+    schedule = _schedule(cfg, opened.first_date, last)
+    cutoffs = [*schedule.train, schedule.validation, schedule.test]
+
+    with step("features and labels", timings):
+        table = build_features(con, cutoffs, windows, lookback, families, btyd_horizon)
+        table["churned"] = make_labels(con, table, horizon, last)
+    feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
+    parts = _split(table, schedule)
     log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
 
     with step("fit LightGBM", timings):
+        train, valid = parts["train"], parts["validation"]
         classifier = fit_lightgbm(
-            parts["train"][feature_cols],
-            parts["train"]["churned"],
-            parts["validation"][feature_cols],
-            parts["validation"]["churned"],
+            train[feature_cols],
+            train["churned"],
+            valid[feature_cols],
+            valid["churned"],
             params=OmegaConf.to_container(cfg.model.params, resolve=True),
             num_boost_round=int(cfg.model.num_boost_round),
             early_stopping_rounds=int(cfg.model.early_stopping_rounds),
@@ -97,71 +326,80 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "btyd_horizon_days": btyd_horizon,
             },
         )
-
-    with step("evaluate", timings):
-        test = parts["test"]
-        p_test = classifier.predict_proba(test[feature_cols])
-        p_valid = classifier.predict_proba(parts["validation"][feature_cols])
-        metrics: dict[str, Any] = {
-            **_prefixed("test", probability_metrics(test["churned"], p_test)),
-            **_prefixed("validation", probability_metrics(parts["validation"]["churned"], p_valid)),
-            # Recency alone: the longer since the last order, the likelier churn.
-            **_prefixed(
-                "baseline_recency", ranking_metrics(test["churned"], test["days_since_last_order"])
-            ),
-            # BG/NBD probability of no order in the horizon, when that family is on.
-            **(
-                _prefixed(
-                    "baseline_bgnbd",
-                    probability_metrics(test["churned"], test["bgnbd_p_no_order"]),
-                )
-                if "bgnbd_p_no_order" in test
-                else {}
-            ),
-            "test_churn_rate": float(test["churned"].mean()),
-            "n_train": len(parts["train"]),
-            "n_validation": len(parts["validation"]),
-            "n_test": len(test),
-            "best_iteration": classifier.best_iteration or classifier.booster.num_trees(),
-        }
-        predictions = pd.DataFrame(
-            {
-                "customer_id": test["customer_id"].to_numpy(),
-                "as_of": test["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
-                "y_true": test["churned"].to_numpy(),
-                "p_churn": p_test,
-            }
+        classifier.calibrator = fit_calibrator(
+            classifier.predict_raw(valid), valid["churned"], str(cfg.model.calibration)
         )
-        predictions.to_csv(out / "test_predictions.csv", index=False)
-    log.info(
-        "test ROC AUC %.4f (recency baseline %.4f, BG/NBD %s), PR AUC %.4f, Brier %.4f, "
-        "log loss %.4f",
-        metrics["test_roc_auc"],
-        metrics["baseline_recency_roc_auc"],
-        f"{metrics['baseline_bgnbd_roc_auc']:.4f}"
-        if "baseline_bgnbd_roc_auc" in metrics
-        else "off",
-        metrics["test_pr_auc"],
-        metrics["test_brier"],
-        metrics["test_log_loss"],
-    )
 
-    with step("log to MLflow and register", timings):
+    with step("evaluate against baselines", timings):
+        test = parts["test"]
+        if "bgnbd_p_no_order" in test:
+            bgnbd = test["bgnbd_p_no_order"]
+        else:  # family off for the model; the baseline still needs it
+            preds = bgnbd_predictions(con, [schedule.test], horizon)
+            bgnbd = test[list(KEY_COLUMNS)].merge(preds, on=list(KEY_COLUMNS), how="left")[
+                "bgnbd_p_no_order"
+            ]
+        metrics, scores, probabilities = _evaluate(cfg, parts, classifier, bgnbd, out)
+
+    if register:
+        with step("promotion gate", timings):
+            tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
+            champion_auc, candidate_auc, label, notes = _champion_roc_auc(
+                con, cfg, schedule, test, scores["LightGBM (calibrated)"]
+            )
+            verdict = promotion_verdict(
+                candidate_auc if champion_auc is not None else metrics["test_roc_auc"],
+                metrics["baseline_recency_roc_auc"],
+                champion_auc,
+                min_roc_auc=float(cfg.gate.min_roc_auc),
+                tolerance=float(cfg.gate.tolerance),
+                force=bool(cfg.gate.force),
+                champion_label=label or "the champion",
+                notes=notes,
+            )
+            if champion_auc is not None:
+                metrics["champion_roc_auc"] = champion_auc
+    else:
+        verdict = GateVerdict(
+            passed=False,
+            alias="",
+            forced=False,
+            reasons=("skipped: train.register=false (a sweep trial or a dry run)",),
+        )
+    metrics["gate"] = {**verdict.as_dict(), **({} if register else {"verdict": "skipped"})}
+
+    final = classifier
+    if register and bool(cfg.train.refit):
+        with step("final refit on all labelled snapshots", timings):
+            labelled = pd.concat([parts["train"], parts["validation"], test])
+            final = refit(classifier, labelled, labelled["churned"])
+
+    with step("log to MLflow" + (" and register" if register else ""), timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
-        config = OmegaConf.to_container(cfg, resolve=True)
         OmegaConf.save(cfg, out / "config.yaml", resolve=True)
         write_json(out / "schedule.json", schedule.as_dict())
+        numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+        for row in metrics["segments"]:
+            numeric[f"segment_{row['segment']}_churn_rate"] = row["churn_rate"]
+            if row["roc_auc"] is not None:
+                numeric[f"segment_{row['segment']}_roc_auc"] = row["roc_auc"]
+        gate_tags = {
+            "gate.verdict": metrics["gate"]["verdict"],
+            "gate.forced": str(verdict.forced).lower(),
+            "gate.reasons": " | ".join(verdict.reasons)[:5000],
+        }
         run_id, version = tracking.log_training_run(
             run_name=cfg.run_name,
-            config=config,
+            config=OmegaConf.to_container(cfg, resolve=True),
             metrics={
-                **{k: v for k, v in metrics.items() if isinstance(v, int | float)},
+                **numeric,
                 **{
                     f"ingest_{k}": opened.ingest.manifest[k]
                     for k in ("rows_read", "rows_kept", "rows_quarantined", "duplicates_dropped")
                 },
             },
-            classifier=classifier,
+            classifier=final,
+            evaluation_classifier=classifier if register else None,
             input_example=test[feature_cols],
             artifacts=[
                 out / "config.yaml",
@@ -169,27 +407,47 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 out / "test_predictions.csv",
                 *ingest_files,
             ],
-            registered_model_name=cfg.tracking.registered_model,
-            tags={**schedule.as_dict(), "data.source": opened.ingest.manifest["source"]},
+            registered_model_name=cfg.tracking.registered_model if register else None,
+            tags={
+                **schedule.as_dict(),
+                "data.source": opened.ingest.manifest["source"],
+                **gate_tags,
+            },
         )
-        alias = tracking.assign_alias(cfg.tracking.registered_model, version)
+        if register and version is not None:
+            tracking.record_gate(
+                cfg.tracking.registered_model,
+                version,
+                run_id,
+                verdict.alias,
+                {
+                    **gate_tags,
+                    "evaluation_labels_end": schedule.test.isoformat(),
+                    "labels_end": last.isoformat(),
+                },
+            )
     metrics.update(
         {
             "run_id": run_id,
             "model_name": cfg.tracking.registered_model,
             "model_version": version,
-            "model_alias": alias,
+            "model_alias": verdict.alias or None,
+            "refit": final is not classifier,
             "timings_s": timings,
             **schedule.as_dict(),
         }
     )
+    with step("evaluation report", timings):
+        report_files = _write_report(
+            out,
+            test["churned"].to_numpy(),
+            scores,
+            probabilities,
+            metrics,
+            schedule,
+            opened.ingest.manifest["source"],
+        )
+        tracking.log_files(run_id, report_files)
     write_json(out / "metrics.json", metrics)
-    log.info(
-        "registered %s version %s as @%s (run %s); outputs in %s",
-        cfg.tracking.registered_model,
-        version,
-        alias,
-        run_id,
-        out,
-    )
+    print(_summary(metrics, out / REPORT_FILE), flush=True)
     return metrics

@@ -1,0 +1,366 @@
+"""Model evaluation report: one self-contained HTML page from a metrics mapping and PNG files.
+
+The page has inline CSS only, no JavaScript and no external URLs; images are embedded as
+``data:`` URIs, so the single file can be attached to a run or mailed as it is. Every piece
+of text taken from the report mapping is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+MISSING = "–"  # en dash
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
+       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; }
+h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; }
+dl.meta dt { color: #666; }
+dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.92rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; }
+th { background: #f4f4f4; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.model td { background: #f7fbff; }
+.gate { border-radius: 6px; padding: 0.8rem 1rem; margin: 1rem 0; border: 2px solid; }
+.gate.passed { background: #e8f6ec; border-color: #2e7d32; color: #1b5e20; }
+.gate.failed { background: #fdecea; border-color: #c62828; color: #8e1c1c; }
+.gate.unknown { background: #f4f4f4; border-color: #777; }
+.verdict { font-size: 1.4rem; font-weight: bold; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9rem; }
+.howto li { margin-bottom: 0.2rem; }
+"""
+
+HOW_TO_READ = """
+<section class="howto">
+<h2>How to read this report</h2>
+<ul>
+<li><b>ROC AUC</b>: how well the score ranks churners above non-churners. 1.0 is a perfect
+ranking, 0.5 is no better than chance.</li>
+<li><b>PR AUC</b> (average precision): how precise the list stays as it grows to find more
+churners. Compare it with the test churn rate, which is what a random list would score.</li>
+<li><b>Brier score</b> and <b>log loss</b>: how close the predicted churn probabilities are
+to what happened. Lower is better.</li>
+<li><b>ECE</b> (expected calibration error): the average gap between the predicted churn
+rate and the observed churn rate, across probability bins. Lower is better; 0.02 means
+predictions are off by about 2 percentage points on average.</li>
+<li><b>Lift at 10%</b>: how many times more churners the riskiest 10% of customers holds
+than a random 10%. A lift of 3 means three times as many.</li>
+<li><b>Capture at 10%</b>: the share of all churners found among the riskiest 10% of
+customers (likewise at 20%).</li>
+<li>All figures are measured on the test snapshot, which no model saw during training.</li>
+</ul>
+</section>
+"""
+
+
+def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Path]) -> str:
+    """Render the evaluation of one model as a self-contained HTML page.
+
+    Parameters
+    ----------
+    report : mapping
+        Any of these keys; a missing or ``None`` section is left out, and a missing or NaN
+        number shows as an en dash.
+
+        - ``title``, ``model_name``, ``model_version``, ``run_id``, ``generated_from``: str.
+        - ``schedule``: ``train_cutoffs``, ``validation_cutoff``, ``test_cutoff`` (str).
+        - ``rows``: ``train``, ``validation``, ``test`` (int customers) and
+          ``test_churn_rate`` (float, 0-1).
+        - ``comparison``: list of dicts, the model first, then baselines scored on the same
+          test rows: ``name`` and ``roc_auc``, ``pr_auc``, ``brier``, ``log_loss``, ``ece``,
+          ``lift_at_10pct``, ``capture_at_10pct``, ``lift_at_20pct``, ``capture_at_20pct``
+          (float or None; captures are shares 0-1). The best value of each metric column is
+          bold when at least two rows have a value.
+        - ``calibration``: ``method`` (str), ``brier_before``, ``brier_after``,
+          ``ece_before``, ``ece_after`` (float).
+        - ``segments``: list of dicts with ``segment`` (str), ``customers`` (int),
+          ``churn_rate`` (float, 0-1), ``roc_auc`` (float or None).
+        - ``gate``: ``verdict`` ("passed" or "failed"), ``alias`` (str), ``forced`` (bool),
+          ``reasons`` (list of str).
+        - ``notes``: list of str, one paragraph each.
+    images : mapping of str to Path
+        Caption to PNG file, rendered in this order as embedded figures.
+
+    Returns
+    -------
+    str
+        The HTML page: inline CSS, no JavaScript, no external URLs.
+
+    Raises
+    ------
+    ValueError
+        If an image file is not a PNG.
+    """
+    title = report.get("title") or "Churn model evaluation"
+    body = [
+        f"<h1>{_text(title)}</h1>",
+        _meta(report),
+        _gate(report.get("gate")),
+        HOW_TO_READ,
+        _data(report.get("schedule"), report.get("rows")),
+        _comparison(report.get("comparison")),
+        _calibration(report.get("calibration")),
+        _segments(report.get("segments")),
+        _figures(images),
+        _notes(report.get("notes")),
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_text(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(part for part in body if part)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_evaluation_report(
+    report: Mapping[str, Any], images: Mapping[str, Path], path: Path
+) -> Path:
+    """Render the report (see ``render_evaluation_report``) and write it to ``path`` as UTF-8."""
+    path.write_text(render_evaluation_report(report, images), encoding="utf-8")
+    return path
+
+
+# --- number formats: each returns escaped HTML text, or the en dash -------------------------
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and math.isnan(value))
+
+
+def _number(decimals: int) -> Callable[[Any], str]:
+    def fmt(value: Any) -> str:
+        if _is_missing(value):
+            return MISSING
+        if isinstance(value, numbers.Real):
+            return f"{float(value):.{decimals}f}"
+        return _text(value)
+
+    return fmt
+
+
+def _percent(value: Any) -> str:
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, numbers.Real):
+        return f"{100 * float(value):.1f}%"
+    return _text(value)
+
+
+def _count(value: Any) -> str:
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    return MISSING if value is None else escape(str(value))
+
+
+# Comparison columns: key, header, format, True if higher is better.
+COMPARISON_COLUMNS: tuple[tuple[str, str, Callable[[Any], str], bool], ...] = (
+    ("roc_auc", "ROC AUC", _number(4), True),
+    ("pr_auc", "PR AUC", _number(4), True),
+    ("brier", "Brier", _number(4), False),
+    ("log_loss", "Log loss", _number(4), False),
+    ("ece", "ECE", _number(4), False),
+    ("lift_at_10pct", "Lift @10%", _number(2), True),
+    ("capture_at_10pct", "Capture @10%", _percent, True),
+    ("lift_at_20pct", "Lift @20%", _number(2), True),
+    ("capture_at_20pct", "Capture @20%", _percent, True),
+)
+
+
+# --- sections: each returns an HTML fragment, or "" when there is nothing to show ------------
+
+
+def _meta(report: Mapping[str, Any]) -> str:
+    fields = (
+        ("Model", "model_name"),
+        ("Version", "model_version"),
+        ("MLflow run", "run_id"),
+        ("Data", "generated_from"),
+    )
+    items = [
+        f"<dt>{label}</dt><dd>{_text(report[key])}</dd>"
+        for label, key in fields
+        if report.get(key) is not None
+    ]
+    return f'<dl class="meta">{"".join(items)}</dl>' if items else ""
+
+
+def _gate(gate: Mapping[str, Any] | None) -> str:
+    if not gate:
+        return ""
+    verdict = gate.get("verdict")
+    css = verdict if verdict in ("passed", "failed") else "unknown"
+    lines = [
+        f'<section class="gate {css}">',
+        f'<div class="verdict">Promotion gate: {_text(verdict)}</div>',
+    ]
+    details = []
+    if gate.get("alias") is not None:
+        details.append(f"alias <code>{_text(gate['alias'])}</code>")
+    if gate.get("forced"):
+        details.append("<b>forced</b>: promoted regardless of the verdict")
+    if details:
+        lines.append(f"<p>{'; '.join(details)}</p>")
+    reasons = gate.get("reasons") or []
+    if reasons:
+        lines.append("<ul>" + "".join(f"<li>{_text(r)}</li>" for r in reasons) + "</ul>")
+    lines.append("</section>")
+    return "\n".join(lines)
+
+
+def _data(schedule: Mapping[str, Any] | None, rows: Mapping[str, Any] | None) -> str:
+    if not schedule and not rows:
+        return ""
+    schedule, rows = schedule or {}, rows or {}
+    table = _table(
+        ["Snapshot", "Cutoff(s)", "Customers"],
+        [
+            ["Training", _text(schedule.get("train_cutoffs")), _count(rows.get("train"))],
+            [
+                "Validation",
+                _text(schedule.get("validation_cutoff")),
+                _count(rows.get("validation")),
+            ],
+            ["Test", _text(schedule.get("test_cutoff")), _count(rows.get("test"))],
+        ],
+        numeric=[False, False, True],
+    )
+    churn_rate = _percent(rows.get("test_churn_rate"))
+    return f"<section>\n<h2>Data</h2>\n{table}\n<p>Test churn rate: {churn_rate}</p>\n</section>"
+
+
+def _comparison(comparison: Sequence[Mapping[str, Any]] | None) -> str:
+    if not comparison:
+        return ""
+    best = {key: _best(comparison, key, higher) for key, _, _, higher in COMPARISON_COLUMNS}
+    body = []
+    for i, row in enumerate(comparison):
+        cells = [f"<td>{_text(row.get('name'))}</td>"]
+        for key, _, fmt, _ in COMPARISON_COLUMNS:
+            value = row.get(key)
+            shown = fmt(value)
+            if best[key] is not None and not _is_missing(value) and value == best[key]:
+                shown = f"<b>{shown}</b>"
+            cells.append(f'<td class="num">{shown}</td>')
+        css = ' class="model"' if i == 0 else ""
+        body.append(f"<tr{css}>{''.join(cells)}</tr>")
+    header = "".join(f"<th>{h}</th>" for h in ["Model", *(c[1] for c in COMPARISON_COLUMNS)])
+    return (
+        "<section>\n<h2>Model against baselines</h2>\n"
+        "<p>All rows are scored on the same test customers; the first row is the model. "
+        "The best value of each column is in bold.</p>\n"
+        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody>\n</table>\n</section>"
+    )
+
+
+def _best(rows: Sequence[Mapping[str, Any]], key: str, higher_is_better: bool) -> Any:
+    """Best value of a column, or None when fewer than two rows have one (nothing to compare)."""
+    values = [
+        row.get(key)
+        for row in rows
+        if isinstance(row.get(key), numbers.Real) and not _is_missing(row.get(key))
+    ]
+    if len(values) < 2:
+        return None
+    return max(values) if higher_is_better else min(values)
+
+
+def _calibration(calibration: Mapping[str, Any] | None) -> str:
+    if not calibration:
+        return ""
+    fmt = _number(4)
+    table = _table(
+        ["Metric", "Before", "After"],
+        [
+            [
+                "Brier",
+                fmt(calibration.get("brier_before")),
+                fmt(calibration.get("brier_after")),
+            ],
+            ["ECE", fmt(calibration.get("ece_before")), fmt(calibration.get("ece_after"))],
+        ],
+        numeric=[False, True, True],
+    )
+    method = _text(calibration.get("method"))
+    return (
+        "<section>\n<h2>Calibration</h2>\n"
+        f"<p>Method: {method}. Measured on the test snapshot; lower is better.</p>\n"
+        f"{table}\n</section>"
+    )
+
+
+def _segments(segments: Sequence[Mapping[str, Any]] | None) -> str:
+    if not segments:
+        return ""
+    table = _table(
+        ["Segment", "Customers", "Churn rate", "ROC AUC"],
+        [
+            [
+                _text(s.get("segment")),
+                _count(s.get("customers")),
+                _percent(s.get("churn_rate")),
+                _number(4)(s.get("roc_auc")),
+            ]
+            for s in segments
+        ],
+        numeric=[False, True, True, True],
+    )
+    return f"<section>\n<h2>Segments</h2>\n{table}\n</section>"
+
+
+def _figures(images: Mapping[str, Path]) -> str:
+    if not images:
+        return ""
+    figures = []
+    for caption, path in images.items():
+        data = Path(path).read_bytes()
+        if not data.startswith(PNG_MAGIC):
+            raise ValueError(f"{path} is not a PNG file")
+        encoded = base64.b64encode(data).decode("ascii")
+        figures.append(
+            f'<figure><img src="data:image/png;base64,{encoded}" alt="{_text(caption)}">'
+            f"<figcaption>{_text(caption)}</figcaption></figure>"
+        )
+    return "<section>\n<h2>Figures</h2>\n" + "\n".join(figures) + "\n</section>"
+
+
+def _notes(notes: Sequence[str] | None) -> str:
+    if not notes:
+        return ""
+    paragraphs = "\n".join(f"<p>{_text(note)}</p>" for note in notes)
+    return f"<section>\n<h2>Notes</h2>\n{paragraphs}\n</section>"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
+    """An HTML table from already-escaped cell fragments."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "\n".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if is_num else f"<td>{cell}</td>"
+            for cell, is_num in zip(row, numeric, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"

@@ -1,0 +1,226 @@
+"""Evaluation plots built with matplotlib's object API: each function returns a ``Figure``.
+
+No ``matplotlib.pyplot``: figures are not registered with a global figure manager, so nothing
+needs closing, no GUI backend is chosen, and importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+from churn.evaluate import calibration_bins
+
+FIGSIZE = (6.4, 4.8)
+REFERENCE_STYLE = {"color": "0.5", "linestyle": "--", "linewidth": 1.0}
+MARKER_STYLE = {"color": "0.8", "linestyle": "-", "linewidth": 1.0}
+
+
+def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """ROC curves, one per named score, with the chance diagonal.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_customers,)
+        1 if the customer churned, else 0. Both classes must be present.
+    scores : mapping of str to ndarray of shape (n_customers,)
+        Named scores where higher means riskier (probabilities or any ranking score).
+
+    Returns
+    -------
+    Figure
+        One line per score, labelled with its name and ROC AUC to 3 decimals, plus the
+        chance diagonal.
+    """
+    y = _labels(y_true, scores)
+    fig, ax = _new_figure("ROC curve", "False positive rate", "True positive rate")
+    for name, score in scores.items():
+        fpr, tpr, _ = roc_curve(y, score)
+        auc = roc_auc_score(y, score)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], label="chance (AUC 0.500)", **REFERENCE_STYLE)
+    _finish(ax, legend_loc="lower right")
+    return fig
+
+
+def pr_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """Precision-recall curves, one per named score, with the base churn rate.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_customers,)
+        1 if the customer churned, else 0. Both classes must be present.
+    scores : mapping of str to ndarray of shape (n_customers,)
+        Named scores where higher means riskier.
+
+    Returns
+    -------
+    Figure
+        One line per score, labelled with its name and average precision to 3 decimals, plus
+        a horizontal line at the share of churners (the precision of a random list).
+    """
+    y = _labels(y_true, scores)
+    fig, ax = _new_figure("Precision-recall curve", "Recall", "Precision")
+    for name, score in scores.items():
+        precision, recall, _ = precision_recall_curve(y, score)
+        ap = average_precision_score(y, score)
+        ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})", drawstyle="steps-post")
+    base_rate = float(y.mean())
+    ax.axhline(base_rate, label=f"base rate ({base_rate:.3f})", **REFERENCE_STYLE)
+    _finish(ax, legend_loc="upper right")
+    return fig
+
+
+def gains_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """Cumulative gains: share of all churners captured when contacting the riskiest first.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_customers,)
+        1 if the customer churned, else 0. At least one churner must be present.
+    scores : mapping of str to ndarray of shape (n_customers,)
+        Named scores where higher means riskier.
+
+    Returns
+    -------
+    Figure
+        One line per score (x: share of customers contacted, y: share of churners captured),
+        plus the random diagonal and the perfect-model line; light vertical lines mark 10%
+        and 20% contacted.
+    """
+    y = _labels(y_true, scores)
+    fig, ax = _new_figure(
+        "Cumulative gains", "Share of customers contacted", "Share of all churners captured"
+    )
+    for share in (0.1, 0.2):
+        ax.axvline(share, **MARKER_STYLE)
+    for name, score in scores.items():
+        contacted, captured = _gains_curve(y, score)
+        ax.plot(contacted, captured, label=name)
+    ax.plot([0, 1], [0, 1], label="random", **REFERENCE_STYLE)
+    base_rate = float(y.mean())
+    ax.plot([0, base_rate, 1], [0, 1, 1], label="perfect model", color="0.3", linestyle=":")
+    _finish(ax, legend_loc="lower right")
+    return fig
+
+
+def _gains_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the cumulative gains curve, starting at (0, 0).
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_customers,)
+        1 if the customer churned, else 0; at least one churner.
+    score : ndarray of shape (n_customers,)
+        Higher means riskier. Ties keep input order (stable sort).
+
+    Returns
+    -------
+    contacted : ndarray of shape (n_customers + 1,)
+        Share of customers contacted, 0 to 1.
+    captured : ndarray of shape (n_customers + 1,)
+        Share of all churners among those contacted, 0 to 1.
+    """
+    y = np.asarray(y_true, dtype="float64")
+    order = np.argsort(-np.asarray(score, dtype="float64"), kind="stable")
+    captured = np.concatenate([[0.0], np.cumsum(y[order]) / y.sum()])
+    contacted = np.arange(len(y) + 1) / len(y)
+    return contacted, captured
+
+
+def reliability_figure(
+    y_true: np.ndarray, probabilities: Mapping[str, np.ndarray], n_bins: int = 10
+) -> Figure:
+    """Reliability diagram with a histogram of the predicted probabilities underneath.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_customers,)
+        1 if the customer churned, else 0.
+    probabilities : mapping of str to ndarray of shape (n_customers,)
+        Named churn probabilities in [0, 1], e.g. ``"before calibration"`` and
+        ``"after calibration"``.
+    n_bins : int, default 10
+        Number of equal-width probability bins on [0, 1]. Empty bins are skipped.
+
+    Returns
+    -------
+    Figure
+        Top axes: mean predicted probability against observed churn rate per bin, one line
+        per name, plus the perfect-calibration diagonal. Bottom axes: step histogram of the
+        predicted probabilities, one per name, on the same bins.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    y = _labels(y_true, probabilities, need_both_classes=False)
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    curve_ax, hist_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    for name, p in probabilities.items():
+        _, mean_predicted, observed = calibration_bins(y, p, n_bins)
+        (line,) = curve_ax.plot(mean_predicted, observed, marker="o", label=name)
+        hist_ax.hist(
+            np.asarray(p, dtype="float64"), bins=edges, histtype="step", color=line.get_color()
+        )
+    curve_ax.plot([0, 1], [0, 1], label="perfectly calibrated", **REFERENCE_STYLE)
+    curve_ax.set_title("Reliability diagram")
+    curve_ax.set_ylabel("Observed churn rate")
+    curve_ax.set_ylim(-0.02, 1.02)
+    _finish(curve_ax, legend_loc="upper left")
+    hist_ax.set_xlabel("Predicted churn probability")
+    hist_ax.set_ylabel("Customers")
+    hist_ax.set_xlim(0, 1)
+    hist_ax.grid(alpha=0.3)
+    return fig
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG at 100 dpi and return ``path``.
+
+    The parent folder must exist.
+    """
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def _labels(
+    y_true: np.ndarray, scores: Mapping[str, np.ndarray], need_both_classes: bool = True
+) -> np.ndarray:
+    """``y_true`` as a 0/1 int array, after checking it against every named score."""
+    y = np.asarray(y_true)
+    if y.ndim != 1 or not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must be a 1-D array of 0/1 labels")
+    if not scores:
+        raise ValueError("at least one named score is needed")
+    for name, score in scores.items():
+        if np.shape(score) != y.shape:
+            raise ValueError(f"score {name!r} has shape {np.shape(score)}, labels {y.shape}")
+    if need_both_classes and len(np.unique(y)) < 2:
+        raise ValueError("y_true must contain both churners and non-churners")
+    return y.astype(int)
+
+
+def _new_figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    return fig, ax
+
+
+def _finish(ax: Axes, legend_loc: str) -> None:
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize="small")
