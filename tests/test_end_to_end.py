@@ -80,7 +80,7 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert len(at_risk) == manifest["rows_at_risk"] > 0
     assert at_risk["churn_probability"].is_monotonic_decreasing
     assert set(at_risk["risk_tier"]) <= {"high", "medium"}
-    assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "vip"}
+    assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "VIP"}
     assert (at_risk["reason_1"] != "").all()
     assert (at_risk["model_version"] == 1).all()
     scores = pd.read_parquet(folder / "scores.parquet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.scoring import assign_segments, risk_tier, top_reasons
+from churn.scoring import assign_segments, risk_tier
 
 TIERS = {"high": 0.7, "medium": 0.4}
 
@@ -27,19 +27,3 @@ def test_segments_first_matching_rule_wins():
         features, new_max_tenure_days=90, dormant_min_days=90, vip_min_spend_365d=800.0
     )
     assert list(segments) == ["new", "vip", "dormant", "regular", "new"]
-
-
-def test_reasons_are_the_largest_positive_contributions_with_values():
-    contributions = pd.DataFrame(
-        {"recency": [0.9], "spend": [0.1], "gap": [0.5], "tenure": [0.3], "bias": [2.0]}
-    )
-    features = pd.DataFrame({"recency": [84.0], "spend": [12.5], "gap": [3.25], "tenure": [400.0]})
-    reasons = top_reasons(contributions, features)
-    assert reasons.iloc[0].tolist() == ["recency=84", "gap=3.25", "tenure=400"]
-
-
-def test_features_that_lower_the_risk_are_never_reasons():
-    contributions = pd.DataFrame({"recency": [0.4], "spend": [-0.2], "gap": [0.0], "bias": [0.0]})
-    features = pd.DataFrame({"recency": [30.0], "spend": [100.0], "gap": [np.nan]})
-    reasons = top_reasons(contributions, features)
-    assert reasons.iloc[0].tolist() == ["recency=30", "", ""]

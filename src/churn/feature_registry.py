@@ -28,7 +28,9 @@ Each feature is one SQL expression evaluated at a *level*:
 Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
 ``LN``, ``NULLIF``) so that one definition serves every engine. Reason templates use
 ``{value}`` (the customer's value, formatted in the feature's unit) and may name other
-features in braces, such as ``{mean_gap_days}``.
+features in braces, such as ``{mean_gap_days}``; a part in square brackets is left out when
+a feature it names is missing for the customer. :data:`MISSING_REASONS` gives the sentence
+for a customer whose own value is missing (for example no gap with a single order).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class Feature:
         The definition: an SQL expression at ``level``.
     unit : str
         ``days``, ``orders``, ``money``, ``share`` (0..1), ``ratio``, ``count``, ``hour``,
-        ``items`` or ``nats``.
+        ``items``, ``nats`` or ``flag`` (1 = yes, 0 = no).
     description : str
         What it measures, for the docs.
     reason_en, reason_it : str
@@ -93,6 +95,38 @@ class Feature:
     requires: tuple[str, ...] = ()
 
 
+# Reason sentences (en, it) for a customer whose value of the feature is missing: what a
+# missing value means for that feature. Features not listed get a generic sentence.
+MISSING_REASONS: dict[str, tuple[str, str]] = {
+    **{
+        name: ("only one order so far", "un solo ordine finora")
+        for name in (
+            "mean_gap_days",
+            "std_gap_days",
+            "last_gap_days",
+            "max_gap_days",
+            "overdue_ratio",
+        )
+    },
+    "days_since_last_return": ("has never returned an item", "non ha mai reso un articolo"),
+    "days_since_last_discount": (
+        "has never bought with a discount",
+        "non ha mai acquistato con uno sconto",
+    ),
+    "spend_ratio_90d": (
+        "spent nothing in the 90 days before the last 90",
+        "non ha speso nulla nei 90 giorni precedenti agli ultimi 90",
+    ),
+    "last_basket_vs_mean": ("no usual basket to compare with", "nessuno scontrino abituale"),
+    "basket_value_std_365d": ("only one order this year", "un solo ordine quest'anno"),
+    "order_hour_std_365d": ("only one order this year", "un solo ordine quest'anno"),
+    "categories_distinct_365d": ("no category recorded", "nessuna categoria registrata"),
+    "category_entropy_365d": ("no category recorded", "nessuna categoria registrata"),
+    "top_category_share_365d": ("no category recorded", "nessuna categoria registrata"),
+    "account_age_days": ("no sign-up date on record", "nessuna data di iscrizione"),
+}
+
+
 def _window_features(w: int) -> list[Feature]:
     return [
         Feature(
@@ -102,8 +136,8 @@ def _window_features(w: int) -> list[Feature]:
             f"SUM(CASE WHEN age_days < {w} THEN 1 ELSE 0 END)",
             "orders",
             f"Orders in the last {w} days (including the cutoff day).",
-            f"only {{value}} orders in the last {w} days",
-            f"solo {{value}} ordini negli ultimi {w} giorni",
+            f"only {{value}} in the last {w} days",
+            f"solo {{value}} negli ultimi {w} giorni",
         ),
         Feature(
             f"spend_{w}d",
@@ -127,8 +161,8 @@ _FIXED: tuple[Feature, ...] = (
         "MIN(age_days)",
         "days",
         "Calendar days from the last order's date to the cutoff (0 = ordered that day).",
-        "no order for {value}",
-        "nessun ordine da {value}",
+        "no order for {value}[, {overdue_ratio} times their usual gap ({mean_gap_days})]",
+        "nessun ordine da {value}[, {overdue_ratio} volte l'intervallo abituale ({mean_gap_days})]",
     ),
     # frequency and monetary, lifetime
     Feature(
@@ -138,8 +172,8 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(*)",
         "orders",
         "Orders since the first one.",
-        "{value} orders in total",
-        "{value} ordini in totale",
+        "{value} in total",
+        "{value} in totale",
     ),
     Feature(
         "spend_total",
@@ -232,8 +266,8 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN 1 ELSE 0 END)",
         "orders",
         "Orders in the 90 days before the last 90.",
-        "{value} orders in the previous 90 days",
-        "{value} ordini nei 90 giorni precedenti",
+        "{value} in the previous 90 days",
+        "{value} nei 90 giorni precedenti",
     ),
     Feature(
         "orders_change_90d",
@@ -242,8 +276,8 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN age_days < 90 THEN 1 WHEN age_days < 180 THEN -1 ELSE 0 END)",
         "orders",
         "Orders in the last 90 days minus orders in the 90 before.",
-        "{value} orders compared with the previous 90 days",
-        "{value} ordini rispetto ai 90 giorni precedenti",
+        "orders changed by {value} against the previous 90 days[ ({orders_prev_90d})]",
+        "ordini cambiati di {value} rispetto ai 90 giorni precedenti[ ({orders_prev_90d})]",
     ),
     Feature(
         "spend_prev_90d",
@@ -263,8 +297,8 @@ _FIXED: tuple[Feature, ...] = (
         "WHEN age_days < 180 THEN -amount END), 0)",
         "money",
         "Net revenue in the last 90 days minus the 90 before.",
-        "spending changed by {value} against the previous 90 days ({spend_prev_90d})",
-        "spesa cambiata di {value} rispetto ai 90 giorni precedenti ({spend_prev_90d})",
+        "spending changed by {value} against the previous 90 days[ ({spend_prev_90d})]",
+        "spesa cambiata di {value} rispetto ai 90 giorni precedenti[ ({spend_prev_90d})]",
     ),
     Feature(
         "spend_ratio_90d",
@@ -442,10 +476,10 @@ _FIXED: tuple[Feature, ...] = (
         "discounts",
         "orders",
         "MAX(CASE WHEN is_last = 1 THEN order_discounted END)",
-        "share",
+        "flag",
         "1 if the last order had a discount, else 0.",
-        "their last order had no discount",
-        "il suo ultimo ordine non era scontato",
+        "last order with a discount: {value}",
+        "ultimo ordine con sconto: {value}",
         requires=("discount",),
     ),
     # diversity
@@ -582,8 +616,8 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "share",
         "BG/NBD probability of no order within the label horizon (model fitted at each "
         "cutoff on every customer's history up to it).",
-        "a purchase model gives {value} chance of no order in the coming period",
-        "un modello di acquisto stima {value} di probabilità di nessun ordine nel prossimo periodo",
+        "{value} chance of no order in the coming period, judging by their purchase rhythm[ (last order {days_since_last_order} ago)]",
+        "{value} di probabilità di nessun ordine nel prossimo periodo, dato il suo ritmo d'acquisto[ (ultimo ordine {days_since_last_order} fa)]",
     ),
     Feature(
         "bgnbd_expected_orders",
@@ -592,8 +626,8 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "",
         "orders",
         "BG/NBD expected number of order days within the label horizon.",
-        "only {value} orders expected in the coming period",
-        "solo {value} ordini attesi nel prossimo periodo",
+        "only {value} expected in the coming period[ (last order {days_since_last_order} ago)]",
+        "solo {value} attesi nel prossimo periodo[ (ultimo ordine {days_since_last_order} fa)]",
     ),
 )
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import (
@@ -224,3 +225,78 @@ def _new_figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
 def _finish(ax: Axes, legend_loc: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc=legend_loc, fontsize="small")
+
+
+def shap_ranking(contributions: pd.DataFrame) -> pd.Series:
+    """Mean absolute SHAP value per feature, largest first (the ``bias`` column dropped)."""
+    contrib = contributions.drop(columns=["bias"], errors="ignore")
+    return contrib.abs().mean().sort_values(ascending=False, kind="stable")
+
+
+def shap_bar_figure(contributions: pd.DataFrame, top: int = 20) -> Figure:
+    """Mean |SHAP| of the ``top`` features: how much each moves the log-odds on average."""
+    ranking = shap_ranking(contributions).head(top)[::-1]
+    fig = Figure(figsize=(7.0, 0.28 * len(ranking) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh(ranking.index, ranking.to_numpy(), color="#1f77b4")
+    ax.set_title("Mean |SHAP value| per feature")
+    ax.set_xlabel("Mean absolute contribution to the churn log-odds")
+    ax.tick_params(axis="y", labelsize="small")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def shap_beeswarm_figure(
+    contributions: pd.DataFrame, features: pd.DataFrame, top: int = 15, seed: int = 0
+) -> Figure:
+    """SHAP summary: one row of points per feature (the ``top`` by mean |SHAP|), each point
+    a customer at its contribution, coloured by the customer's feature value (rank within
+    the feature: blue low, red high; grey missing)."""
+    ranking = shap_ranking(contributions).head(top)
+    names = list(ranking.index)[::-1]
+    rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(7.5, 0.35 * len(names) + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    scatter = None
+    for row, name in enumerate(names):
+        shap_values = contributions[name].to_numpy(dtype="float64")
+        value = features[name].to_numpy(dtype="float64")
+        colour = pd.Series(value).rank(pct=True).to_numpy()
+        jitter = rng.uniform(-0.3, 0.3, len(shap_values))
+        missing = np.isnan(colour)
+        ax.scatter(shap_values[missing], row + jitter[missing], s=4, color="0.7", alpha=0.6)
+        scatter = ax.scatter(
+            shap_values[~missing],
+            row + jitter[~missing],
+            s=4,
+            c=colour[~missing],
+            cmap="coolwarm",
+            vmin=0,
+            vmax=1,
+            alpha=0.6,
+        )
+    ax.set_yticks(range(len(names)), names, fontsize="small")
+    ax.axvline(0, **REFERENCE_STYLE)
+    ax.set_title("SHAP summary: contribution of each feature, one dot per customer")
+    ax.set_xlabel("Contribution to the churn log-odds (right = towards churn)")
+    ax.grid(axis="x", alpha=0.3)
+    if scatter is not None:
+        bar = fig.colorbar(scatter, ax=ax, ticks=[0, 1], aspect=40)
+        bar.ax.set_yticklabels(["low", "high"])
+        bar.set_label("feature value")
+    return fig
+
+
+def shap_dependence_figure(
+    contributions: pd.DataFrame, features: pd.DataFrame, name: str
+) -> Figure:
+    """SHAP dependence of one feature: its value against its contribution, per customer."""
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(features[name], contributions[name], s=5, alpha=0.4)
+    ax.axhline(0, **REFERENCE_STYLE)
+    ax.set_title(f"SHAP dependence: {name}")
+    ax.set_xlabel(name)
+    ax.set_ylabel("Contribution to the churn log-odds")
+    ax.grid(alpha=0.3)
+    return fig

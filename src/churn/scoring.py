@@ -1,4 +1,5 @@
-"""Turning probabilities into a marketer's list: risk tiers, segments and reasons."""
+"""Turning probabilities into a marketer's list: risk tiers and segments (reasons and the
+localised names and actions are in :mod:`churn.reasons`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-
-ACTIONS = {
-    "new": "welcome / onboarding",
-    "regular": "loyalty offer",
-    "dormant": "reactivation campaign",
-    "vip": "exclusive preview or event",
-}
 
 
 def risk_tier(p_churn: np.ndarray, thresholds: Mapping[str, float]) -> np.ndarray:
@@ -56,45 +50,3 @@ def assign_segments(
         default="regular",
     )
     return pd.Series(segment, index=features.index, name="segment")
-
-
-def _format_value(value: float) -> str:
-    if pd.isna(value):
-        return "missing"
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.2f}"
-
-
-def top_reasons(
-    contributions: pd.DataFrame, features: pd.DataFrame, n_reasons: int = 3
-) -> pd.DataFrame:
-    """The features pushing each customer hardest towards churn, as ``name=value`` text.
-
-    Only positive contributions count: a feature that lowers the risk is never a reason,
-    so a row may have fewer than ``n_reasons`` (the rest are empty strings).
-
-    Parameters
-    ----------
-    contributions : pandas.DataFrame
-        SHAP contributions to the log-odds, one column per feature (a ``bias`` column
-        is ignored).
-    features : pandas.DataFrame
-        The customers' feature values, same index.
-    """
-    contrib = contributions.drop(columns=["bias"], errors="ignore")
-    names = np.asarray(contrib.columns)
-    values = contrib.to_numpy()
-    feature_values = features[list(names)].to_numpy(dtype="float64")
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n_reasons]
-    rows = np.arange(len(values))
-    out = {}
-    for k in range(n_reasons):
-        idx = order[:, k]
-        positive = values[rows, idx] > 0
-        shown = feature_values[rows, idx]
-        out[f"reason_{k + 1}"] = [
-            f"{names[j]}={_format_value(v)}" if ok else ""
-            for j, v, ok in zip(idx, shown, positive, strict=True)
-        ]
-    return pd.DataFrame(out, index=contributions.index)

@@ -12,7 +12,8 @@ from churn import tracking
 from churn.errors import ConfigError, DataContractError
 from churn.feature_registry import FAMILIES
 from churn.features import build_features
-from churn.scoring import ACTIONS, assign_segments, risk_tier, top_reasons
+from churn.reasons import check_locale, localise_segments, top_reasons
+from churn.scoring import assign_segments, risk_tier
 from churn.stages.common import (
     atomic_dir,
     ingest_manifest,
@@ -49,6 +50,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     opened = open_transactions(cfg)
     con, last = opened.con, opened.last_date
     as_of = resolve_as_of(cfg.as_of, last)
+    locale = check_locale(str(cfg.locale))
 
     with step("load model", timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
@@ -92,7 +94,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             dormant_min_days=int(seg_cfg.dormant_min_days),
             vip_min_spend_365d=vip_min_spend,
         )
-        scores["recommended_action"] = scores["segment"].map(ACTIONS)
+        scores["segment"], scores["recommended_action"] = localise_segments(
+            scores["segment"].tolist(), locale
+        )
         for col in ("days_since_last_order", "orders_365d", "spend_365d"):
             scores[col] = features[col]
         scores["as_of"] = as_of.isoformat()
@@ -103,8 +107,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             classifier.contributions(features.loc[at_risk.index]),
             features.loc[at_risk.index],
             n_reasons=int(cfg.score.n_reasons),
+            locale=locale,
+            currency=str(cfg.data.currency),
         )
-        at_risk = at_risk.join(reasons)
+        at_risk = at_risk.join(reasons.sentences)
         at_risk = at_risk.sort_values(
             ["churn_probability", "customer_id"], ascending=[False, True], kind="stable"
         )

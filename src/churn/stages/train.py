@@ -195,6 +195,32 @@ def _comparison(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _shap_images(
+    classifier: ChurnClassifier, test: pd.DataFrame, out: Path, rows: int, seed: int
+) -> dict[str, Path]:
+    """Global SHAP views on a fixed-seed sample of test customers (exact TreeSHAP from
+    LightGBM); also writes ``shap_importance.csv``."""
+    sample = test.sample(n=min(rows, len(test)), random_state=seed)
+    features = sample[classifier.feature_names]
+    contributions = classifier.contributions(features)
+    ranking = plots.shap_ranking(contributions)
+    ranking.rename("mean_abs_shap").rename_axis("feature").to_csv(out / "shap_importance.csv")
+    images = {
+        "SHAP summary: how each feature moves each customer's churn risk": plots.save_png(
+            plots.shap_beeswarm_figure(contributions, features, seed=seed), out / "shap_summary.png"
+        ),
+        "Mean |SHAP| per feature: what drives the model overall": plots.save_png(
+            plots.shap_bar_figure(contributions), out / "shap_importance.png"
+        ),
+    }
+    for name in ranking.index[:5]:
+        images[f"SHAP dependence of {name}"] = plots.save_png(
+            plots.shap_dependence_figure(contributions, features, name),
+            out / f"shap_dependence_{name}.png",
+        )
+    return images
+
+
 def _write_report(
     out: Path,
     y: np.ndarray,
@@ -203,6 +229,7 @@ def _write_report(
     metrics: dict[str, Any],
     schedule: Schedule,
     source: str,
+    shap_images: dict[str, Path],
 ) -> list[Path]:
     images = {
         "ROC curves on the test snapshot": plots.save_png(
@@ -215,6 +242,7 @@ def _write_report(
         "Reliability of the churn probabilities, before and after calibration": plots.save_png(
             plots.reliability_figure(y, probabilities), out / "calibration.png"
         ),
+        **shap_images,
     }
     gate = metrics["gate"]
     report = {
@@ -244,7 +272,9 @@ def _write_report(
             "The registered model is a refit of the evaluated one on every labelled snapshot, "
             "test included, with the same settings and number of trees; it reuses the "
             "calibration fitted on the validation snapshot. The figures above are those of "
-            "the evaluated model, which never saw the test snapshot's outcomes."
+            "the evaluated model, which never saw the test snapshot's outcomes.",
+            "SHAP values are exact TreeSHAP contributions of the evaluated model on a sample "
+            "of test customers; they explain the booster's log-odds, before calibration.",
         ],
     }
     path = write_evaluation_report(report, images, out / REPORT_FILE)
@@ -437,7 +467,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             **schedule.as_dict(),
         }
     )
-    with step("evaluation report", timings):
+    with step("evaluation report and SHAP plots", timings):
         report_files = _write_report(
             out,
             test["churned"].to_numpy(),
@@ -446,8 +476,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             metrics,
             schedule,
             opened.ingest.manifest["source"],
+            _shap_images(classifier, test, out, int(cfg.train.explain_rows), int(cfg.seed)),
         )
-        tracking.log_files(run_id, report_files)
+        tracking.log_files(run_id, [*report_files, out / "shap_importance.csv"])
     write_json(out / "metrics.json", metrics)
     print(_summary(metrics, out / REPORT_FILE), flush=True)
     return metrics

@@ -1,0 +1,67 @@
+"""Per-customer reasons on a trained model: a planted driver shows up where it was planted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churn import tracking
+from churn.feature_registry import registry
+from churn.features import build_features
+from churn.reasons import top_reasons
+from churn.stages import train
+from tests.conftest import compose_config, connect_to
+
+RETURN_FEATURES = {f.name for f in registry() if f.family == "returns"}
+
+
+@pytest.fixture(scope="module")
+def trained(small_shop_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("explain")
+    overrides = [
+        f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+        f"tracking.artifact_root={root / 'mlartifacts'}",
+    ]
+    cfg = compose_config(
+        "train",
+        [
+            f"data.transactions={small_shop_path}",
+            "experiment=quick",
+            f"output_dir={root}",
+            *overrides,
+        ],
+    )
+    train.run(cfg)
+    tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
+    return tracking.load_registered_model("churn", alias="champion").classifier
+
+
+def test_a_planted_recent_return_is_among_the_reasons_of_that_group(small_shop_path, trained):
+    shop = pd.read_parquet(small_shop_path)
+    as_of = shop["ts"].max().normalize()
+    recent = shop[(shop["ts"] > as_of - pd.Timedelta(days=60)) & (shop["amount"] > 0)]
+    no_returns = set(recent["customer_id"]) - set(
+        shop.loc[
+            (shop["amount"] < 0) & (shop["ts"] > as_of - pd.Timedelta(days=365)), "customer_id"
+        ]
+    )
+    group = sorted(no_returns)[::2]
+    last_lines = (
+        recent[recent["customer_id"].isin(group)].sort_values("ts").groupby("customer_id").tail(1)
+    )
+    planted = last_lines.assign(
+        order_id="RET-" + last_lines["order_id"],
+        ts=as_of - pd.Timedelta(days=2) + pd.Timedelta(hours=12),
+        amount=-last_lines["amount"].abs(),
+        quantity=-1.0,
+    )
+    con = connect_to(pd.concat([shop, planted], ignore_index=True))
+    settings = trained.feature_settings
+    features = build_features(con, [as_of.date()], **settings).set_index("customer_id")
+    reasons = top_reasons(trained.contributions(features), features).features
+    cites_returns = reasons.isin(RETURN_FEATURES).any(axis=1)
+    in_group = features.index.isin(group)
+    others = features.index.isin(list(no_returns - set(group)))
+    assert in_group.sum() > 100
+    assert cites_returns[in_group].mean() > 0.6
+    assert cites_returns[others].mean() < 0.1
