@@ -616,8 +616,10 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "share",
         "BG/NBD probability of no order within the label horizon (model fitted at each "
         "cutoff on every customer's history up to it).",
-        "{value} chance of no order in the coming period, judging by their purchase rhythm[ (last order {days_since_last_order} ago)]",
-        "{value} di probabilità di nessun ordine nel prossimo periodo, dato il suo ritmo d'acquisto[ (ultimo ordine {days_since_last_order} fa)]",
+        "{value} chance of no order in the coming period, judging by their purchase "
+        "rhythm[ (last order {days_since_last_order} ago)]",
+        "{value} di probabilità di nessun ordine nel prossimo periodo, dato il suo ritmo "
+        "d'acquisto[ (ultimo ordine {days_since_last_order} fa)]",
     ),
     Feature(
         "bgnbd_expected_orders",
