@@ -19,9 +19,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"1m": 50_000, "10m": 500_000, "100m": 5_000_000}  # label -> customers (~20 rows each)
-# The 100m shop is the 10m shop ten times over, with customer and order ids suffixed.
-REPLICATED = {"100m": ("10m", 10)}
+# label -> customers (~20 rows each)
+SIZES = {"1m": 50_000, "10m": 500_000, "30m": 1_500_000, "100m": 5_000_000}
+# The 30m and 100m shops are the 10m shop 3 and 10 times over, ids suffixed.
+REPLICATED = {"30m": ("10m", 3), "100m": ("10m", 10)}
+# Explanations: (max_depth, learning_rate) candidates for the default model, measured on
+# the 1m shop; the first is the unlimited model the depth limit is compared with.
+DEPTHS = ((-1, 0.05), (6, 0.05), (4, 0.05), (4, 0.1), (3, 0.1))
 
 CASES = Path(__file__).resolve().parent / "cases"
 # (row label, case script, extra arguments), run on each shop's Parquet file.
@@ -91,6 +95,60 @@ def run_case(case: str, *args: str) -> dict:
     return result
 
 
+def explanation_cases() -> list[dict]:
+    """The depth-limit measurement and the 1M-customer scoring case."""
+    small, _ = ensure_shop("1m", SIZES["1m"], with_csv=False)
+    rows = []
+    for depth, rate in DEPTHS:
+        print(f"explanations, max_depth {depth}, learning rate {rate} ...", flush=True)
+        m = run_case("explain_depth", str(small), str(depth), str(rate))
+        rows.append({"case": "depth", **m})
+        print(f"  ROC AUC {rows[-1]['test_roc_auc']:.4f}, {rows[-1]['seconds']:.1f} s", flush=True)
+    large, _ = ensure_shop("30m", SIZES["30m"], with_csv=False)
+    depth = _default_depth()
+    print(f"scoring 1M customers (max_depth {depth}) ...", flush=True)
+    rows.append({"case": "score_1m", **run_case("score_1m", str(small), str(large), str(depth))})
+    print(f"  {rows[-1]['seconds']:.1f} s: {rows[-1]['steps_s']}", flush=True)
+    return rows
+
+
+def _default_depth() -> int:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "conf" / "model" / "lightgbm.yaml").read_text())
+    return int(config["params"].get("max_depth", -1))
+
+
+def explanation_table(rows: list[dict]) -> list[str]:
+    """Markdown for the explanation cases."""
+    lines = [
+        "",
+        "## Explanations",
+        "",
+        "Exact TreeSHAP (LightGBM `pred_contrib`) for 200,000 rows, with the default model "
+        "trained on the 1m shop (test snapshot of 31,477 customers) at each `max_depth`:",
+        "",
+        "| max_depth | learning rate | trees | mean leaves | test ROC AUC | SHAP s for 200k rows "
+        "| rows/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in (r for r in rows if r["case"] == "depth"):
+        lines.append(
+            f"| {r['max_depth']} | {r['learning_rate']} | {r['trees']} | {r['mean_leaves']:.1f} | "
+            f"{r['test_roc_auc']:.4f} | {r['seconds']:.1f} | {r['customers'] / r['seconds']:,.0f} |"
+        )
+    for r in (r for r in rows if r["case"] == "score_1m"):
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in r["steps_s"].items())
+        lines += [
+            "",
+            f"Scoring {r['customers']:,} customers ({r['rows']:,} rows, the 30m shop) end to "
+            f"end with the default model (max_depth {r['max_depth']}, {r['trees']} trees): "
+            f"**{r['seconds']:.1f} s** ({steps}), {r['explained']:,} customers explained, "
+            f'peak {r["peak_rss_mb"]:,.0f} MB. Example reason: "{r["example_reason"]}".',
+        ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     """Measure every case and write the results table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,6 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--no-csv", action="store_true", help="skip the CSV ingest cases (and CSV files)"
+    )
+    parser.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="skip the explanation cases (depth limit on the 1m shop, 1M customers scored)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args(argv)
@@ -125,13 +188,17 @@ def main(argv: list[str] | None = None) -> None:
             rows.append({"stage": stage, "input": "parquet", "size": label, **m})
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
 
+    explain_rows = [] if args.no_explain else explanation_cases()
+
     meta = {
         "date": dt.date.today().isoformat(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
-    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "results": rows, "explanations": explain_rows}, indent=2)
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -161,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         "the fitted parameters are in results.json. The feature stage fits on a sample of "
         "100,000 customers when there are more.",
     ]
+    if explain_rows:
+        lines += explanation_table(explain_rows)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

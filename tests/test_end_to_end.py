@@ -66,7 +66,8 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert written["gate"]["verdict"] == "passed"
     assert (written["model_version"], written["model_alias"]) == ("1", "champion")
     report = (tmp_path / "train" / "evaluation_report.html").read_text()
-    assert report.count("data:image/png;base64,") == 4
+    # ROC, PR, gains, reliability; SHAP summary, importance and 5 dependence plots.
+    assert report.count("data:image/png;base64,") == 11
     predictions = pd.read_csv(tmp_path / "train" / "test_predictions.csv")
     assert list(predictions.columns) == ["customer_id", "as_of", "y_true", "p_churn"]
     assert (predictions["as_of"] == written["test_cutoff"]).all()

@@ -628,8 +628,8 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "",
         "orders",
         "BG/NBD expected number of order days within the label horizon.",
-        "only {value} expected in the coming period[ (last order {days_since_last_order} ago)]",
-        "solo {value} attesi nel prossimo periodo[ (ultimo ordine {days_since_last_order} fa)]",
+        "{value} expected in the coming period[ (last order {days_since_last_order} ago)]",
+        "{value} attesi nel prossimo periodo[ (ultimo ordine {days_since_last_order} fa)]",
     ),
 )
 
