@@ -23,6 +23,8 @@ FEATURES = {f.name: f for f in registry()}
         (1, "days", "it", "1 giorno"),
         (1, "orders", "en", "1 order"),
         (1, "orders", "it", "1 ordine"),
+        (1, "returns", "en", "1 return"),
+        (2, "returns", "it", "2 resi"),
         (0.3, "orders", "it", "0,3 ordini"),
         (0.04, "orders", "en", "less than 0.1 orders"),
         (0.9996, "share", "en", "99.9%"),

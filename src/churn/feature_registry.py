@@ -75,7 +75,7 @@ class Feature:
         The definition: an SQL expression at ``level``.
     unit : str
         ``days``, ``orders``, ``money``, ``share`` (0..1), ``ratio``, ``count``, ``hour``,
-        ``items``, ``nats`` or ``flag`` (1 = yes, 0 = no).
+        ``items``, ``returns``, ``nats`` or ``flag`` (1 = yes, 0 = no).
     description : str
         What it measures, for the docs.
     reason_en, reason_it : str
@@ -389,10 +389,10 @@ _FIXED: tuple[Feature, ...] = (
         "returns",
         "lines",
         "SUM(CASE WHEN amount < 0 AND age_days < 365 THEN 1 ELSE 0 END)",
-        "count",
+        "returns",
         "Return rows (negative amount) in the last 365 days.",
-        "returned items {value} times in the last year",
-        "ha reso articoli {value} volte nell'ultimo anno",
+        "{value} in the last year",
+        "{value} nell'ultimo anno",
     ),
     Feature(
         "returns_share_365d",
@@ -410,10 +410,10 @@ _FIXED: tuple[Feature, ...] = (
         "returns",
         "lines",
         "SUM(CASE WHEN amount < 0 AND age_days < 90 THEN 1 ELSE 0 END)",
-        "count",
+        "returns",
         "Return rows in the last 90 days.",
-        "{value} returns in the last 90 days",
-        "{value} resi negli ultimi 90 giorni",
+        "{value} in the last 90 days",
+        "{value} negli ultimi 90 giorni",
     ),
     Feature(
         "days_since_last_return",

@@ -51,6 +51,7 @@ _WORDS = {
     "en": {
         "day": ("day", "days"),
         "order": ("order", "orders"),
+        "return": ("return", "returns"),
         "yes": "yes",
         "no": "no",
         "under": "less than {}",
@@ -59,6 +60,7 @@ _WORDS = {
     "it": {
         "day": ("giorno", "giorni"),
         "order": ("ordine", "ordini"),
+        "return": ("reso", "resi"),
         "yes": "sì",
         "no": "no",
         "under": "meno di {}",
@@ -116,6 +118,8 @@ def format_value(value: float, unit: str, locale: str, currency: str = "EUR") ->
         if 0 < abs(value) < 0.05:  # would round to "0 orders"
             return _WORDS[locale]["under"].format(_plural(0.1, "order", locale))
         return _plural(value, "order", locale)
+    if unit == "returns":
+        return _plural(value, "return", locale)
     if unit == "money":
         return format_money(value, locale, currency)
     if unit == "share":
