@@ -51,3 +51,27 @@ def tracking_overrides(tmp_path: Path) -> list[str]:
         f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
         f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
     ]
+
+
+@pytest.fixture(scope="session")
+def trained_store(small_shop_path: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Tracking overrides of a store whose ``churn@champion`` was trained once on the small
+    shop, shared by the tests that only score (they must not register models)."""
+    from churn.stages import train
+
+    root = tmp_path_factory.mktemp("trained")
+    overrides = [
+        f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+        f"tracking.artifact_root={root / 'mlartifacts'}",
+    ]
+    cfg = compose_config(
+        "train",
+        [
+            f"data.transactions={small_shop_path}",
+            "experiment=quick",
+            f"output_dir={root}",
+            *overrides,
+        ],
+    )
+    train.run(cfg)
+    return overrides

@@ -79,7 +79,7 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert at_risk.columns[0] == "customer_id"
     assert set(CSV_COLUMNS) <= set(at_risk.columns)
     assert len(at_risk) == manifest["rows_at_risk"] > 0
-    assert at_risk["churn_probability"].is_monotonic_decreasing
+    assert at_risk["expected_value_at_risk"].is_monotonic_decreasing
     assert set(at_risk["risk_tier"]) <= {"high", "medium"}
     assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "VIP"}
     assert (at_risk["reason_1"] != "").all()

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from churn.scoring import assign_segments, risk_tier
+from churn.errors import ConfigError
+from churn.scoring import (
+    assign_segments,
+    expected_value_at_risk,
+    neutralise_formulas,
+    risk_tier,
+    select_at_risk,
+)
 
 TIERS = {"high": 0.7, "medium": 0.4}
 
@@ -27,3 +35,58 @@ def test_segments_first_matching_rule_wins():
         features, new_max_tenure_days=90, dormant_min_days=90, vip_min_spend_365d=800.0
     )
     assert list(segments) == ["new", "vip", "dormant", "regular", "new"]
+
+
+def test_formula_cells_get_an_apostrophe_and_numbers_stay_numbers():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["=HYPERLINK(1)", "+1", "-2", "@SUM", "\tx", "\rx", "C1"],
+            "spend": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    out = neutralise_formulas(frame)
+    assert out["customer_id"].tolist() == [
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM",
+        "'\tx",
+        "'\rx",
+        "C1",
+    ]
+    assert out["spend"].tolist() == [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_value_at_risk_is_probability_times_trailing_spend_floored_at_zero():
+    assert expected_value_at_risk(np.array([0.5, 0.9]), np.array([200.0, -30.0])).tolist() == [
+        100.0,
+        0.0,
+    ]
+
+
+SCORES = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "c", "d"],
+        "risk_tier": ["high", "low", "medium", "high"],
+        "expected_value_at_risk": [10.0, 50.0, 30.0, 30.0],
+    }
+)
+
+
+def test_tier_selection_sorts_by_value_at_risk_then_id():
+    chosen = select_at_risk(SCORES, "tiers", ["high", "medium"])
+    assert chosen["customer_id"].tolist() == ["c", "d", "a"]
+
+
+def test_top_k_takes_the_most_value_at_risk_whatever_the_tier():
+    assert select_at_risk(SCORES, "top_k", [], top_k=2)["customer_id"].tolist() == ["b", "c"]
+
+
+def test_budget_buys_whole_contacts():
+    chosen = select_at_risk(SCORES, "budget", [], budget=7.5, cost_per_contact=2.5)
+    assert chosen["customer_id"].tolist() == ["b", "c", "d"]
+
+
+def test_an_unknown_selection_is_a_config_error():
+    with pytest.raises(ConfigError, match="score.selection"):
+        select_at_risk(SCORES, "random", [])

@@ -1,7 +1,7 @@
 """Bench case: does a depth limit keep test ROC AUC while cutting explanation time?
 
 Arguments: the Parquet path of the shop to train on, the max_depth (-1 = no limit), and
-optionally the learning rate (default: the config's).
+optionally the learning rate and num_leaves (default: the config's).
 Explanation time is exact TreeSHAP (LightGBM pred_contrib) on 200,000 rows (the test
 snapshot repeated).
 """
@@ -16,7 +16,11 @@ from _model import train_default
 from sklearn.metrics import roc_auc_score
 
 depth = int(sys.argv[2])
-extra = {"learning_rate": float(sys.argv[3])} if len(sys.argv) > 3 else {}
+extra = {}
+if len(sys.argv) > 3:
+    extra["learning_rate"] = float(sys.argv[3])
+if len(sys.argv) > 4:
+    extra["num_leaves"] = int(sys.argv[4])
 model, test, fit_seconds = train_default(sys.argv[1], max_depth=depth, **extra)
 auc = roc_auc_score(test["churned"], model.predict_proba(test))
 rows = pd.concat([test] * int(np.ceil(200_000 / len(test))), ignore_index=True).head(200_000)
@@ -32,6 +36,7 @@ report(
     features=len(model.feature_names),
     max_depth=depth,
     learning_rate=model.params["learning_rate"],
+    num_leaves=model.params["num_leaves"],
     test_roc_auc=auc,
     trees=model.best_iteration or trees,
     mean_leaves=mean_leaves,

@@ -33,6 +33,10 @@ class ChurnClassifier:
     calibrator : Calibrator
         Map from the booster's raw probabilities to calibrated ones (identity when the
         model was not calibrated).
+    reference : dict
+        Per feature, the training population's bins and shares (see
+        :func:`churn.drift.reference_profile`), for drift checks when scoring; empty
+        when not recorded.
     """
 
     booster: lgb.Booster
@@ -40,6 +44,7 @@ class ChurnClassifier:
     params: dict[str, Any] = field(default_factory=dict)
     feature_settings: dict[str, Any] = field(default_factory=dict)
     calibrator: Calibrator = field(default_factory=Calibrator)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names if c not in features.columns]
@@ -77,6 +82,7 @@ class ChurnClassifier:
             "params": self.params,
             "feature_settings": self.feature_settings,
             "calibrator": self.calibrator.to_dict(),
+            "reference": self.reference,
         }
         (folder / "classifier.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder

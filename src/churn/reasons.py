@@ -78,7 +78,9 @@ def check_locale(locale: str) -> str:
     return locale
 
 
-def _number(value: float, decimals: int, locale: str) -> str:
+def format_number(value: float, decimals: int, locale: str) -> str:
+    """``value`` with ``decimals`` decimals and thousands separators in ``locale``'s
+    convention (``1,234.5`` / ``1.234,5``)."""
     text = f"{value:,.{decimals}f}"
     if locale == "it":
         text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
@@ -88,7 +90,7 @@ def _number(value: float, decimals: int, locale: str) -> str:
 def _short(value: float, locale: str) -> str:
     """A number with at most one decimal, none when whole after rounding."""
     rounded = round(value, 1)
-    return _number(rounded, 0 if float(rounded).is_integer() else 1, locale)
+    return format_number(rounded, 0 if float(rounded).is_integer() else 1, locale)
 
 
 def _plural(value: float, word: str, locale: str) -> str:
@@ -100,7 +102,7 @@ def format_money(value: float, locale: str, currency: str = "EUR") -> str:
     """Money with two decimals and the currency symbol where each language puts it:
     ``€1,234.50`` / ``-€12.00`` in English, ``1.234,50 €`` in Italian."""
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
-    amount = _number(abs(value), 2, locale)
+    amount = format_number(abs(value), 2, locale)
     sign = "-" if value < 0 and round(abs(value), 2) > 0 else ""
     if locale == "it":
         return f"{sign}{amount} {symbol}"
@@ -132,7 +134,7 @@ def format_value(value: float, unit: str, locale: str, currency: str = "EUR") ->
     if unit == "flag":
         return _WORDS[locale]["yes" if value >= 0.5 else "no"]
     if unit == "nats":
-        return _number(value, 2, locale)
+        return format_number(value, 2, locale)
     return _short(value, locale)  # ratio, count, items
 
 

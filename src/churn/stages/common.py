@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -215,3 +216,48 @@ def main_with_exit_codes(main: Callable[[], Any]) -> None:
         if exc.code == 1 and not _stage_started.is_set():
             sys.exit(ConfigError.exit_code)
         raise
+
+
+def code_version() -> str:
+    """The installed package version, plus the git commit when run from a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("churn")
+    except PackageNotFoundError:
+        text = "unknown"
+    root = Path(__file__).resolve().parents[3]
+    if (root / ".git").exists():
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+            text += f"+git.{commit}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return text
+
+
+def input_fingerprint(opened: OpenedData) -> dict[str, Any]:
+    """What was read: the source, its files' total size in bytes (file sources), the rows
+    read and the latest timestamp."""
+    source = opened.ingest.manifest["source"]
+    size = None
+    path = Path(source)
+    if path.is_file():
+        size = path.stat().st_size
+    elif path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    elif any(c in source for c in "*?["):
+        size = sum(p.stat().st_size for p in Path().glob(source) if p.is_file()) or None
+    max_ts = opened.con.execute("SELECT MAX(ts) FROM transactions").fetchall()[0][0]
+    return {
+        "source": source,
+        "bytes": size,
+        "rows": opened.ingest.manifest["rows_read"],
+        "max_ts": None if max_ts is None else str(max_ts),
+    }

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from churn import plots, tracking
 from churn.baselines import fit_logistic_rfm, predict_logistic_rfm
 from churn.calibration import fit_calibrator
+from churn.drift import reference_profile
 from churn.errors import ConfigError
 from churn.eval_report import write_evaluation_report
 from churn.evaluate import probability_metrics, ranking_metrics, segment_metrics
@@ -403,6 +404,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         with step("final refit on all labelled snapshots", timings):
             labelled = pd.concat([parts["train"], parts["validation"], test])
             final = refit(classifier, labelled, labelled["churned"])
+    # Drift reference for scoring: the newest labelled population (the test snapshot).
+    final.reference = reference_profile(test, classifier.feature_names)
 
     with step("log to MLflow" + (" and register" if register else ""), timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)

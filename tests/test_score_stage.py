@@ -1,0 +1,189 @@
+"""The nightly scoring job: outputs, safety, repeatability and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.errors import DriftError
+from churn.stages import score
+from churn.stages.score import CSV_COLUMNS
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2024-10-31"
+
+
+def run_score(shop: Path, out: Path, store: list[str], *extra: str) -> dict:
+    cfg = compose_config(
+        "score",
+        [f"data.transactions={shop}", f"score.output_dir={out}", f"as_of={AS_OF}", *store, *extra],
+    )
+    return score.run(cfg)
+
+
+def test_outputs_are_complete_and_the_csv_has_only_the_allowed_columns(
+    small_shop_path, trained_store, tmp_path
+):
+    manifest = run_score(small_shop_path, tmp_path, trained_store)
+    folder = tmp_path / AS_OF
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "at_risk_customers.csv",
+        "manifest.json",
+        "scores.parquet",
+        "summary.html",
+    ]
+    with open(folder / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == CSV_COLUMNS
+    table = pd.read_csv(folder / "at_risk_customers.csv", keep_default_na=False)
+    assert len(table) == manifest["rows_at_risk"] == len(rows) - 1 > 0
+    assert table["expected_value_at_risk"].is_monotonic_decreasing
+    assert pd.api.types.is_float_dtype(table["churn_probability"])
+    written = json.loads((folder / "manifest.json").read_text())
+    assert written["input"]["rows"] == written["rows_read"] > 0
+    assert {"model", "drift", "config_sha256", "code_version", "timings_s"} <= set(written)
+
+
+def test_a_failed_run_leaves_the_previous_outputs_untouched(
+    small_shop_path, trained_store, tmp_path, monkeypatch
+):
+    run_score(small_shop_path, tmp_path, trained_store)
+    before = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(score, "write_summary", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_score(small_shop_path, tmp_path, trained_store, "score.selection=top_k")
+    after = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == [AS_OF]
+
+
+def test_opted_out_customers_are_left_out_and_counted(small_shop_path, trained_store, tmp_path):
+    first = run_score(small_shop_path, tmp_path / "a", trained_store)
+    listed = pd.read_csv(tmp_path / "a" / AS_OF / "at_risk_customers.csv")["customer_id"]
+    out_ids = set(listed.head(5))
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame(
+        {"customer_id": sorted(out_ids), "marketing_opt_out": ["yes"] * len(out_ids)}
+    ).to_csv(customers, index=False)
+    second = run_score(
+        small_shop_path, tmp_path / "b", trained_store, f"data.customers={customers}"
+    )
+    again = pd.read_csv(tmp_path / "b" / AS_OF / "at_risk_customers.csv")["customer_id"]
+    assert not out_ids & set(again)
+    assert second["rows_suppressed_opt_out"] == 5
+    assert second["rows_at_risk"] == first["rows_at_risk"] - 5
+
+
+def test_formula_like_customer_ids_are_neutralised(small_shop_path, trained_store, tmp_path):
+    shop = pd.read_parquet(small_shop_path)
+    first_id = shop["customer_id"].iloc[0]
+    shop.loc[shop["customer_id"] == first_id, "customer_id"] = "=HYPERLINK(evil)"
+    path = tmp_path / "shop.parquet"
+    shop.to_parquet(path)
+    run_score(path, tmp_path / "s", trained_store, "score.selection=top_k", "score.top_k=100000")
+    with open(tmp_path / "s" / AS_OF / "at_risk_customers.csv", encoding="utf-8") as f:
+        ids = [row["customer_id"] for row in csv.DictReader(f)]
+    assert "'=HYPERLINK(evil)" in ids
+    assert not any(i.startswith(("=", "+", "-", "@")) for i in ids)
+
+
+def test_excel_style_separator_and_decimal_comma(small_shop_path, trained_store, tmp_path):
+    run_score(
+        small_shop_path, tmp_path, trained_store, "score.csv.sep=';'", "score.csv.decimal=','"
+    )
+    table = pd.read_csv(tmp_path / AS_OF / "at_risk_customers.csv", sep=";", decimal=",")
+    assert list(table.columns) == CSV_COLUMNS
+    assert table["churn_probability"].between(0, 1).all()
+
+
+def test_italian_locale_names_segments_and_reasons_in_italian(
+    small_shop_path, trained_store, tmp_path
+):
+    run_score(small_shop_path, tmp_path, trained_store, "locale=it")
+    table = pd.read_csv(tmp_path / AS_OF / "at_risk_customers.csv", keep_default_na=False)
+    assert set(table["segment"]) <= {"nuovo", "abituale", "dormiente", "VIP"}
+    assert table["reason_1"].str.contains("giorn|ordin|resi|spes", regex=True).mean() > 0.5
+    assert "Clienti" in (tmp_path / AS_OF / "summary.html").read_text(encoding="utf-8")
+
+
+def test_drift_beyond_the_fail_threshold_stops_before_writing(
+    small_shop_path, trained_store, tmp_path
+):
+    with pytest.raises(DriftError, match=r"PSI \d+\.\d+ >= score.drift.fail_psi=1e-06"):
+        run_score(small_shop_path, tmp_path, trained_store, "score.drift.fail_psi=0.000001")
+    assert not (tmp_path / AS_OF).exists()
+
+
+def test_drift_warnings_are_recorded_in_the_manifest(small_shop_path, trained_store, tmp_path):
+    manifest = run_score(
+        small_shop_path,
+        tmp_path,
+        trained_store,
+        "score.drift.warn_psi=0.000001",
+        "score.drift.fail_psi=null",
+    )
+    statuses = [row["status"] for row in manifest["drift"]["features"]]
+    assert manifest["drift"]["checked"] and "warn" in statuses and "fail" not in statuses
+
+
+@pytest.mark.parametrize(
+    ("override", "code", "message"),
+    [
+        ("as_of=2030-01-01", 2, "after the last date in the data"),
+        ("score.drift.fail_psi=0.000001", 4, "feature drift"),
+        ("tracking.registered_model=nobody", 5, "no registered model 'nobody'"),
+    ],
+)
+def test_exit_codes_with_one_line_on_stderr(
+    small_shop_path, trained_store, tmp_path, override, code, message
+):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "score.py"),
+            f"data.transactions={small_shop_path}",
+            f"score.output_dir={tmp_path / 's'}",
+            f"hydra.run.dir={tmp_path / 'logs'}",
+            *trained_store,
+            override,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == code, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_contract_violation_exits_3(tmp_path, trained_store):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,when\nC1,2024-01-01\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "score.py"),
+            f"data.transactions={bad}",
+            f"hydra.run.dir={tmp_path / 'logs'}",
+            *trained_store,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "bad.csv" in result.stderr
