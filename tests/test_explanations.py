@@ -9,29 +9,14 @@ from churn import tracking
 from churn.feature_registry import registry
 from churn.features import build_features
 from churn.reasons import top_reasons
-from churn.stages import train
 from tests.conftest import compose_config, connect_to
 
 RETURN_FEATURES = {f.name for f in registry() if f.family == "returns"}
 
 
 @pytest.fixture(scope="module")
-def trained(small_shop_path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("explain")
-    overrides = [
-        f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
-        f"tracking.artifact_root={root / 'mlartifacts'}",
-    ]
-    cfg = compose_config(
-        "train",
-        [
-            f"data.transactions={small_shop_path}",
-            "experiment=quick",
-            f"output_dir={root}",
-            *overrides,
-        ],
-    )
-    train.run(cfg)
+def trained(trained_store):
+    cfg = compose_config("train", trained_store)
     tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
     return tracking.load_registered_model("churn", alias="champion").classifier
 
