@@ -7,7 +7,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features test test-all bench lint format mlflow-ui clean
+.PHONY: help install demo-data ingest train score features report test test-all bench lint format mlflow-ui clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quaranti
 
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
 	$(PY) pipelines/features.py $(ARGS)
+
+report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)
+	$(PY) pipelines/report.py $(ARGS)
 
 test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
 	$(PY) -m pytest -m "not slow" $(ARGS)

@@ -1,0 +1,19 @@
+"""Command line for the report stage; see `python pipelines/report.py --help` and the README."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from churn.stages.common import main_with_exit_codes, run_cli
+from churn.stages.report import run
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+def main(cfg: DictConfig) -> None:
+    """Run the report stage with the composed config."""
+    run_cli(run, cfg)
+
+
+if __name__ == "__main__":
+    main_with_exit_codes(main)

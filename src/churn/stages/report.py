@@ -1,0 +1,100 @@
+"""Report stage: retention analytics for marketers (CSV tables and one HTML page)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from churn.reasons import check_locale
+from churn.retention import cohort_retention, retention_by_period, retention_by_segment
+from churn.retention_page import write_retention_report
+from churn.stages.common import log, open_transactions, step, write_json
+
+SEGMENT_COLUMN = "channel"
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with missing values as ``None`` (JSON and the page)."""
+    return [
+        {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()}
+        for row in table.astype(object).to_dict("records")
+    ]
+
+
+def latest_scoring(scores_dir: str | None) -> dict[str, Any] | None:
+    """At-risk figures of the latest scoring run under ``scores_dir`` (folders named by
+    ``as_of``, each with a ``manifest.json``), or ``None`` when there is none."""
+    if not scores_dir or not Path(scores_dir).is_dir():
+        return None
+    manifests = sorted(Path(scores_dir).glob("*/manifest.json"))
+    if not manifests:
+        return None
+    manifest = json.loads(manifests[-1].read_text())
+    return {
+        "as_of": manifest["as_of"],
+        "customers_scored": manifest["rows_scored"],
+        "at_risk": manifest["rows_at_risk"],
+        "value_at_risk": manifest.get("expected_value_at_risk"),
+    }
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Write ``cohort_retention.csv``, ``retention_by_period.csv`` and ``report.html`` to
+    ``cfg.output_dir``; return a small manifest (also written as ``report_manifest.json``)."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    locale = check_locale(str(cfg.locale))
+    period = str(cfg.report.period)
+    timings: dict[str, float] = {}
+    with step("ingest", timings):
+        opened = open_transactions(cfg)
+    con = opened.con
+    with step("retention tables", timings):
+        periods = retention_by_period(con, period)
+        cohorts = cohort_retention(con)
+        columns = {r[0] for r in con.execute("DESCRIBE transactions").fetchall()}
+        segments = (
+            retention_by_segment(con, SEGMENT_COLUMN, period) if SEGMENT_COLUMN in columns else {}
+        )
+    periods.to_csv(out / "retention_by_period.csv", index=False)
+    cohorts.to_csv(out / "cohort_retention.csv", index=False)
+    at_risk = latest_scoring(cfg.report.scores_dir)
+    with step("report page", timings):
+        write_retention_report(
+            {
+                "locale": locale,
+                "currency": str(cfg.data.currency),
+                "source": opened.ingest.manifest["source"],
+                "period": period,
+                "first_date": opened.first_date.isoformat(),
+                "last_date": opened.last_date.isoformat(),
+                "periods": _records(periods),
+                "cohorts": _records(cohorts),
+                "segments": [
+                    {
+                        "segment": name,
+                        "periods": _records(table[["period", "retention_rate"]]),
+                    }
+                    for name, table in segments.items()
+                ],
+                "at_risk": at_risk,
+            },
+            out / "report.html",
+        )
+    manifest = {
+        "source": opened.ingest.manifest["source"],
+        "period": period,
+        "periods": len(periods),
+        "cohorts": int(cohorts["cohort"].nunique()),
+        "segments": sorted(segments),
+        "at_risk_from": at_risk["as_of"] if at_risk else None,
+        "timings_s": timings,
+    }
+    write_json(out / "report_manifest.json", manifest)
+    log.info("wrote retention report to %s", out)
+    print(f"retention report: {out / 'report.html'}", flush=True)
+    return manifest

@@ -1,0 +1,120 @@
+"""The retention report stage on the small generated shop, and its page in a browser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.stages import report
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def written(small_shop_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    cfg = compose_config(
+        "report",
+        [f"data.transactions={small_shop_path}", f"output_dir={out}", "report.scores_dir=null"],
+    )
+    return out, report.run(cfg)
+
+
+def test_tables_have_the_documented_columns(written):
+    out, _ = written
+    periods = pd.read_csv(out / "retention_by_period.csv")
+    assert list(periods.columns) == [
+        "period",
+        "active",
+        "retained",
+        "retention_rate",
+        "churn_rate",
+        "repeat_purchase_rate",
+        "new_customers",
+        "revenue",
+    ]
+    cohorts = pd.read_csv(out / "cohort_retention.csv")
+    assert list(cohorts.columns) == [
+        "cohort",
+        "months_since_first",
+        "customers",
+        "retained",
+        "retention_rate",
+    ]
+    assert (cohorts.loc[cohorts["months_since_first"] == 0, "retention_rate"] == 1.0).all()
+
+
+def test_the_small_shop_has_24_months_and_channel_segments(written):
+    _, manifest = written
+    assert manifest["periods"] == 24
+    assert manifest["segments"] == ["app", "store", "web"]
+
+
+def test_latest_scoring_run_is_picked_up(tmp_path):
+    for as_of, n in (("2024-01-31", 5), ("2024-02-29", 7)):
+        (tmp_path / as_of).mkdir()
+        (tmp_path / as_of / "manifest.json").write_text(
+            f'{{"as_of": "{as_of}", "rows_scored": 100, "rows_at_risk": {n},'
+            ' "expected_value_at_risk": 12.5}'
+        )
+    assert report.latest_scoring(str(tmp_path)) == {
+        "as_of": "2024-02-29",
+        "customers_scored": 100,
+        "at_risk": 7,
+        "value_at_risk": 12.5,
+    }
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (.ci/run installs it)")
+def test_the_page_renders_in_headless_chromium_without_console_errors(written, tmp_path):
+    out, _ = written
+    shot = tmp_path / "report.png"
+    common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    result = subprocess.run(
+        [*common, "--enable-logging=stderr", "--v=0", "--dump-dom", (out / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert "<table" in result.stdout
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    subprocess.run(
+        [
+            *common,
+            "--window-size=1100,3000",
+            f"--screenshot={shot}",
+            (out / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_command_line_writes_the_report(small_shop_path, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "report.py"),
+            f"data.transactions={small_shop_path}",
+            "report.period=quarter",
+            "locale=it",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert pd.read_csv(tmp_path / "retention_by_period.csv")["period"].iloc[0].endswith("-Q1")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -1,0 +1,229 @@
+"""The retention report page: languages, number formats, escaping, cohort table, optional
+sections, self-containment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from churn.retention_page import render_retention_report, write_retention_report
+
+
+def make_report(locale: str = "en", **changes: Any) -> dict[str, Any]:
+    """A tiny report: 3 months, a 2-cohort triangle, 1 segment, no scoring run."""
+    report: dict[str, Any] = {
+        "locale": locale,
+        "currency": "EUR",
+        "source": "shop.parquet",
+        "period": "month",
+        "first_date": "2024-01-01",
+        "last_date": "2024-03-31",
+        "periods": [
+            {
+                "period": "2024-01",
+                "active": 100,
+                "retained": 0,
+                "retention_rate": None,
+                "churn_rate": None,
+                "repeat_purchase_rate": 0.1,
+                "new_customers": 100,
+                "revenue": 5000.0,
+            },
+            {
+                "period": "2024-02",
+                "active": 90,
+                "retained": 40,
+                "retention_rate": 0.4,
+                "churn_rate": 0.6,
+                "repeat_purchase_rate": 0.125,
+                "new_customers": 50,
+                "revenue": 4200.0,
+            },
+            {
+                "period": "2024-03",
+                "active": 80,
+                "retained": 36,
+                "retention_rate": 0.4,
+                "churn_rate": 0.6,
+                "repeat_purchase_rate": 0.15,
+                "new_customers": 44,
+                "revenue": 1234.5,
+            },
+        ],
+        "cohorts": [
+            {
+                "cohort": "2024-01",
+                "months_since_first": 0,
+                "customers": 100,
+                "retained": 100,
+                "retention_rate": 1.0,
+            },
+            {
+                "cohort": "2024-01",
+                "months_since_first": 1,
+                "customers": 100,
+                "retained": 40,
+                "retention_rate": 0.4,
+            },
+            {
+                "cohort": "2024-02",
+                "months_since_first": 0,
+                "customers": 50,
+                "retained": 50,
+                "retention_rate": 1.0,
+            },
+        ],
+        "segments": [
+            {
+                "segment": "web",
+                "periods": [
+                    {"period": "2024-02", "retention_rate": 0.5},
+                    {"period": "2024-03", "retention_rate": 0.45},
+                ],
+            }
+        ],
+        "at_risk": None,
+    }
+    report.update(changes)
+    return report
+
+
+AT_RISK = {"as_of": "2024-03-31", "customers_scored": 200, "at_risk": 25, "value_at_risk": 987.5}
+
+
+def cohort_rows(page: str) -> list[str]:
+    return re.findall(r'<tr class="cohort">.*?</tr>', page, flags=re.DOTALL)
+
+
+def test_english_and_italian_headings_differ():
+    english = render_retention_report(make_report("en"))
+    italian = render_retention_report(make_report("it"))
+
+    assert "<h2>How to read this page</h2>" in english
+    assert "<h2>Come leggere questa pagina</h2>" in italian
+    assert "<h2>How to read this page</h2>" not in italian
+
+
+def test_english_revenue_is_money_with_the_symbol_first():
+    assert "€1,234.50" in render_retention_report(make_report("en"))
+
+
+def test_italian_revenue_is_money_with_a_decimal_comma_and_the_symbol_last():
+    page = render_retention_report(make_report("it"))
+
+    assert "1.234,50 €" in page
+    assert "€1,234.50" not in page
+
+
+def test_rates_are_percentages_with_one_decimal_in_each_language():
+    assert "12.5%" in render_retention_report(make_report("en"))
+    assert "12,5%" in render_retention_report(make_report("it"))
+
+
+def test_script_in_source_is_escaped():
+    page = render_retention_report(make_report("en", source="<script>alert(1)</script>"))
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_segment_names_are_escaped():
+    segments = [
+        {"segment": "<b>web</b>", "periods": [{"period": "2024-02", "retention_rate": 0.5}]}
+    ]
+
+    page = render_retention_report(make_report("en", segments=segments))
+
+    assert "&lt;b&gt;web&lt;/b&gt;" in page
+    assert "<b>web</b>" not in page
+
+
+def test_page_has_no_script_and_no_url():
+    page = render_retention_report(make_report("en", at_risk=AT_RISK))
+
+    assert "<script" not in page
+    assert "http" not in page
+
+
+def test_heatmap_has_one_row_per_cohort():
+    assert len(cohort_rows(render_retention_report(make_report("en")))) == 2
+
+
+def test_heatmap_has_a_cell_for_each_month_in_every_row():
+    rows = cohort_rows(render_retention_report(make_report("en")))
+
+    # Months 0 and 1; the younger cohort's month 1 is an empty cell.
+    assert [row.count('<td class="cell') for row in rows] == [2, 2]
+    assert rows[1].count('<td class="cell empty">') == 1
+
+
+def test_heatmap_shows_the_cohort_size():
+    first, second = cohort_rows(render_retention_report(make_report("en")))
+
+    assert '<td class="num">100</td>' in first
+    assert '<td class="num">50</td>' in second
+
+
+def test_missing_rate_renders_a_dash():
+    page = render_retention_report(make_report("en"))
+    first_period = re.search(r"<tr><td>Jan 2024</td>.*?</tr>", page).group(0)
+
+    assert first_period.count(">–<") == 2
+
+
+def test_retention_card_uses_the_last_complete_period():
+    periods = make_report()["periods"]
+    periods[-1] |= {"retention_rate": None, "churn_rate": None}
+
+    page = render_retention_report(make_report("en", periods=periods))
+    cards = re.search(r'<section class="cards">.*?</section>', page, flags=re.DOTALL).group(0)
+
+    assert "Feb 2024: customers of the previous month" in cards
+
+
+def test_at_risk_cards_appear_when_given():
+    page = render_retention_report(make_report("en", at_risk=AT_RISK))
+
+    assert "At risk of leaving" in page
+    assert "12.5% of the 200 customers scored on 2024-03-31" in page
+    assert "€987.50" in page
+
+
+def test_at_risk_cards_are_absent_without_a_scoring_run():
+    page = render_retention_report(make_report("en"))
+
+    assert "At risk of leaving" not in page
+    assert 'class="card alert"' not in page
+
+
+def test_segment_chart_has_one_line_per_segment():
+    page = render_retention_report(make_report("en"))
+    chart = re.search(r'<svg id="chart-segments".*?</svg>', page, flags=re.DOTALL).group(0)
+
+    assert chart.count('class="line"') == 1
+
+
+def test_segment_section_is_omitted_without_segments():
+    page = render_retention_report(make_report("en", segments=[]))
+
+    assert "chart-segments" not in page
+    assert "Retention by customer group" not in page
+
+
+def test_unknown_locale_raises_value_error():
+    with pytest.raises(ValueError, match="locale"):
+        render_retention_report(make_report("fr"))
+
+
+def test_unknown_period_raises_value_error():
+    with pytest.raises(ValueError, match="period"):
+        render_retention_report(make_report("en", period="week"))
+
+
+def test_write_retention_report_writes_utf8(tmp_path: Path):
+    path = write_retention_report(make_report("it"), tmp_path / "retention.html")
+
+    assert path == tmp_path / "retention.html"
+    assert "1.234,50 €" in path.read_text(encoding="utf-8")
