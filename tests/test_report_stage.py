@@ -56,14 +56,15 @@ def test_the_small_shop_has_24_months_and_channel_segments(written):
     assert manifest["segments"] == ["app", "store", "web"]
 
 
-def test_latest_scoring_run_is_picked_up(tmp_path):
-    for as_of, n in (("2024-01-31", 5), ("2024-02-29", 7)):
+def test_the_latest_scoring_run_of_the_same_data_is_picked_up(tmp_path):
+    runs = (("2024-01-31", 5, "shop.parquet"), ("2024-02-29", 7, "shop.parquet"))
+    for as_of, n, source in (*runs, ("2024-03-31", 9, "other.parquet")):
         (tmp_path / as_of).mkdir()
         (tmp_path / as_of / "manifest.json").write_text(
             f'{{"as_of": "{as_of}", "rows_scored": 100, "rows_at_risk": {n},'
-            ' "expected_value_at_risk": 12.5}'
+            f' "expected_value_at_risk": 12.5, "input": {{"source": "{source}"}}}}'
         )
-    assert report.latest_scoring(str(tmp_path)) == {
+    assert report.latest_scoring(str(tmp_path), "shop.parquet") == {
         "as_of": "2024-02-29",
         "customers_scored": 100,
         "at_risk": 7,

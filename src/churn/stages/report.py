@@ -25,21 +25,23 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def latest_scoring(scores_dir: str | None) -> dict[str, Any] | None:
-    """At-risk figures of the latest scoring run under ``scores_dir`` (folders named by
-    ``as_of``, each with a ``manifest.json``), or ``None`` when there is none."""
+def latest_scoring(scores_dir: str | None, source: str) -> dict[str, Any] | None:
+    """At-risk figures of the latest scoring run of the same data ``source`` under
+    ``scores_dir`` (folders named by ``as_of``, each with a ``manifest.json``), or ``None``
+    when there is none."""
     if not scores_dir or not Path(scores_dir).is_dir():
         return None
-    manifests = sorted(Path(scores_dir).glob("*/manifest.json"))
-    if not manifests:
-        return None
-    manifest = json.loads(manifests[-1].read_text())
-    return {
-        "as_of": manifest["as_of"],
-        "customers_scored": manifest["rows_scored"],
-        "at_risk": manifest["rows_at_risk"],
-        "value_at_risk": manifest.get("expected_value_at_risk"),
-    }
+    for path in sorted(Path(scores_dir).glob("*/manifest.json"), reverse=True):
+        manifest = json.loads(path.read_text())
+        if manifest.get("input", {}).get("source") != source:
+            continue
+        return {
+            "as_of": manifest["as_of"],
+            "customers_scored": manifest["rows_scored"],
+            "at_risk": manifest["rows_at_risk"],
+            "value_at_risk": manifest.get("expected_value_at_risk"),
+        }
+    return None
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     periods.to_csv(out / "retention_by_period.csv", index=False)
     cohorts.to_csv(out / "cohort_retention.csv", index=False)
-    at_risk = latest_scoring(cfg.report.scores_dir)
+    at_risk = latest_scoring(cfg.report.scores_dir, opened.ingest.manifest["source"])
     with step("report page", timings):
         write_retention_report(
             {
