@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,18 @@ def test_command_line_writes_the_report(small_shop_path, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert pd.read_csv(tmp_path / "retention_by_period.csv")["period"].iloc[0].endswith("-Q1")
     assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize(
+    ("last", "period", "partial"),
+    [
+        ("2024-01-31", "month", False),
+        ("2024-01-30", "month", True),
+        ("2024-02-29", "month", False),
+        ("2024-12-31", "quarter", False),
+        ("2024-11-30", "quarter", True),
+        ("2018-01-01", "month", True),
+    ],
+)
+def test_an_incomplete_last_period_is_detected(last, period, partial):
+    assert report.partial_last_period(dt.date.fromisoformat(last), period) is partial

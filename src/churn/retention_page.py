@@ -50,6 +50,9 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Customer retention",
         "subtitle": "Figures by {period} from {first} to {last}. Source: {source}.",
+        "partial_note": "The last {period} ({label}) is left out of this page: the data ends on "
+        "{last}, before that {period} does, so its figures would look like a collapse. The CSV "
+        "files include it.",
         "month": "month",
         "quarter": "quarter",
         "month_names": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
@@ -129,6 +132,9 @@ TEXT: dict[str, dict[str, str]] = {
     "it": {
         "title": "Fidelizzazione dei clienti",
         "subtitle": "Dati per {period} dal {first} al {last}. Fonte: {source}.",
+        "partial_note": "L'ultimo periodo ({label}) non è in questa pagina: i dati finiscono il "
+        "{last}, prima della sua fine, e i suoi numeri sembrerebbero un crollo. I file CSV lo "
+        "includono.",
         "month": "mese",
         "quarter": "trimestre",
         "month_names": "gen feb mar apr mag giu lug ago set ott nov dic",
@@ -259,6 +265,18 @@ svg .title { font-size: 14px; font-weight: 600; }
 """
 
 
+def _partial_note(report: Mapping[str, Any], text: Mapping[str, str]) -> str:
+    label = report.get("partial_period")
+    if not label:
+        return ""
+    note = text["partial_note"].format(
+        period=text[report["period"]],
+        label=escape(str(label)),
+        last=escape(str(report["last_date"])),
+    )
+    return f'<p class="note">{note}</p>'
+
+
 def render_retention_report(report: Mapping[str, Any]) -> str:
     """Render the retention report as one self-contained HTML page.
 
@@ -312,6 +330,7 @@ def render_retention_report(report: Mapping[str, Any]) -> str:
     body = [
         f"<h1>{text['title']}</h1>",
         f'<p class="subtitle">{subtitle}</p>',
+        _partial_note(report, text),
         _cards(periods, report["at_risk"], period, locale, currency),
         _how_to_read(period, locale),
         _trend(periods, period, locale),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,16 @@ def latest_scoring(scores_dir: str | None, source: str) -> dict[str, Any] | None
     return None
 
 
+def partial_last_period(last_date: dt.date, period: str) -> bool:
+    """Whether the data ends before the last period (month or quarter) does."""
+    months = 1 if period == "month" else 3
+    start_month = (last_date.month - 1) // months * months + 1
+    end = dt.date(
+        last_date.year + (start_month + months - 1) // 12, (start_month + months - 1) % 12 + 1, 1
+    )
+    return last_date < end - dt.timedelta(days=1)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write ``cohort_retention.csv``, ``retention_by_period.csv`` and ``report.html`` to
     ``cfg.output_dir``; return a small manifest (also written as ``report_manifest.json``)."""
@@ -65,6 +76,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     periods.to_csv(out / "retention_by_period.csv", index=False)
     cohorts.to_csv(out / "cohort_retention.csv", index=False)
     at_risk = latest_scoring(cfg.report.scores_dir, opened.ingest.manifest["source"])
+    # The page leaves out an incomplete last period (it would look like a collapse); the
+    # CSVs keep every period.
+    partial = periods["period"].iloc[-1] if partial_last_period(opened.last_date, period) else None
+    shown = periods[periods["period"] != partial]
+    last_month = opened.last_date.strftime("%Y-%m")
+    cohort_month = pd.PeriodIndex(cohorts["cohort"], freq="M") + cohorts["months_since_first"]
+    month_partial = partial_last_period(opened.last_date, "month")
+    shown_cohorts = cohorts[~(month_partial & (cohort_month.astype(str) == last_month))]
     with step("report page", timings):
         write_retention_report(
             {
@@ -74,12 +93,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "period": period,
                 "first_date": opened.first_date.isoformat(),
                 "last_date": opened.last_date.isoformat(),
-                "periods": _records(periods),
-                "cohorts": _records(cohorts),
+                "periods": _records(shown),
+                "cohorts": _records(shown_cohorts),
+                "partial_period": partial,
                 "segments": [
                     {
                         "segment": name,
-                        "periods": _records(table[["period", "retention_rate"]]),
+                        "periods": _records(
+                            table.loc[table["period"] != partial, ["period", "retention_rate"]]
+                        ),
                     }
                     for name, table in segments.items()
                 ],
