@@ -11,7 +11,7 @@ from tests.conftest import CONF_DIR, compose_config
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("name", ["train", "score", "features", "ingest", "report"])
+@pytest.mark.parametrize("name", ["train", "score", "features", "report"])
 def test_primary_configs_compose(name):
     cfg = compose_config(name)
     assert cfg.data.transactions == "data/demo/transactions.parquet"
