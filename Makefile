@@ -44,7 +44,8 @@ report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, repo
 test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-test-all: $(STAMP) ## Run every test, the slow suites too
+test-all: $(STAMP) ## Run every test, the slow suites too (installs the spark extra; Spark needs Java 17+)
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	$(PY) -m pytest $(ARGS)
 
 bench: $(STAMP) ## Measure stage speed and memory into benchmarks/results.md (ARGS="--sizes 1m")

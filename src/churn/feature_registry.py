@@ -555,8 +555,8 @@ _FIXED: tuple[Feature, ...] = (
         "weekend_order_share_365d",
         "habits",
         "orders",
-        "AVG(CASE WHEN age_days < 365 THEN "
-        "(CASE WHEN weekday IN (0, 6) THEN 1.0 ELSE 0.0 END) END)",
+        # Integers, not 1.0 / 0.0: Spark averages decimals at 5 digits.
+        "AVG(CASE WHEN age_days < 365 THEN (CASE WHEN weekday IN (0, 6) THEN 1 ELSE 0 END) END)",
         "share",
         "Share of orders placed on Saturday or Sunday, last 365 days.",
         "{value} of orders at weekends",

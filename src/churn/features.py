@@ -217,33 +217,54 @@ def build_features(
         (datetime64 at midnight) and float64 feature columns in registry order, sorted by
         ``as_of`` then ``customer_id``.
     """
-    clean = _validate(windows, active_lookback_days)
     available = available_inputs(con)
-    chosen = [*families, BTYD_FAMILY] if btyd_horizon_days else list(families)
-    try:
-        features = select_features(clean, chosen, available)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    features = chosen_features(
+        windows, active_lookback_days, families, btyd_horizon_days, available
+    )
     cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
     con.register("cutoff_dates", cutoff_frame)
     try:
         table = con.execute(feature_sql(features, available, active_lookback_days)).df()
-        table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
-        table["customer_id"] = table["customer_id"].astype(str)
     finally:
         con.unregister("cutoff_dates")
-    if btyd_horizon_days:
-        table = table.merge(
-            bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)),
-            on=list(KEY_COLUMNS),
-            how="left",
-        )
+    btyd = bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)) if btyd_horizon_days else None
+    return finish_table(table, features, btyd)
+
+
+def chosen_features(
+    windows: Sequence[int],
+    active_lookback_days: int,
+    families: Sequence[str],
+    btyd_horizon_days: int | None,
+    available: Sequence[str],
+) -> list[Feature]:
+    """The registry's features for these settings and the inputs available, after
+    checking the settings (:class:`ConfigError` when they do not make sense)."""
+    clean = _validate(windows, active_lookback_days)
+    chosen = [*families, BTYD_FAMILY] if btyd_horizon_days else list(families)
+    try:
+        return select_features(clean, chosen, available)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def finish_table(
+    table: pd.DataFrame, features: list[Feature], btyd: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The feature table as every engine returns it: keys typed, the BG/NBD columns
+    joined when given, values as float64 rounded to :data:`FEATURE_DECIMALS`, columns in
+    registry order."""
+    table = table.copy()
+    table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
+    table["customer_id"] = table["customer_id"].astype(str)
+    if btyd is not None:
+        table = table.merge(btyd, on=list(KEY_COLUMNS), how="left")
     names = [f.name for f in features]
     # Parallel float sums differ in the last bits from run to run; rounding makes the
     # table, and so the model trained on it, repeatable.
     table[names] = table[names].astype("float64").round(FEATURE_DECIMALS)
     table["customer_id"] = table["customer_id"].astype(str)
-    return table[[*KEY_COLUMNS, *names]]
+    return table[[*KEY_COLUMNS, *names]].reset_index(drop=True)
 
 
 # Per cutoff, every customer with an order so far: repeat order days x, the day of the
