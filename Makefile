@@ -7,7 +7,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report test test-all bench lint format mlflow-ui clean
+.PHONY: help install demo-data ingest train score features report test test-all bench lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ lint: $(STAMP) ## Check style with ruff
 format: $(STAMP) ## Reformat the code with ruff
 	$(VENV)/bin/ruff check --fix src pipelines tests benchmarks
 	$(VENV)/bin/ruff format src pipelines tests benchmarks
+
+mlflow-server: $(STAMP) ## Team tracking server: PostgreSQL (data/postgres) + MLflow on 127.0.0.1:5000; use tracking=server
+	$(PY) -m churn.tracking_server $(ARGS)
 
 mlflow-ui: $(STAMP) ## Browse runs and the registry at http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -1,0 +1,100 @@
+"""Integration: a PostgreSQL-backed MLflow server; train, register, promote, score and
+sweep concurrently through it (issue 8).
+
+Skipped, saying why, when PostgreSQL's server programs or psycopg are missing
+(`.ci/run` installs PostgreSQL from the distribution's packages).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from churn.stages import score, train
+from churn.tracking_server import postgres_bin, running_server
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("psycopg", reason="the server extra (psycopg) is not installed")
+pytestmark = pytest.mark.skipif(
+    postgres_bin("initdb") is None, reason="PostgreSQL server programs are not installed"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # The cluster's folder must be reachable by the postgres user: directly under /tmp.
+    data_dir = Path(tempfile.mkdtemp(prefix="churn-pg-", dir="/tmp"))
+    artifacts = tmp_path_factory.mktemp("server-artifacts")
+    with running_server(data_dir, artifacts, _free_port(), _free_port()) as url:
+        yield [f"tracking.uri={url}", "tracking.artifact_root=null"]
+
+
+def test_train_gate_promote_and_score_through_the_server(small_shop_path, server, tmp_path):
+    def train_with(*extra: str) -> dict:
+        return train.run(
+            compose_config(
+                "train",
+                [
+                    f"data.transactions={small_shop_path}",
+                    "experiment=quick",
+                    f"output_dir={tmp_path / str(len(extra))}",
+                    *server,
+                    *extra,
+                ],
+            )
+        )
+
+    first = train_with()
+    assert (first["model_version"], first["model_alias"]) == ("1", "champion")
+    failed = train_with("gate.min_roc_auc=0.99")
+    assert (failed["model_version"], failed["model_alias"]) == ("2", "challenger")
+    promoted = train_with("gate.tolerance=0.01", "seed=7")
+    assert promoted["model_alias"] == "champion"
+    assert "champion v1 scores" in promoted["gate"]["reasons"][2]
+
+    manifest = score.run(
+        compose_config(
+            "score",
+            [f"data.transactions={small_shop_path}", f"score.output_dir={tmp_path / 's'}", *server],
+        )
+    )
+    assert manifest["model"]["version"] == promoted["model_version"]
+    assert manifest["rows_at_risk"] > 0
+
+
+def test_a_sweep_logs_to_the_server_from_two_processes_at_once(small_shop_path, server, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "pipelines" / "train.py"),
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "model.params.learning_rate=0.05,0.1",
+            "train.register=false",
+            "experiment=quick",
+            f"data.transactions={small_shop_path}",
+            *server,
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [json.loads((tmp_path / f"trial_{n}" / "metrics.json").read_text()) for n in (0, 1)]
+    assert len({r["run_id"] for r in runs}) == 2
