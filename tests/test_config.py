@@ -83,3 +83,8 @@ def test_demo_data_lets_the_promotion_calendar_feature_warn_only():
     cfg = compose_config("score")
     assert list(cfg.score.drift.ignore) == ["days_since_last_discount"]
     assert cfg.score.drift.fail_psi == 0.25
+
+
+def test_the_server_tracking_config_points_at_a_local_server():
+    cfg = compose_config("train", ["tracking=server"])
+    assert (cfg.tracking.uri, cfg.tracking.artifact_root) == ("http://127.0.0.1:5000", None)
