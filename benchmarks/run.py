@@ -162,6 +162,11 @@ def main(argv: list[str] | None = None) -> None:
         "--no-csv", action="store_true", help="skip the CSV ingest cases (and CSV files)"
     )
     parser.add_argument(
+        "--spark",
+        action="store_true",
+        help="also time the feature query on Apache Spark (needs the spark extra and Java 17+)",
+    )
+    parser.add_argument(
         "--no-explain",
         action="store_true",
         help="skip the explanation cases (depth limit on the 1m shop, 1M customers scored)",
@@ -181,7 +186,12 @@ def main(argv: list[str] | None = None) -> None:
             rows[-1]["size"] = label
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
         n_rows = rows[-1]["rows"]
-        for stage, case, extra in STAGE_CASES:
+        cases = list(STAGE_CASES)
+        if args.spark:
+            cases.insert(
+                2, ("features on Spark local, BTYD off, 1 cutoff", "features_spark", ["0"])
+            )
+        for stage, case, extra in cases:
             if label in REPLICATED and case in REFERENCE_ONLY_UP_TO_10M:
                 continue
             print(f"{stage} {label} ...", flush=True)
