@@ -33,14 +33,17 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import sqlglot
 
 from churn.errors import ConfigError, DataContractError
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +247,20 @@ def _number_expr(col: str, source_type: str, options: CsvOptions) -> str:
 _AWARE_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
 
 
-def _timestamp_expr(col: str, source_type: str, spec: SourceSpec) -> str:
+def _java_time_format(strftime_format: str) -> str:
+    """``data.date_format`` (strftime) as the Java pattern Spark's parsers take."""
+    spark_sql = sqlglot.transpile(
+        f"SELECT strptime(x, {_quote(strftime_format)})", read="duckdb", write="spark"
+    )[0]
+    return spark_sql[spark_sql.index("x, ") + 3 : spark_sql.rindex(")")]
+
+
+def _timestamp_expr(col: str, source_type: str, spec: SourceSpec, dialect: str = "duckdb") -> str:
     def localise(naive: str) -> str:
         if spec.timezone.upper() == "UTC":
             return naive
+        if dialect == "spark":
+            return f"to_utc_timestamp({naive}, {_quote(spec.timezone)})"
         return f"CAST(timezone({_quote(spec.timezone)}, {naive}) AS TIMESTAMP)"
 
     if source_type.startswith("TIMESTAMP WITH TIME ZONE"):
@@ -261,6 +274,9 @@ def _timestamp_expr(col: str, source_type: str, spec: SourceSpec) -> str:
         return "CAST(NULL AS TIMESTAMP)"
     text = f"TRIM({col})"
     if spec.date_format:
+        if dialect == "spark":
+            fmt = _java_time_format(spec.date_format)
+            return localise(f"CAST(try_to_timestamp({text}, {fmt}) AS TIMESTAMP)")
         return localise(f"try_strptime({text}, {_quote(spec.date_format)})")
     return (
         f"CASE WHEN regexp_matches({text}, {_quote(_AWARE_PATTERN)}) "
@@ -327,15 +343,20 @@ def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
 
 def _schema(rules: list[Rule], columns: Iterable[str]) -> pa.DataFrameSchema:
     """Pandera schema of a parsed batch: one named frame-wide check per row rule."""
+    # Imported here: pandera imports pyspark.pandas, when installed, on import.
+    import pandera.pandas as pa
+
     checks = [pa.Check(passes, name=reason, ignore_na=False) for reason, passes in rules]
     return pa.DataFrameSchema({c: pa.Column(nullable=True) for c in columns}, checks=checks)
 
 
 def _failures(schema: pa.DataFrameSchema, batch: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``batch`` that break a rule: ``_row`` and ``reason`` (one row per pair)."""
+    from pandera.errors import SchemaErrors
+
     try:
         schema.validate(batch, lazy=True)
-    except pa.errors.SchemaErrors as err:
+    except SchemaErrors as err:
         cases = err.failure_cases
         cases = cases[cases["index"].notna()]
         rows = batch["_row"].to_numpy()[cases["index"].astype("int64").to_numpy()]
@@ -345,8 +366,11 @@ def _failures(schema: pa.DataFrameSchema, batch: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": pd.Series(dtype=str)})
 
 
-def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    rows = con.execute(f"{sql} LIMIT {_EXAMPLES}").fetchall()
+Query = Callable[[str], list[tuple[Any, ...]]]
+
+
+def _examples(query: Query, sql: str) -> str:
+    rows = query(f"{sql} LIMIT {_EXAMPLES}")
     return ", ".join(repr(r[0]) for r in rows)
 
 
@@ -467,7 +491,15 @@ def ingest_table(
     duplicates = int(rows_in_table - rows_distinct)
 
     parsed_columns = _parse(con, name, contract, present, source_types, spec, key)
-    _check_whole_columns(con, name, contract, present, source_types, found, spec)
+    check_whole_columns(
+        lambda sql: con.execute(sql).fetchall(),
+        name,
+        contract,
+        present,
+        source_types,
+        found,
+        spec,
+    )
 
     rules = row_rules(contract, parsed_columns)
     checked = _check_columns(contract, parsed_columns)
@@ -587,19 +619,21 @@ def _check_mapping(
     return {c: s for c, s in mapping.items() if s in source_types}
 
 
-def _parse(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
+def parse_sql(
     contract: TableContract,
     present: Mapping[str, str],
     source_types: Mapping[str, str],
     spec: SourceSpec,
     key: str,
-) -> list[str]:
-    """Create the ``parsed`` view over ``staged``; returns the canonical columns parsed.
+    dialect: str = "duckdb",
+) -> tuple[str, list[str]]:
+    """The query parsing the ``staged`` table, and the canonical columns it parses.
 
-    Besides each canonical value the view has ``<col>__present`` (the source had a
-    non-blank value) and ``<col>__parsed`` (the value parsed).
+    Written in DuckDB's SQL; with ``dialect="spark"`` the few functions sqlglot cannot
+    translate (timestamp formats, time zones, infinite timestamps) are written so that
+    :func:`churn.spark_engine.to_spark_sql` turns the query into Spark SQL. Besides each
+    canonical value the result has ``<col>__present`` (the source had a non-blank value)
+    and ``<col>__parsed`` (the value parsed).
     """
     # Inner select: values parsed from the source columns; outer: flags on those values.
     inner, outer = [f"{key} AS _row"], ["*"]
@@ -612,14 +646,20 @@ def _parse(
             if kind == "number":
                 parse = _number_expr(col, stype, spec.csv)
             elif kind == "timestamp":
-                parse = _timestamp_expr(col, stype, spec)
+                parse = _timestamp_expr(col, stype, spec, dialect)
             else:
                 parse = _boolean_expr(col, stype)
             inner.append(f"{parse} AS {canonical}")
             inner.append(f"{_present_expr(col, stype)} AS {canonical}__present")
             outer.append(f"{canonical} IS NOT NULL AS {canonical}__parsed")
             if kind == "timestamp":
-                outer.append(f"COALESCE(isfinite({canonical}), false) AS {canonical}__finite")
+                # Spark has no infinite timestamps.
+                finite = (
+                    f"{canonical} IS NOT NULL"
+                    if dialect == "spark"
+                    else f"COALESCE(isfinite({canonical}), false)"
+                )
+                outer.append(f"{finite} AS {canonical}__finite")
         if canonical == contract.unique:
             inner.append(
                 f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
@@ -633,7 +673,21 @@ def _parse(
             "quantity * unit_price IS NOT NULL AS amount__parsed",
         ]
         parsed.append("amount")
-    sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM staged)"
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM staged)", parsed
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    contract: TableContract,
+    present: Mapping[str, str],
+    source_types: Mapping[str, str],
+    spec: SourceSpec,
+    key: str,
+) -> list[str]:
+    """Create the ``parsed`` view over ``staged`` (see :func:`parse_sql`); returns the
+    canonical columns parsed."""
+    sql, parsed = parse_sql(contract, present, source_types, spec, key)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW parsed AS {sql}")
         con.execute("SELECT * FROM parsed LIMIT 1").fetchall()
@@ -697,8 +751,8 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def _check_whole_columns(
-    con: duckdb.DuckDBPyConnection,
+def check_whole_columns(
+    query: Query,
     name: str,
     contract: TableContract,
     present: Mapping[str, str],
@@ -706,7 +760,9 @@ def _check_whole_columns(
     found: str,
     spec: SourceSpec,
 ) -> None:
-    """A required column none of whose values parses is a contract violation."""
+    """A required column none of whose values parses is a contract violation.
+
+    ``query`` runs DuckDB SQL on the engine holding ``parsed`` and ``staged``."""
     problems = []
     derived = "amount" in contract.kinds and "amount" not in present
     checked = [c for c in contract.required if contract.kinds[c] != "string"]
@@ -715,14 +771,14 @@ def _check_whole_columns(
     for canonical in checked:
         if canonical not in present:
             continue
-        given, parsed = con.execute(
+        given, parsed = query(
             f"SELECT COUNT(*) FILTER (WHERE {canonical}__present), COUNT({canonical}) FROM parsed"
-        ).fetchall()[0]
+        )[0]
         if given == 0 or parsed > 0:
             continue
         source = present[canonical]
         examples = _examples(
-            con,
+            query,
             f"SELECT CAST({_ident(source)} AS VARCHAR) FROM staged "
             f"WHERE {_ident(source)} IS NOT NULL",
         )

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,7 +202,13 @@ def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     and its exit code instead of a traceback."""
     _stage_started.set()
     try:
-        return run(cfg)
+        with warnings.catch_warnings():
+            # pandera imports pyspark.pandas when the spark extra is installed, and
+            # PySpark warns about pandas 3, which we use and test with.
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support", category=FutureWarning
+            )
+            return run(cfg)
     except ChurnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
