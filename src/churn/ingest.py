@@ -30,7 +30,7 @@ Steps
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +98,11 @@ CUSTOMERS = TableContract(
     unique="customer_id",
 )
 _EXAMPLES = 3
+# Without order ids: one order per (customer, timestamp), as the contract says.
+DERIVED_ORDER_ID_SQL = (
+    "SELECT *, customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
+    "FROM transactions"
+)
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -178,9 +183,18 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _is_csv(path: str) -> bool:
+def is_csv(path: str) -> bool:
     lower = path.lower()
     return lower.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"))
+
+
+def source_path(spec: SourceSpec) -> str:
+    """The file, folder or glob to read; :class:`DataContractError` when nothing is there."""
+    path = str(spec.transactions)
+    has_glob = any(ch in path for ch in "*?[")
+    if not has_glob and not Path(path).exists():
+        raise DataContractError(f"{path}: no such file or folder")
+    return path
 
 
 def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
@@ -201,16 +215,13 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
         return False
     if not spec.transactions:
         raise ConfigError("set data.transactions=PATH (CSV or Parquet) or data.query=SQL")
-    path = str(spec.transactions)
-    has_glob = any(ch in path for ch in "*?[")
-    if not has_glob and not Path(path).exists():
-        raise DataContractError(f"{path}: no such file or folder")
+    path = source_path(spec)
     if Path(path).is_dir():
         reader = (
             f"read_parquet({_quote(str(Path(path) / '**' / '*.parquet'))}, union_by_name = true)"
         )
-        is_csv = False
-    elif _is_csv(path):
+        csv_source = False
+    elif is_csv(path):
         o = spec.csv
         reader = (
             f"read_csv({_quote(path)}, all_varchar = true, header = {str(o.header).lower()}, "
@@ -218,19 +229,19 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
             f"encoding = {_quote(o.encoding)}, store_rejects = true, "
             "rejects_table = 'ingest_rejects', rejects_scan = 'ingest_reject_scans')"
         )
-        is_csv = True
+        csv_source = True
     else:
         reader = f"read_parquet({_quote(path)}, union_by_name = true)"
-        is_csv = False
+        csv_source = False
     # Parquet is read in place; a CSV is read once, which also captures its malformed lines.
-    kind = "TABLE" if is_csv else "VIEW"
+    kind = "TABLE" if csv_source else "VIEW"
     for table in ("raw_input", "ingest_rejects", "ingest_reject_scans"):
         _drop(con, table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS SELECT * FROM {reader}")
     except duckdb.Error as exc:
         raise DataContractError(f"{path}: cannot be read ({exc})") from exc
-    return is_csv
+    return csv_source
 
 
 def _number_expr(col: str, source_type: str, options: CsvOptions) -> str:
@@ -317,7 +328,7 @@ Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
 def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
     """The row rules for the canonical ``columns`` a source has: ``(reason, passes)``.
 
-    ``passes`` maps a batch of :func:`_check_columns` to a boolean Series, True where the
+    ``passes`` maps a batch of :func:`rule_columns` to a boolean Series, True where the
     row keeps the rule: ``<col>__present`` says the source had a non-blank value,
     ``<col>__parsed`` that it parsed; numbers come with their values.
     """
@@ -369,6 +380,16 @@ def _failures(schema: pa.DataFrameSchema, batch: pd.DataFrame) -> pd.DataFrame:
 Query = Callable[[str], list[tuple[Any, ...]]]
 
 
+def rule_failures(
+    contract: TableContract, parsed_columns: list[str], batches: Iterable[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
+    """Per batch of the ``parsed`` table (``_row`` and the :func:`rule_columns`), the
+    rows that break a row rule: ``_row`` and ``reason``, one row per pair."""
+    schema = _schema(row_rules(contract, parsed_columns), rule_columns(contract, parsed_columns))
+    for batch in batches:
+        yield _failures(schema, batch)
+
+
 def _examples(query: Query, sql: str) -> str:
     rows = query(f"{sql} LIMIT {_EXAMPLES}")
     return ", ".join(repr(r[0]) for r in rows)
@@ -411,11 +432,7 @@ def ingest_transactions(
     columns = _columns(con, "transactions")
     if "order_id" not in columns:
         # Without order ids: one order per (customer, timestamp), as the contract says.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE transactions AS SELECT *, "
-            "customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
-            "FROM transactions"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE transactions AS {DERIVED_ORDER_ID_SQL}")
     ts_min, ts_max = con.execute("SELECT MIN(ts), MAX(ts) FROM transactions").fetchall()[0]
     result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
     return result
@@ -450,19 +467,19 @@ def ingest_table(
         con.register("raw_frame", frame)
         con.execute("CREATE OR REPLACE TEMP TABLE raw_input AS SELECT * FROM raw_frame")
         con.unregister("raw_frame")
-        name, is_csv = "<in-memory frame>", False
+        name, csv_source = "<in-memory frame>", False
     else:
         name = spec.name
-        is_csv = _create_raw_input(con, spec)
+        csv_source = _create_raw_input(con, spec)
 
     source_types = {row[0]: row[1] for row in con.execute("DESCRIBE raw_input").fetchall()}
     found = ", ".join(source_types) or "(none)"
-    rejects = _csv_rejects(con) if is_csv else pd.DataFrame()
+    rejects = _csv_rejects(con) if csv_source else pd.DataFrame()
     rows_in_table = con.execute("SELECT COUNT(*) FROM raw_input").fetchall()[0][0]
     rows_read = int(rows_in_table + len(rejects))
 
     mapping = {c: s for c, s in spec.columns.items() if s}
-    present = _check_mapping(name, contract, mapping, source_types, found)
+    present = check_mapping(name, contract, mapping, source_types, found)
     if rows_read == 0:
         raise DataContractError(
             f"{name}: no rows (rule: the {contract.table} table must not be empty); "
@@ -501,14 +518,17 @@ def ingest_table(
         spec,
     )
 
-    rules = row_rules(contract, parsed_columns)
-    checked = _check_columns(contract, parsed_columns)
-    schema = _schema(rules, checked)
-    select = ", ".join(["_row", *checked])
-    failures = [
-        _failures(schema, batch.to_pandas())
-        for batch in con.sql(f"SELECT {select} FROM parsed").to_arrow_reader(batch_rows)
-    ]
+    select = ", ".join(["_row", *rule_columns(contract, parsed_columns)])
+    failures = list(
+        rule_failures(
+            contract,
+            parsed_columns,
+            (
+                b.to_pandas()
+                for b in con.sql(f"SELECT {select} FROM parsed").to_arrow_reader(batch_rows)
+            ),
+        )
+    )
     bad = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
     if len(bad):
         bad_rows = bad.groupby("_row")["reason"].agg(lambda r: "; ".join(sorted(set(r))))
@@ -530,12 +550,9 @@ def ingest_table(
         if len(rejects):
             quarantine = pd.concat([quarantine, rejects], ignore_index=True)
         rows_quarantined = int(len(bad_rows) + len(rejects))
-        if rows_quarantined > max_bad_fraction * rows_read:
-            raise DataContractError(
-                _too_many_message(
-                    name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
-                )
-            )
+        check_bad_fraction(
+            name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+        )
         output = [
             c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
         ]
@@ -553,17 +570,50 @@ def ingest_table(
     ).fetchall()[0]
     if rows_kept == 0:
         raise DataContractError(f"{name}: no valid rows left after quarantine")
-    manifest = {
-        "source": name,
-        "rows_read": rows_read,
-        "rows_kept": int(rows_kept),
-        "rows_quarantined": rows_quarantined,
-        "duplicates_dropped": duplicates,
-        "quarantine_reasons": dict(sorted(reason_counts.items())),
-        "customers": int(customers),
-        "columns_mapped": present,
-        "timezone": spec.timezone,
-    }
+    manifest = ingest_manifest(
+        name,
+        rows_read,
+        int(rows_kept),
+        rows_quarantined,
+        duplicates,
+        reason_counts,
+        int(customers),
+        present,
+        spec,
+    )
+    return IngestResult(manifest=manifest, quarantine=quarantine)
+
+
+def check_bad_fraction(
+    name: str,
+    rows_quarantined: int,
+    rows_read: int,
+    max_bad_fraction: float,
+    reason_counts: Mapping[str, int],
+    examples: pd.DataFrame,
+) -> None:
+    """Raise :class:`DataContractError` when more than ``max_bad_fraction`` of the rows
+    read were quarantined (the message counts reasons and shows ``examples``)."""
+    if rows_quarantined > max_bad_fraction * rows_read:
+        raise DataContractError(
+            _too_many_message(
+                name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, examples
+            )
+        )
+
+
+def ingest_manifest(
+    name: str,
+    rows_read: int,
+    rows_kept: int,
+    rows_quarantined: int,
+    duplicates: int,
+    reason_counts: Mapping[str, int],
+    customers: int,
+    present: Mapping[str, str],
+    spec: SourceSpec,
+) -> dict[str, Any]:
+    """The manifest of one ingested table (every engine writes the same keys), logged."""
     log.info(
         "ingest %s: %d rows read, %d kept, %d quarantined, %d duplicates dropped",
         name,
@@ -572,10 +622,20 @@ def ingest_table(
         rows_quarantined,
         duplicates,
     )
-    return IngestResult(manifest=manifest, quarantine=quarantine)
+    return {
+        "source": name,
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "rows_quarantined": rows_quarantined,
+        "duplicates_dropped": duplicates,
+        "quarantine_reasons": dict(sorted(reason_counts.items())),
+        "customers": customers,
+        "columns_mapped": dict(present),
+        "timezone": spec.timezone,
+    }
 
 
-def _check_mapping(
+def check_mapping(
     name: str,
     contract: TableContract,
     mapping: Mapping[str, str],
@@ -698,7 +758,7 @@ def _parse(
     return parsed
 
 
-def _check_columns(contract: TableContract, parsed: Iterable[str]) -> list[str]:
+def rule_columns(contract: TableContract, parsed: Iterable[str]) -> list[str]:
     """Columns of ``parsed`` the row rules read: flags, and the values of numbers."""
     columns = []
     for column in parsed:
