@@ -1,11 +1,17 @@
-"""The Apache Spark engine for the feature stage (work in progress, issue 8).
+"""The Apache Spark engine (``engine=spark``): ingest, features and scoring on Spark.
 
-The feature definitions are not copied: the one query :func:`churn.features.feature_sql`
-builds from the registry is transpiled from DuckDB's SQL dialect to Spark SQL by sqlglot
-and run on the ``transactions`` (and ``customers``) views of a Spark session; the BG/NBD
-family reuses :func:`churn.features.btyd_features` on the transpiled summary query. The
-result goes through the same :func:`churn.features.finish_table` as DuckDB's, so both
-engines return identical tables (a parity test checks them to 1e-9).
+Nothing is defined twice:
+
+- **Ingest** reads the files with Spark, parses them with the query
+  :func:`churn.ingest.parse_sql` writes (transpiled to Spark SQL), and checks the row
+  rules with the same pandera schema, per partition (``mapInPandas``); the manifest and
+  the quarantine are the DuckDB engine's.
+- **Features**: the one query :func:`churn.features.feature_sql` builds from the registry
+  is transpiled from DuckDB's SQL dialect to Spark SQL by sqlglot and run on the
+  ``transactions`` (and ``customers``) views; the BG/NBD family reuses
+  :func:`churn.features.btyd_features` on the transpiled summary query, and the table goes
+  through the same :func:`churn.features.finish_table`, so both engines return identical
+  tables (a parity test checks them to 1e-9).
 
 Needs the ``spark`` extra (``pip install -e .[spark]``) and a Java runtime (17+).
 """
@@ -13,12 +19,17 @@ Needs the ``spark`` extra (``pip install -e .[spark]``) and a Java runtime (17+)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import sqlglot
 
+from churn.errors import ConfigError, DataContractError
 from churn.feature_registry import DEFAULT_WINDOWS, FAMILIES
 from churn.features import (
     BTYD_SUMMARY_SQL,
@@ -27,6 +38,23 @@ from churn.features import (
     chosen_features,
     feature_sql,
     finish_table,
+)
+from churn.ingest import (
+    CUSTOMERS,
+    DERIVED_ORDER_ID_SQL,
+    TRANSACTIONS,
+    IngestResult,
+    SourceSpec,
+    TableContract,
+    check_bad_fraction,
+    check_mapping,
+    check_whole_columns,
+    ingest_manifest,
+    is_csv,
+    parse_sql,
+    rule_columns,
+    rule_failures,
+    source_path,
 )
 
 
@@ -39,7 +67,10 @@ def to_spark_sql(duckdb_sql: str) -> str:
 
 
 def local_session(master: str = "local[*]", options: Mapping[str, Any] | None = None) -> Any:
-    """A Spark session in UTC with the UI off (``options`` are extra Spark settings)."""
+    """A Spark session in UTC with the UI off (``options`` are extra Spark settings).
+
+    On a ``local`` master the Python workers run this interpreter; on a cluster, the
+    cluster's Python must have churn installed (see the README's deployment notes)."""
     from pyspark.sql import SparkSession
 
     builder = (
@@ -47,10 +78,23 @@ def local_session(master: str = "local[*]", options: Mapping[str, Any] | None = 
         .appName("churn")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
+    if master.startswith("local"):
+        # Python workers run this interpreter, which has churn installed (read when the
+        # JVM starts a worker; the spark.pyspark.python setting is spark-submit's).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # PySpark 4 warns on every pandas conversion that it does not fully support pandas 3,
+    # which churn uses and tests with (the parity tests compare the results).
+    quiet = "ignore:PySpark does not yet fully support:FutureWarning"
+    os.environ.setdefault("PYTHONWARNINGS", quiet)
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     for key, value in (options or {}).items():
         builder = builder.config(key, str(value))
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    # Spark's INFO and WARN lines (native libraries, plans) would bury the stage's log.
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def available_inputs(spark: Any) -> list[str]:
@@ -86,3 +130,208 @@ def build_features_spark(
         summary = spark.sql(to_spark_sql(BTYD_SUMMARY_SQL)).toPandas()
         btyd = btyd_features(summary, int(btyd_horizon_days))
     return finish_table(table, features, btyd)
+
+
+# --- ingest -------------------------------------------------------------------------
+
+# The staged rows' key: their position in the source (the first of identical rows).
+_KEY = "_churn_row"
+_CORRUPT = "_corrupt_record"
+# Spark's type names as DuckDB's, which the parse query is written against.
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "timestamp_ntz": "TIMESTAMP",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
+
+
+def query_rows(spark: Any, duckdb_sql: str) -> list[tuple[Any, ...]]:
+    """Run a DuckDB-dialect query on Spark; its rows as tuples."""
+    return [tuple(row) for row in spark.sql(to_spark_sql(duckdb_sql)).collect()]
+
+
+def date_range(spark: Any) -> tuple[dt.date, dt.date]:
+    """First and last calendar date in the session's ``transactions`` view."""
+    first, last = query_rows(
+        spark, "SELECT CAST(MIN(ts) AS DATE), CAST(MAX(ts) AS DATE) FROM transactions"
+    )[0]
+    return first, last
+
+
+def _read(spark: Any, spec: SourceSpec) -> tuple[Any, Any | None]:
+    """The source as a DataFrame, and the malformed CSV lines (``None`` for Parquet)."""
+    if spec.query:
+        raise ConfigError(
+            "engine=spark reads files: data.query is DuckDB SQL. Export the query's result "
+            "to Parquet and set data.transactions, or use engine=duckdb"
+        )
+    if not spec.transactions:
+        raise ConfigError("set data.transactions=PATH (CSV or Parquet)")
+    path = source_path(spec)
+    try:
+        if not is_csv(path):
+            return spark.read.option("mergeSchema", "true").parquet(path), None
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        o = spec.csv
+        options = {
+            "header": str(o.header).lower(),
+            "sep": o.delimiter,
+            "quote": o.quote,
+            "encoding": o.encoding,
+        }
+        names = spark.read.options(**options).csv(path).columns
+        if not o.header:  # DuckDB's names for header-less files
+            names = [f"column{i}" for i in range(len(names))]
+        schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
+        frame = (
+            spark.read.schema(schema)
+            .options(**options, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
+            .csv(path)
+            .cache()
+        )
+    except Exception as exc:  # Spark raises its own error types (AnalysisException, ...)
+        if isinstance(exc, ConfigError | DataContractError):
+            raise
+        raise DataContractError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
+    rejects = frame.filter(frame[_CORRUPT].isNotNull()).select(_CORRUPT)
+    return frame.filter(frame[_CORRUPT].isNull()).drop(_CORRUPT), rejects
+
+
+def _partition_failures(
+    batches: Iterator[pd.DataFrame], contract: TableContract, parsed_columns: list[str]
+) -> Iterator[pd.DataFrame]:
+    for found in rule_failures(contract, parsed_columns, batches):
+        yield found.astype({"_row": "int64", "reason": "string"})
+
+
+def ingest_table_spark(
+    spark: Any, spec: SourceSpec, contract: TableContract, max_bad_fraction: float = 0.01
+) -> IngestResult:
+    """:func:`churn.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
+
+    The same contract checks, parse query, row rules, manifest and quarantine as DuckDB's.
+    Two differences: ``data.query`` is not supported (it is DuckDB SQL), and a malformed
+    CSV line is quarantined as ``csv line malformed`` without its line number.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.storagelevel import StorageLevel
+
+    name = spec.name
+    raw, rejects_frame = _read(spark, spec)
+    source_types = {
+        f.name: _DUCKDB_TYPES.get(f.dataType.typeName(), f.dataType.typeName().upper())
+        for f in raw.schema
+    }
+    found = ", ".join(source_types) or "(none)"
+    rejects = pd.DataFrame()
+    if rejects_frame is not None:
+        lines = rejects_frame.toPandas()[_CORRUPT]
+        if len(lines):
+            rejects = pd.DataFrame(
+                {
+                    "source_line": pd.array([pd.NA] * len(lines), dtype="string"),
+                    "raw_line": pd.array(lines.tolist(), dtype="string"),
+                    "reason": pd.array(["csv line malformed"] * len(lines), dtype="string"),
+                }
+            )
+    rows_in_table = raw.count()
+    rows_read = int(rows_in_table + len(rejects))
+    mapping = {c: s for c, s in spec.columns.items() if s}
+    present = check_mapping(name, contract, mapping, source_types, found)
+    if rows_read == 0:
+        raise DataContractError(
+            f"{name}: no rows (rule: the {contract.table} table must not be empty); "
+            f"columns found: {found}"
+        )
+    # Exact duplicates over all source columns: the first row (in source order) stays.
+    columns = list(source_types)
+    staged = (
+        raw.withColumn("_src_row", F.monotonically_increasing_id())
+        .groupBy(*columns)
+        .agg(F.min("_src_row").alias(_KEY))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    staged.createOrReplaceTempView("staged")
+    duplicates = int(rows_in_table - staged.count())
+
+    sql, parsed_columns = parse_sql(contract, present, source_types, spec, _KEY, "spark")
+    parsed = spark.sql(to_spark_sql(sql))
+    parsed.createOrReplaceTempView("parsed")
+    check_whole_columns(
+        partial(query_rows, spark), name, contract, present, source_types, found, spec
+    )
+    bad = (
+        parsed.select("_row", *rule_columns(contract, parsed_columns))
+        .mapInPandas(
+            partial(_partition_failures, contract=contract, parsed_columns=parsed_columns),
+            schema="_row long, reason string",
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    reason_counts = {r: int(n) for r, n in bad.groupBy("reason").count().collect()}
+    if len(rejects):
+        reason_counts["csv line malformed"] = len(rejects)
+    bad_rows = bad.groupBy("_row").agg(
+        F.concat_ws("; ", F.array_sort(F.collect_set("reason"))).alias("reason")
+    )
+    rows_quarantined = int(bad_rows.count() + len(rejects))
+    over_limit = rows_quarantined > max_bad_fraction * rows_read
+    quarantined = (
+        staged.join(bad_rows, staged[_KEY] == bad_rows["_row"]).orderBy("_row").drop(_KEY, "_row")
+    )
+    quarantine = (quarantined.limit(3) if over_limit else quarantined).toPandas()
+    quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
+    if len(rejects):
+        quarantine = pd.concat([quarantine, rejects], ignore_index=True)
+    check_bad_fraction(
+        name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+    )
+
+    output = [c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only]
+    table = (
+        parsed.join(bad_rows.select("_row"), "_row", "left_anti")
+        .orderBy("_row")
+        .select(*output)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    table.createOrReplaceTempView(contract.table)
+    rows_kept, customers = table.agg(F.count("*"), F.countDistinct("customer_id")).first()
+    for view in ("parsed", "staged"):
+        spark.catalog.dropTempView(view)
+    bad.unpersist()
+    if rows_kept == 0:
+        raise DataContractError(f"{name}: no valid rows left after quarantine")
+    manifest = ingest_manifest(
+        name,
+        rows_read,
+        int(rows_kept),
+        rows_quarantined,
+        duplicates,
+        reason_counts,
+        int(customers),
+        present,
+        spec,
+    )
+    return IngestResult(manifest=manifest, quarantine=quarantine)
+
+
+def ingest_transactions_spark(
+    spark: Any, spec: SourceSpec, max_bad_fraction: float = 0.01
+) -> IngestResult:
+    """:func:`churn.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
+    result = ingest_table_spark(spark, spec, TRANSACTIONS, max_bad_fraction)
+    if "order_id" not in spark.table("transactions").columns:
+        spark.sql(to_spark_sql(DERIVED_ORDER_ID_SQL)).createOrReplaceTempView("transactions")
+    ts_min, ts_max = query_rows(spark, "SELECT MIN(ts), MAX(ts) FROM transactions")[0]
+    result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
+    return result
+
+
+def ingest_customers_spark(
+    spark: Any, spec: SourceSpec, max_bad_fraction: float = 0.01
+) -> IngestResult:
+    """:func:`churn.ingest.ingest_customers` on Spark: the ``customers`` view."""
+    return ingest_table_spark(spark, spec, CUSTOMERS, max_bad_fraction)

@@ -221,3 +221,11 @@ def load_registered_model(
     return RegisteredModel(
         classifier=wrapper.classifier, name=name, version=str(mv.version), run_id=mv.run_id
     )
+
+
+def spark_udf(spark: Any, name: str, version: str) -> Any:
+    """MLflow's Spark UDF of a registered version: the churn probability of each row (the
+    model's feature columns in, a double out), run in the workers' own Python."""
+    return mlflow.pyfunc.spark_udf(
+        spark, f"models:/{name}/{version}", result_type="double", env_manager="local"
+    )

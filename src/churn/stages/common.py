@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-from omegaconf import DictConfig
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
 
 from churn import data
 from churn.config import register_resolvers
 from churn.errors import ChurnError, ConfigError
+from churn.features import build_features
 from churn.ingest import (
     CsvOptions,
     IngestResult,
@@ -70,17 +72,129 @@ def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec
 
 @dataclass
 class OpenedData:
-    """The ingested ``transactions`` table of a stage and what ingest reported."""
+    """The ingested ``transactions`` table of a stage, on its engine, and what ingest
+    reported.
 
-    con: duckdb.DuckDBPyConnection
+    With ``engine=duckdb`` the tables live in ``con``; with ``engine=spark`` they are
+    temp views of the Spark session ``spark`` and ``con`` is ``None``. Stages reach them
+    through :meth:`rows`, :meth:`columns` and :meth:`features`, whichever the engine.
+    """
+
+    con: duckdb.DuckDBPyConnection | None
     first_date: dt.date
     last_date: dt.date
     ingest: IngestResult
     customers: IngestResult | None = None
+    spark: Any = None
+
+    @property
+    def engine(self) -> str:
+        """``duckdb`` or ``spark``."""
+        return "spark" if self.spark is not None else "duckdb"
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a query written in DuckDB's SQL on the engine; its rows."""
+        if self.spark is not None:
+            from churn.spark_engine import query_rows
+
+            return query_rows(self.spark, sql)
+        assert self.con is not None
+        return self.con.execute(sql).fetchall()
+
+    def columns(self, table: str) -> list[str] | None:
+        """The columns of ``table`` (``transactions`` or ``customers``), ``None`` when the
+        table was not ingested."""
+        if self.spark is not None:
+            if not self.spark.catalog.tableExists(table):
+                return None
+            return list(self.spark.table(table).columns)
+        assert self.con is not None
+        tables = {
+            r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if table not in tables:
+            return None
+        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+
+    def features(
+        self,
+        cutoffs: list[dt.date],
+        windows: list[int],
+        active_lookback_days: int,
+        families: list[str],
+        btyd_horizon_days: int | None,
+    ) -> pd.DataFrame:
+        """The feature table at ``cutoffs`` (see :func:`churn.features.build_features`),
+        computed by the engine."""
+        if self.spark is not None:
+            from churn.spark_engine import build_features_spark
+
+            return build_features_spark(
+                self.spark, cutoffs, windows, active_lookback_days, families, btyd_horizon_days
+            )
+        assert self.con is not None
+        return build_features(
+            self.con, cutoffs, windows, active_lookback_days, families, btyd_horizon_days
+        )
+
+    def write_parquet(self, table: str, target: Path) -> None:
+        """Write an ingested table as Parquet: one file (DuckDB) or a folder of part files
+        (Spark), which every reader of ``data.transactions`` accepts."""
+        if self.spark is not None:
+            self.spark.table(table).write.mode("overwrite").parquet(str(target))
+            return
+        assert self.con is not None
+        path = str(target).replace("'", "''")
+        self.con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
+
+
+def spark_session(engine_cfg: DictConfig) -> Any:
+    """The Spark session ``engine=spark`` configures (``engine.master``, ``engine.options``)."""
+    try:
+        from churn.spark_engine import local_session
+    except ImportError as exc:
+        raise ConfigError(
+            "engine=spark needs the spark extra: .venv/bin/pip install -e '.[spark]' "
+            f"(and a Java 17+ runtime) ({exc})"
+        ) from exc
+    options = OmegaConf.to_container(engine_cfg.options, resolve=True) or {}
+    return local_session(str(engine_cfg.master), options)
+
+
+def require_duckdb(cfg: DictConfig, stage: str, why: str) -> None:
+    """:class:`ConfigError` when a stage that runs on DuckDB only is given another engine."""
+    if cfg.engine.name != "duckdb":
+        raise ConfigError(
+            f"the {stage} stage runs on DuckDB ({why}); engine={cfg.engine.name} serves "
+            "ingest, features and score. Drop the engine override for this stage"
+        )
 
 
 def open_transactions(cfg: DictConfig) -> OpenedData:
     """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table."""
+    limit = float(cfg.ingest.max_bad_fraction)
+    if cfg.engine.name == "spark":
+        from churn import spark_engine
+
+        spark = spark_session(cfg.engine)
+        result = spark_engine.ingest_transactions_spark(spark, source_spec(cfg.data), limit)
+        customers = None
+        if cfg.data.customers:
+            customers = spark_engine.ingest_customers_spark(
+                spark, source_spec(cfg.data, "customers"), limit
+            )
+        first, last = spark_engine.date_range(spark)
+        log.info("transactions %s (Spark): %s to %s", result.manifest["source"], first, last)
+        return OpenedData(
+            con=None,
+            first_date=first,
+            last_date=last,
+            ingest=result,
+            customers=customers,
+            spark=spark,
+        )
+    if cfg.engine.name != "duckdb":
+        raise ConfigError(f"engine.name must be duckdb or spark, got {cfg.engine.name!r}")
     con = data.connect(
         threads=cfg.engine.threads,
         memory_limit=cfg.engine.memory_limit,
@@ -89,7 +203,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
     result = ingest_transactions(
         con,
         source_spec(cfg.data),
-        max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+        max_bad_fraction=limit,
         batch_rows=int(cfg.ingest.batch_rows),
     )
     customers = None
@@ -97,7 +211,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
         customers = ingest_customers(
             con,
             source_spec(cfg.data, "customers"),
-            max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+            max_bad_fraction=limit,
             batch_rows=int(cfg.ingest.batch_rows),
         )
     first, last = data.date_range(con)
@@ -261,7 +375,7 @@ def input_fingerprint(opened: OpenedData) -> dict[str, Any]:
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     elif any(c in source for c in "*?["):
         size = sum(p.stat().st_size for p in Path().glob(source) if p.is_file()) or None
-    max_ts = opened.con.execute("SELECT MAX(ts) FROM transactions").fetchall()[0][0]
+    max_ts = opened.rows("SELECT MAX(ts) FROM transactions")[0][0]
     return {
         "source": source,
         "bytes": size,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from churn.features import build_features
 from churn.stages.common import log, open_transactions, resolve_as_of, write_ingest_report
 
 
@@ -15,8 +14,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     """Build the feature table at ``cfg.as_of`` and write ``<output_dir>/features.parquet``."""
     opened = open_transactions(cfg)
     as_of = resolve_as_of(cfg.as_of, opened.last_date)
-    table = build_features(
-        opened.con,
+    table = opened.features(
         [as_of],
         windows=list(cfg.features.windows),
         active_lookback_days=int(cfg.label.active_lookback_days),

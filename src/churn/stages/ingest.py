@@ -23,18 +23,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     opened = open_transactions(cfg)
     target = out / "transactions.parquet"
-    opened.con.execute(
-        f"COPY transactions TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
-    )
+    opened.write_parquet("transactions", target)
     quarantine = opened.ingest.quarantine
     if quarantine.empty:
         quarantine = quarantine.reindex(columns=["reason"])
     quarantine.to_csv(out / "quarantine.csv", index=False)
     if opened.customers is not None:
-        opened.con.execute(
-            f"COPY customers TO '{str(out / 'customers.parquet').replace(chr(39), chr(39) * 2)}' "
-            "(FORMAT parquet)"
-        )
+        opened.write_parquet("customers", out / "customers.parquet")
         opened.customers.quarantine.reindex(
             columns=list(opened.customers.quarantine.columns) or ["reason"]
         ).to_csv(out / "customers_quarantine.csv", index=False)

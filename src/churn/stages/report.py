@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from churn.reasons import check_locale
 from churn.retention import cohort_retention, retention_by_period, retention_by_segment
 from churn.retention_page import write_retention_report
-from churn.stages.common import log, open_transactions, step, write_json
+from churn.stages.common import log, open_transactions, require_duckdb, step, write_json
 
 SEGMENT_COLUMN = "channel"
 
@@ -58,6 +58,7 @@ def partial_last_period(last_date: dt.date, period: str) -> bool:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Write ``cohort_retention.csv``, ``retention_by_period.csv`` and ``report.html`` to
     ``cfg.output_dir``; return a small manifest (also written as ``report_manifest.json``)."""
+    require_duckdb(cfg, "report", "the retention tables are small aggregates")
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     locale = check_locale(str(cfg.locale))

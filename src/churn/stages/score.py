@@ -16,7 +16,6 @@ from churn import tracking
 from churn.drift import drift_report
 from churn.errors import ConfigError, DataContractError, DriftError
 from churn.feature_registry import FAMILIES
-from churn.features import build_features
 from churn.reasons import check_locale, localise_segments, top_reasons
 from churn.scoring import (
     assign_segments,
@@ -26,6 +25,7 @@ from churn.scoring import (
     select_at_risk,
 )
 from churn.stages.common import (
+    OpenedData,
     atomic_dir,
     code_version,
     ingest_manifest,
@@ -59,15 +59,35 @@ CSV_COLUMNS = [
 ]
 
 
-def _opted_out(con: Any) -> set[str]:
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "customers" not in tables:
+def _opted_out(opened: OpenedData) -> set[str]:
+    if "marketing_opt_out" not in (opened.columns("customers") or []):
         return set()
-    columns = {r[0] for r in con.execute("DESCRIBE customers").fetchall()}
-    if "marketing_opt_out" not in columns:
-        return set()
-    rows = con.execute("SELECT customer_id FROM customers WHERE marketing_opt_out").fetchall()
+    rows = opened.rows("SELECT customer_id FROM customers WHERE marketing_opt_out")
     return {str(r[0]) for r in rows}
+
+
+def _predict(opened: OpenedData, model: Any, features: pd.DataFrame) -> np.ndarray:
+    """Churn probabilities: in process (DuckDB engine), or by MLflow's Spark UDF of the
+    registered model on the Spark engine's workers."""
+    classifier = model.classifier
+    if opened.engine != "spark":
+        return classifier.predict_proba(features)
+    names = list(classifier.feature_names)
+    udf = tracking.spark_udf(opened.spark, model.name, model.version)
+    frame = opened.spark.createDataFrame(features[["customer_id", *names]])
+    predicted = frame.select("customer_id", udf(*names).alias("p")).toPandas()
+    by_customer = predicted.set_index("customer_id")["p"]
+    return by_customer.reindex(features["customer_id"]).to_numpy(dtype="float64")
+
+
+def _write_scores(opened: OpenedData, scores: pd.DataFrame, target: Path) -> None:
+    """``scores.parquet``: one file (DuckDB engine), or on Spark a folder partitioned by
+    ``risk_tier`` (``risk_tier=high/part-*.parquet``), as a data lake table expects."""
+    if opened.engine != "spark":
+        scores.to_parquet(target, index=False)
+        return
+    frame = opened.spark.createDataFrame(scores)
+    frame.write.mode("overwrite").partitionBy("risk_tier").parquet(str(target))
 
 
 def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
@@ -159,7 +179,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     locale = check_locale(str(cfg.locale))
     with step("ingest", timings):
         opened = open_transactions(cfg)
-    con, last = opened.con, opened.last_date
+    last = opened.last_date
     as_of = resolve_as_of(cfg.as_of, last)
 
     with step("load model", timings):
@@ -172,8 +192,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     with step("features", timings):
         settings = classifier.feature_settings
-        features = build_features(
-            con,
+        features = opened.features(
             [as_of],
             settings["windows"],
             settings["active_lookback_days"],
@@ -207,7 +226,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     with step("predict", timings):
         scores = features[["customer_id"]].copy()
-        scores["churn_probability"] = classifier.predict_proba(features)
+        scores["churn_probability"] = _predict(opened, model, features)
         scores["risk_tier"] = risk_tier(scores["churn_probability"], dict(cfg.score.tiers))
         seg_cfg = cfg.score.segments
         vip_min_spend = float(features["spend_365d"].quantile(seg_cfg.vip_spend_quantile))
@@ -227,7 +246,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             scores[col] = features[col]
         scores["as_of"] = as_of.isoformat()
         scores["model_version"] = model.version
-        opted_out = _opted_out(con)
+        opted_out = _opted_out(opened)
         scores["marketing_opt_out"] = scores["customer_id"].isin(opted_out)
 
     with step("select and explain", timings):
@@ -293,7 +312,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             decimal=str(cfg.score.csv.decimal),
             encoding="utf-8",
         )
-        scores.to_parquet(tmp / "scores.parquet", index=False)
+        _write_scores(opened, scores, tmp / "scores.parquet")
         write_summary(
             _summary(
                 cfg,

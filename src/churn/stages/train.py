@@ -26,7 +26,14 @@ from churn.labels import make_labels
 from churn.model import ChurnClassifier, fit_lightgbm, refit
 from churn.scoring import assign_segments
 from churn.split import Schedule, snapshot_schedule
-from churn.stages.common import log, open_transactions, step, write_ingest_report, write_json
+from churn.stages.common import (
+    log,
+    open_transactions,
+    require_duckdb,
+    step,
+    write_ingest_report,
+    write_json,
+)
 
 REPORT_FILE = "evaluation_report.html"
 
@@ -316,6 +323,7 @@ def _summary(metrics: dict[str, Any], report: Path) -> str:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, evaluate, gate and register a churn model; return the metrics written to
     ``<output_dir>/metrics.json``."""
+    require_duckdb(cfg, "train", "training fits one machine on the snapshot table")
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
