@@ -7,7 +7,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report test test-all bench lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data ingest train score features report test test-spark test-all bench lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,9 +42,13 @@ report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, repo
 	$(PY) pipelines/report.py $(ARGS)
 
 test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	$(PY) -m pytest -m "not slow and not spark" $(ARGS)
 
-test-all: $(STAMP) ## Run every test, the slow suites too (installs the spark extra; Spark needs Java 17+)
+test-spark: $(STAMP) ## Run the Spark engine's suites (installs the spark extra; needs Java 17+)
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pytest -m spark $(ARGS)
+
+test-all: $(STAMP) ## Run every test, the slow and Spark suites too (installs the spark extra)
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	$(PY) -m pytest $(ARGS)
 

@@ -273,3 +273,8 @@ def test_optuna_sweep_tunes_on_validation_and_registers_the_best_trial(small_sho
     final = json.loads((sweep_dir / "final" / "metrics.json").read_text())
     assert (final["model_version"], final["model_alias"]) == ("1", "champion")
     assert final["validation_roc_auc"] == best["best_value"]
+
+
+def test_training_on_the_spark_engine_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(ConfigError, match="the train stage runs on DuckDB"):
+        train.run(compose_config("train", ["engine=spark", f"output_dir={tmp_path}"]))

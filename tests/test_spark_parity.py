@@ -1,6 +1,7 @@
 """Spark and DuckDB compute the same feature table from the same definitions (issue 8).
 
-Slow (a Spark session takes seconds to start): run by `make test-all`. Skipped, saying
+Marked ``spark`` (a Spark session takes seconds to start): run by `make test-spark`.
+Skipped, saying
 why, without PySpark (`pip install -e .[spark]`) or Java.
 """
 
@@ -19,7 +20,7 @@ from tests.conftest import connect_to
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.spark,
     pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime"),
 ]
 

@@ -877,7 +877,9 @@ def _too_many_message(
     reasons: Mapping[str, int],
     quarantine: pd.DataFrame,
 ) -> str:
-    by_reason = ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    by_reason = ", ".join(
+        f"{r}: {n}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
     examples = quarantine.head(_EXAMPLES).to_dict(orient="records")
     return (
         f"{name}: {bad} of {read} rows ({bad / read:.1%}) break row rules, more than "

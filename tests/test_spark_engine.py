@@ -1,0 +1,235 @@
+"""engine=spark gives what engine=duckdb gives (issue 8): the same end-to-end run of the
+ingest, features and score stages, and the same ingest of a dirty export.
+
+Marked ``spark``: `make test-spark` (which `.ci/run` calls) installs the spark extra and
+runs them. Skipped, saying why, without PySpark or Java.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn import data
+from churn.errors import ConfigError, DataContractError
+from churn.ingest import CsvOptions, SourceSpec, ingest_customers, ingest_transactions
+from churn.stages import features as features_stage
+from churn.stages import ingest as ingest_stage
+from churn.stages import score as score_stage
+from tests.conftest import compose_config
+
+pytest.importorskip("pyspark", reason="the spark extra is not installed")
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime"),
+]
+
+AS_OF = "2024-10-31"
+ENGINES = ["duckdb", "spark"]
+# Small shuffles: the test data is small, Spark's default of 200 partitions is slow here.
+SPARK = [
+    "engine=spark",
+    "engine.master='local[2]'",
+    "engine.options={spark.sql.shuffle.partitions:4}",
+]
+
+
+def engine_overrides(engine: str) -> list[str]:
+    return SPARK if engine == "spark" else []
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from churn.spark_engine import local_session
+
+    session = local_session("local[2]", {"spark.sql.shuffle.partitions": 4})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def customers_file(small_shop_path, tmp_path_factory) -> Path:
+    """Five customers of the small shop opted out of marketing."""
+    ids = sorted(pd.read_parquet(small_shop_path)["customer_id"].unique())[:5]
+    path = tmp_path_factory.mktemp("customers") / "customers.csv"
+    pd.DataFrame({"customer_id": ids, "marketing_opt_out": ["yes"] * 5}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(small_shop_path, customers_file, trained_store, spark, tmp_path_factory):
+    """The ingest, features and score stages on each engine, from the same inputs."""
+    out = {}
+    for engine in ENGINES:
+        root = tmp_path_factory.mktemp(engine)
+        common = [f"data.transactions={small_shop_path}", *engine_overrides(engine)]
+        ingest_stage.run(
+            compose_config(
+                "ingest", [*common, f"data.customers={customers_file}", f"output_dir={root}/i"]
+            )
+        )
+        features_stage.run(
+            compose_config("features", [*common, f"as_of={AS_OF}", f"output_dir={root}/f"])
+        )
+        manifest = score_stage.run(
+            compose_config(
+                "score",
+                [
+                    *common,
+                    *trained_store,
+                    f"data.customers={customers_file}",
+                    f"as_of={AS_OF}",
+                    f"score.output_dir={root}/s",
+                ],
+            )
+        )
+        out[engine] = {"root": root, "score": manifest}
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_engine_writes_every_output_of_the_three_stages(runs, engine):
+    root = runs[engine]["root"]
+    ingested = pd.read_parquet(root / "i" / "transactions.parquet")
+    assert len(ingested) == json.loads((root / "i" / "manifest.json").read_text())["rows_kept"]
+    assert (root / "i" / "customers.parquet").exists()
+    features = pd.read_parquet(root / "f" / "features.parquet")
+    assert features["customer_id"].is_unique and len(features) > 0
+    folder = root / "s" / AS_OF
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "at_risk_customers.csv",
+        "manifest.json",
+        "scores.parquet",
+        "summary.html",
+    ]
+    with open(folder / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) - 1 == runs[engine]["score"]["rows_at_risk"] > 0
+    assert runs[engine]["score"]["rows_suppressed_opt_out"] > 0
+
+
+def test_spark_ingest_writes_the_same_canonical_table_and_manifest(runs):
+    duck, spark = (runs[e]["root"] / "i" for e in ENGINES)
+    tables = [pd.read_parquet(folder / "transactions.parquet") for folder in (duck, spark)]
+    tables = [t.sort_values(list(t.columns)).reset_index(drop=True) for t in tables]
+    tables[1]["ts"] = tables[1]["ts"].astype(tables[0]["ts"].dtype)
+    pd.testing.assert_frame_equal(tables[1], tables[0])
+    manifests = [json.loads((folder / "manifest.json").read_text()) for folder in (duck, spark)]
+    assert manifests[1] == manifests[0]
+
+
+def test_spark_features_equal_duckdb_features(runs):
+    duck, spark = (pd.read_parquet(runs[e]["root"] / "f" / "features.parquet") for e in ENGINES)
+    pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_spark_scores_equal_duckdb_scores_and_the_csv_is_byte_identical(runs):
+    duck, spark = (runs[e]["root"] / "s" / AS_OF for e in ENGINES)
+    assert (spark / "at_risk_customers.csv").read_bytes() == (
+        duck / "at_risk_customers.csv"
+    ).read_bytes()
+    one_file = pd.read_parquet(duck / "scores.parquet").sort_values("customer_id")
+    partitioned = pd.read_parquet(spark / "scores.parquet").sort_values("customer_id")
+    assert sorted(p.name for p in (spark / "scores.parquet").glob("risk_tier=*")) == [
+        f"risk_tier={t}" for t in sorted(one_file["risk_tier"].unique())
+    ]
+    partitioned["risk_tier"] = partitioned["risk_tier"].astype(str)
+    pd.testing.assert_frame_equal(
+        partitioned[one_file.columns].reset_index(drop=True), one_file.reset_index(drop=True)
+    )
+    counts = ["rows_read", "rows_scored", "rows_at_risk", "rows_suppressed_opt_out"]
+    assert {k: runs["spark"]["score"][k] for k in counts} == {
+        k: runs["duckdb"]["score"][k] for k in counts
+    }
+
+
+# --- ingest of a dirty export -----------------------------------------------------------
+
+DIRTY = (
+    "Cliente;Data;Importo;Canale\n"
+    "A;01/03/2024 10:00;1.234,50;web\n"
+    "A;01/03/2024 10:00;1.234,50;web\n"  # exact duplicate: dropped and counted
+    "B;02/03/2024 23:30;12,00;store\n"  # 23:30 in Rome is 22:30 UTC
+    ";03/03/2024 09:00;5,00;web\n"  # customer missing
+    "C;2024-03-04;7,00;app\n"  # not the configured format
+    "D;05/03/2024 08:15;abc;web\n"  # amount not a number
+    "E;06/03/2024 12:00;-3,00;web\n"  # a return: kept
+)
+
+
+def dirty_spec(path: Path) -> SourceSpec:
+    return SourceSpec(
+        transactions=str(path),
+        columns={"customer_id": "Cliente", "ts": "Data", "amount": "Importo", "channel": "Canale"},
+        csv=CsvOptions(delimiter=";", decimal=",", thousands="."),
+        date_format="%d/%m/%Y %H:%M",
+        timezone="Europe/Rome",
+    )
+
+
+def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text(DIRTY)
+    con = data.connect()
+    duck = ingest_transactions(con, dirty_spec(path), max_bad_fraction=1.0)
+    on_spark = ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=1.0)
+
+    assert on_spark.manifest == duck.manifest
+    assert duck.manifest["quarantine_reasons"] == {
+        "amount not a number": 1,
+        "customer_id missing": 1,
+        "ts unparseable": 1,
+    }
+    expected = con.execute("SELECT * FROM transactions ORDER BY customer_id").df()
+    got = spark.table("transactions").toPandas().sort_values("customer_id").reset_index(drop=True)
+    got["ts"] = got["ts"].astype(expected["ts"].dtype)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert str(got.loc[got["customer_id"] == "B", "ts"].iloc[0]) == "2024-03-02 22:30:00"
+    quarantined = on_spark.quarantine.sort_values("Cliente", na_position="first")
+    assert list(quarantined["reason"]) == [
+        "customer_id missing",
+        "ts unparseable",
+        "amount not a number",
+    ]
+
+
+def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
+    from churn.spark_engine import ingest_customers_spark
+
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,marketing_opt_out\nA,yes\nB,0\nA,no\nC,maybe\n")
+    spec = SourceSpec(
+        transactions=str(path),
+        columns={"customer_id": "customer_id", "marketing_opt_out": "marketing_opt_out"},
+    )
+    duck = ingest_customers(data.connect(), spec, max_bad_fraction=1.0)
+    on_spark = ingest_customers_spark(spark, spec, max_bad_fraction=1.0)
+    assert on_spark.manifest == duck.manifest
+    table = spark.table("customers").toPandas().sort_values("customer_id")
+    assert table.to_dict("list") == {"customer_id": ["A", "B"], "marketing_opt_out": [True, False]}
+
+
+def test_spark_stops_on_too_many_bad_rows_with_the_same_message(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text(DIRTY)
+    with pytest.raises(DataContractError) as duck:
+        ingest_transactions(data.connect(), dirty_spec(path), max_bad_fraction=0.1)
+    with pytest.raises(DataContractError) as on_spark:
+        ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=0.1)
+    assert str(on_spark.value) == str(duck.value)
+
+
+def test_a_query_source_on_spark_is_a_config_error(spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    with pytest.raises(ConfigError, match="engine=spark reads files"):
+        ingest_transactions_spark(spark, SourceSpec(query="SELECT 1"))
