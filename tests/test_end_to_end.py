@@ -278,3 +278,24 @@ def test_optuna_sweep_tunes_on_validation_and_registers_the_best_trial(small_sho
 def test_training_on_the_spark_engine_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ConfigError, match="the train stage runs on DuckDB"):
         train.run(compose_config("train", ["engine=spark", f"output_dir={tmp_path}"]))
+
+
+def test_features_command_takes_several_cutoffs(small_shop_path, tmp_path):
+    from churn.stages import features
+
+    cfg = compose_config(
+        "features",
+        [
+            f"data.transactions={small_shop_path}",
+            "as_of=[2024-06-30,2024-03-31]",
+            f"output_dir={tmp_path}",
+        ],
+    )
+    table = features.run(cfg)
+    written = pd.read_parquet(tmp_path / "features.parquet")
+    assert sorted(written["as_of"].astype(str).unique()) == [
+        "2024-03-31 00:00:00",
+        "2024-06-30 00:00:00",
+    ]
+    assert not written.duplicated(["customer_id", "as_of"]).any()
+    assert len(written) == len(table)

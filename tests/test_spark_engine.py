@@ -45,9 +45,9 @@ def engine_overrides(engine: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def spark():
-    from churn.spark_engine import local_session
+    from churn.spark_engine import get_session
 
-    session = local_session("local[2]", {"spark.sql.shuffle.partitions": 4})
+    session = get_session("local[2]", {"spark.sql.shuffle.partitions": 4})
     yield session
     session.stop()
 
@@ -74,7 +74,9 @@ def runs(small_shop_path, customers_file, trained_store, spark, tmp_path_factory
             )
         )
         features_stage.run(
-            compose_config("features", [*common, f"as_of={AS_OF}", f"output_dir={root}/f"])
+            compose_config(
+                "features", [*common, f"as_of=[2024-07-31,{AS_OF}]", f"output_dir={root}/f"]
+            )
         )
         manifest = score_stage.run(
             compose_config(
@@ -99,7 +101,8 @@ def test_each_engine_writes_every_output_of_the_three_stages(runs, engine):
     assert len(ingested) == json.loads((root / "i" / "manifest.json").read_text())["rows_kept"]
     assert (root / "i" / "customers.parquet").exists()
     features = pd.read_parquet(root / "f" / "features.parquet")
-    assert features["customer_id"].is_unique and len(features) > 0
+    assert features["as_of"].nunique() == 2 and len(features) > 0
+    assert not features.duplicated(["customer_id", "as_of"]).any()
     folder = root / "s" / AS_OF
     assert sorted(p.name for p in folder.iterdir()) == [
         "at_risk_customers.csv",

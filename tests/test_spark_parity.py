@@ -32,9 +32,9 @@ def shop():
 
 @pytest.fixture(scope="module")
 def spark():
-    from churn.spark_engine import local_session
+    from churn.spark_engine import get_session
 
-    session = local_session("local[2]", {"spark.sql.shuffle.partitions": 4})
+    session = get_session("local[2]", {"spark.sql.shuffle.partitions": 4})
     yield session
     session.stop()
 

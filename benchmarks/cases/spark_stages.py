@@ -17,8 +17,8 @@ from churn.ingest import SourceSpec
 from churn.spark_engine import (
     build_features_spark,
     date_range,
+    get_session,
     ingest_transactions_spark,
-    local_session,
 )
 
 
@@ -51,9 +51,7 @@ def peak_mb_of_descendants() -> dict[str, float]:
 
 
 start = time.perf_counter()
-spark = local_session(
-    "local[*]", {"spark.driver.memory": "12g", "spark.sql.shuffle.partitions": 16}
-)
+spark = get_session("local[*]", {"spark.driver.memory": "12g", "spark.sql.shuffle.partitions": 16})
 started = time.perf_counter()
 result = ingest_transactions_spark(spark, SourceSpec(transactions=sys.argv[1]), 0.01)
 _, last = date_range(spark)

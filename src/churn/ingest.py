@@ -189,10 +189,12 @@ def is_csv(path: str) -> bool:
 
 
 def source_path(spec: SourceSpec) -> str:
-    """The file, folder or glob to read; :class:`DataContractError` when nothing is there."""
+    """The file, folder or glob to read; :class:`DataContractError` when a local path has
+    nothing there (a URI such as ``s3a://`` or ``dbfs:/`` is left to the reader)."""
     path = str(spec.transactions)
+    remote = "://" in path or path.startswith("dbfs:")
     has_glob = any(ch in path for ch in "*?[")
-    if not has_glob and not Path(path).exists():
+    if not remote and not has_glob and not Path(path).exists():
         raise DataContractError(f"{path}: no such file or folder")
     return path
 

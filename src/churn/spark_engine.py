@@ -66,21 +66,23 @@ def to_spark_sql(duckdb_sql: str) -> str:
     )[0]
 
 
-def local_session(master: str = "local[*]", options: Mapping[str, Any] | None = None) -> Any:
+def get_session(master: str | None = "local[*]", options: Mapping[str, Any] | None = None) -> Any:
     """A Spark session in UTC with the UI off (``options`` are extra Spark settings).
 
     On a ``local`` master the Python workers run this interpreter; on a cluster, the
     cluster's Python must have churn installed (see the README's deployment notes)."""
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if master:  # None: the master spark-submit or the platform (Databricks) set
+        builder = builder.master(master)
     builder = (
-        SparkSession.builder.master(master)
-        .appName("churn")
+        builder.appName("churn")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    if master.startswith("local"):
+    if master and master.startswith("local"):
         # Python workers run this interpreter, which has churn installed (read when the
         # JVM starts a worker; the spark.pyspark.python setting is spark-submit's).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

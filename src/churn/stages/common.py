@@ -151,14 +151,15 @@ class OpenedData:
 def spark_session(engine_cfg: DictConfig) -> Any:
     """The Spark session ``engine=spark`` configures (``engine.master``, ``engine.options``)."""
     try:
-        from churn.spark_engine import local_session
+        from churn.spark_engine import get_session
     except ImportError as exc:
         raise ConfigError(
             "engine=spark needs the spark extra: .venv/bin/pip install -e '.[spark]' "
             f"(and a Java 17+ runtime) ({exc})"
         ) from exc
     options = OmegaConf.to_container(engine_cfg.options, resolve=True) or {}
-    return local_session(str(engine_cfg.master), options)
+    master = engine_cfg.master
+    return get_session(None if master is None else str(master), options)
 
 
 def require_duckdb(cfg: DictConfig, stage: str, why: str) -> None:

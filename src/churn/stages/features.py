@@ -1,21 +1,26 @@
-"""Feature stage: ``features.parquet`` for one cutoff."""
+"""Feature stage: ``features.parquet`` for one cutoff, or several (``as_of=[d1,d2]``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from churn.stages.common import log, open_transactions, resolve_as_of, write_ingest_report
 
 
 def run(cfg: DictConfig) -> pd.DataFrame:
-    """Build the feature table at ``cfg.as_of`` and write ``<output_dir>/features.parquet``."""
+    """Build the feature table at ``cfg.as_of`` and write ``<output_dir>/features.parquet``.
+
+    ``as_of`` is one date (default: the data's last date) or a list of dates: the table
+    then has one row per customer in each cutoff's population (key ``customer_id, as_of``).
+    """
     opened = open_transactions(cfg)
-    as_of = resolve_as_of(cfg.as_of, opened.last_date)
+    asked = list(cfg.as_of) if isinstance(cfg.as_of, ListConfig) else [cfg.as_of]
+    cutoffs = sorted({resolve_as_of(value, opened.last_date) for value in asked})
     table = opened.features(
-        [as_of],
+        cutoffs,
         windows=list(cfg.features.windows),
         active_lookback_days=int(cfg.label.active_lookback_days),
         families=list(cfg.features.families),
@@ -25,10 +30,10 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     write_ingest_report(opened, out)
     table.to_parquet(out / "features.parquet", index=False)
     log.info(
-        "wrote %s: %d customers x %d features as of %s",
+        "wrote %s: %d rows x %d features as of %s",
         out / "features.parquet",
         len(table),
         table.shape[1] - 2,
-        as_of,
+        ", ".join(str(c) for c in cutoffs),
     )
     return table
