@@ -3,8 +3,8 @@ cores), one cutoff, as ``engine=spark`` runs them.
 
 Arguments: the Parquet path (canonical columns) and the BG/NBD horizon (0 = family off).
 Spark's start-up is timed apart. Memory: the Python driver's peak resident set (as every
-case), and the JVM's and the Python workers' peaks (``VmHWM`` of the driver's child
-processes, read before the session stops).
+case), and the JVM's peak (``VmHWM`` of the driver's child processes, read before the
+session stops; the Python workers come and go and are reported only if still alive).
 """
 
 import sys
