@@ -420,3 +420,18 @@ def test_ingest_stage_writes_the_customers_table(tmp_path):
     manifest = ingest_stage.run(cfg)
     assert manifest["customers_table"]["rows_kept"] == 2
     assert len(pd.read_parquet(tmp_path / "o" / "customers.parquet")) == 2
+
+
+@pytest.mark.parametrize(
+    ("strftime", "java"),
+    [
+        ("%d/%m/%Y %H:%M", "d'/'M'/'yyyy' 'H':'m"),
+        ("%Y-%m-%dT%H:%M:%S", "yyyy'-'M'-'d'T'H':'m':'s"),
+        ("%Y%m%d", "yyyyMMdd"),
+        ("%d.%m.%Y %H'%M", "d'.'M'.'yyyy' 'H''''m"),
+    ],
+)
+def test_date_formats_become_java_patterns_with_literals_quoted(strftime, java):
+    from churn.ingest import java_time_format
+
+    assert java_time_format(strftime) == java

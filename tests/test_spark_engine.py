@@ -240,3 +240,30 @@ def test_a_query_source_on_spark_is_a_config_error(spark):
 
     with pytest.raises(ConfigError, match="engine=spark reads files"):
         ingest_transactions_spark(spark, SourceSpec(query="SELECT 1"))
+
+
+def test_spark_reads_an_iso_format_with_a_literal_t_like_duckdb(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,ts,amount\nA,2024-03-01T10:05:00,1\nB,01/03/2024,2\n")
+    spec = SourceSpec(transactions=str(path), date_format="%Y-%m-%dT%H:%M:%S")
+    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0)
+    on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0)
+    assert on_spark.manifest == duck.manifest
+    assert duck.manifest["rows_kept"] == 1
+    assert str(spark.table("transactions").first()["ts"]) == "2024-03-01 10:05:00"
+
+
+def test_a_new_spark_run_does_not_see_the_customers_of_the_last_one(
+    small_shop_path, customers_file, spark, tmp_path
+):
+    from churn.stages.common import open_transactions
+
+    with_customers = compose_config(
+        "score",
+        [f"data.transactions={small_shop_path}", f"data.customers={customers_file}", *SPARK],
+    )
+    assert open_transactions(with_customers).columns("customers") is not None
+    without = compose_config("score", [f"data.transactions={small_shop_path}", *SPARK])
+    assert open_transactions(without).columns("customers") is None

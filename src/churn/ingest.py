@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pandas as pd
-import sqlglot
 
 from churn.errors import ConfigError, DataContractError
 
@@ -55,7 +54,7 @@ class TableContract:
     Attributes
     ----------
     table : str
-        Name of the DuckDB table ingest creates.
+        Name of the table ingest creates (a temp view on Spark).
     kinds : mapping
         Canonical column -> ``"string"``, ``"number"``, ``"timestamp"`` or ``"boolean"``,
         in output order.
@@ -260,12 +259,46 @@ def _number_expr(col: str, source_type: str, options: CsvOptions) -> str:
 _AWARE_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
 
 
-def _java_time_format(strftime_format: str) -> str:
-    """``data.date_format`` (strftime) as the Java pattern Spark's parsers take."""
-    spark_sql = sqlglot.transpile(
-        f"SELECT strptime(x, {_quote(strftime_format)})", read="duckdb", write="spark"
-    )[0]
-    return spark_sql[spark_sql.index("x, ") + 3 : spark_sql.rindex(")")]
+# strftime directive -> Java DateTimeFormatter letters (one letter where Java then accepts
+# one or two digits, as DuckDB's strptime does).
+_JAVA_DIRECTIVES = {
+    "Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "m", "S": "s",
+    "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "j": "D",
+    "z": "XX", "Z": "z",
+}  # fmt: skip
+
+
+def java_time_format(strftime_format: str) -> str:
+    """``data.date_format`` (strftime) as the Java pattern Spark parses with; literal text
+    is quoted (``%Y-%m-%dT%H:%M`` -> ``yyyy-M-d'T'H:m``)."""
+    out, literal, i = [], "", 0
+    while i < len(strftime_format):
+        char = strftime_format[i]
+        if char == "%" and i + 1 < len(strftime_format):
+            directive = strftime_format[i + 1]
+            i += 2
+            if directive == "%":
+                literal += "%"
+                continue
+            if directive not in _JAVA_DIRECTIVES:
+                raise ConfigError(
+                    f"data.date_format={strftime_format!r}: %{directive} has no Spark "
+                    "equivalent; use engine=duckdb or another format"
+                )
+            if literal:
+                out.append("'" + literal.replace("'", "''") + "'")
+                literal = ""
+            letters = _JAVA_DIRECTIVES[directive]
+            glued = strftime_format[i : i + 1] == "%" or (i >= 4 and strftime_format[i - 4] == "%")
+            if glued and len(letters) == 1:  # "%Y%m%d": fixed widths, or Java cannot split
+                letters *= 2
+            out.append(letters)
+        else:
+            literal += char
+            i += 1
+    if literal:
+        out.append("'" + literal.replace("'", "''") + "'")
+    return "".join(out)
 
 
 def _timestamp_expr(col: str, source_type: str, spec: SourceSpec, dialect: str = "duckdb") -> str:
@@ -288,7 +321,7 @@ def _timestamp_expr(col: str, source_type: str, spec: SourceSpec, dialect: str =
     text = f"TRIM({col})"
     if spec.date_format:
         if dialect == "spark":
-            fmt = _java_time_format(spec.date_format)
+            fmt = _quote(java_time_format(spec.date_format))
             return localise(f"CAST(try_to_timestamp({text}, {fmt}) AS TIMESTAMP)")
         return localise(f"try_strptime({text}, {_quote(spec.date_format)})")
     return (

@@ -19,9 +19,9 @@ Needs the ``spark`` extra (``pip install -e .[spark]``) and a Java runtime (17+)
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -57,6 +57,8 @@ from churn.ingest import (
     source_path,
 )
 
+log = logging.getLogger(__name__)
+
 
 def to_spark_sql(duckdb_sql: str) -> str:
     """Transpile a query from DuckDB's dialect to Spark SQL (raises on anything sqlglot
@@ -88,14 +90,19 @@ def get_session(master: str | None = "local[*]", options: Mapping[str, Any] | No
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # PySpark 4 warns on every pandas conversion that it does not fully support pandas 3,
     # which churn uses and tests with (the parity tests compare the results).
-    quiet = "ignore:PySpark does not yet fully support:FutureWarning"
-    os.environ.setdefault("PYTHONWARNINGS", quiet)
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+    # (The driver's own warnings are filtered where a stage runs: churn.stages.common.)
+    os.environ.setdefault(
+        "PYTHONWARNINGS", "ignore:PySpark does not yet fully support:FutureWarning"
+    )
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     for key, value in (options or {}).items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
-    # Spark's INFO and WARN lines (native libraries, plans) would bury the stage's log.
-    session.sparkContext.setLogLevel("ERROR")
+    try:
+        # Spark's INFO and WARN lines (native libraries, plans) would bury the stage's log.
+        session.sparkContext.setLogLevel("ERROR")
+    except Exception:  # noqa: BLE001 - Spark Connect (Databricks serverless) has no context
+        log.debug("no SparkContext: Spark's log level left as it is")
     return session
 
 
@@ -162,8 +169,13 @@ def date_range(spark: Any) -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def _read(spark: Any, spec: SourceSpec) -> tuple[Any, Any | None]:
-    """The source as a DataFrame, and the malformed CSV lines (``None`` for Parquet)."""
+def _spark_error(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
+    """The source as a DataFrame, and whether it is a CSV file (its DataFrame then has the
+    malformed lines in a ``_corrupt_record`` column)."""
     if spec.query:
         raise ConfigError(
             "engine=spark reads files: data.query is DuckDB SQL. Export the query's result "
@@ -172,34 +184,31 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, Any | None]:
     if not spec.transactions:
         raise ConfigError("set data.transactions=PATH (CSV or Parquet)")
     path = source_path(spec)
-    try:
-        if not is_csv(path):
-            return spark.read.option("mergeSchema", "true").parquet(path), None
-        from pyspark.sql.types import StringType, StructField, StructType
+    if not is_csv(path):
+        return spark.read.option("mergeSchema", "true").parquet(path), False
+    from pyspark.sql.types import StringType, StructField, StructType
 
-        o = spec.csv
-        options = {
-            "header": str(o.header).lower(),
-            "sep": o.delimiter,
-            "quote": o.quote,
-            "encoding": o.encoding,
-        }
-        names = spark.read.options(**options).csv(path).columns
-        if not o.header:  # DuckDB's names for header-less files
-            names = [f"column{i}" for i in range(len(names))]
-        schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
-        frame = (
-            spark.read.schema(schema)
-            .options(**options, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
-            .csv(path)
-            .cache()
-        )
-    except Exception as exc:  # Spark raises its own error types (AnalysisException, ...)
-        if isinstance(exc, ConfigError | DataContractError):
-            raise
-        raise DataContractError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from exc
-    rejects = frame.filter(frame[_CORRUPT].isNotNull()).select(_CORRUPT)
-    return frame.filter(frame[_CORRUPT].isNull()).drop(_CORRUPT), rejects
+    o = spec.csv
+    # DuckDB's dialect: "" escapes a quote, quoted fields may span lines.
+    options = {
+        "header": str(o.header).lower(),
+        "sep": o.delimiter,
+        "quote": o.quote,
+        "escape": o.quote,
+        "multiLine": "true",
+        "encoding": o.encoding,
+    }
+    names = spark.read.options(**options).csv(path).columns
+    if not o.header:  # DuckDB's names for header-less files: column0.., column00..
+        width = len(str(len(names) - 1))
+        names = [f"column{i:0{width}d}" for i in range(len(names))]
+    schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
+    frame = (
+        spark.read.schema(schema)
+        .options(**options, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
+        .csv(path)
+    )
+    return frame, True
 
 
 def _partition_failures(
@@ -209,102 +218,158 @@ def _partition_failures(
         yield found.astype({"_row": "int64", "reason": "string"})
 
 
+def _malformed_lines(frame: Any) -> pd.DataFrame:
+    """Malformed CSV lines as quarantine rows (Spark does not say which line they were)."""
+    lines = frame.filter(frame[_CORRUPT].isNotNull()).select(_CORRUPT).toPandas()[_CORRUPT]
+    if not len(lines):
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "source_line": pd.array([pd.NA] * len(lines), dtype="string"),
+            "raw_line": pd.array(lines.tolist(), dtype="string"),
+            "reason": pd.array(["csv line malformed"] * len(lines), dtype="string"),
+        }
+    )
+
+
+def drop_view(spark: Any, name: str) -> None:
+    """Uncache and drop a temp view of the session, if there is one."""
+    if spark.catalog.tableExists(name):
+        if spark.catalog.isCached(name):
+            spark.catalog.uncacheTable(name)
+        spark.catalog.dropTempView(name)
+
+
 def ingest_table_spark(
-    spark: Any, spec: SourceSpec, contract: TableContract, max_bad_fraction: float = 0.01
+    spark: Any,
+    spec: SourceSpec,
+    contract: TableContract,
+    max_bad_fraction: float = 0.01,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
 
     The same contract checks, parse query, row rules, manifest and quarantine as DuckDB's.
-    Two differences: ``data.query`` is not supported (it is DuckDB SQL), and a malformed
-    CSV line is quarantined as ``csv line malformed`` without its line number.
+    Differences: ``data.query`` is not supported (it is DuckDB SQL); a malformed CSV line
+    is quarantined as ``csv line malformed`` without its line number; "the first of
+    several rows" (a customer listed twice) follows Spark's order of the input files,
+    which is the source order within one file; Spark's number and timestamp casts accept
+    a few forms DuckDB rejects (``1.5d``, a year alone).
     """
     from pyspark.sql import functions as F
     from pyspark.storagelevel import StorageLevel
 
     name = spec.name
-    raw, rejects_frame = _read(spark, spec)
-    source_types = {
-        f.name: _DUCKDB_TYPES.get(f.dataType.typeName(), f.dataType.typeName().upper())
-        for f in raw.schema
-    }
-    found = ", ".join(source_types) or "(none)"
-    rejects = pd.DataFrame()
-    if rejects_frame is not None:
-        lines = rejects_frame.toPandas()[_CORRUPT]
-        if len(lines):
-            rejects = pd.DataFrame(
-                {
-                    "source_line": pd.array([pd.NA] * len(lines), dtype="string"),
-                    "raw_line": pd.array(lines.tolist(), dtype="string"),
-                    "reason": pd.array(["csv line malformed"] * len(lines), dtype="string"),
-                }
+    for view in ("staged", "parsed", contract.table):
+        drop_view(spark, view)
+    cached: list[Any] = []
+
+    def keep(frame: Any) -> Any:
+        cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+        return frame
+
+    try:
+        try:
+            raw, csv_source = _read(spark, spec)
+            rejects = pd.DataFrame()
+            if csv_source:
+                # Cached: Spark queries the corrupt-record column only on parsed rows.
+                raw = keep(raw)
+                rejects = _malformed_lines(raw)
+                raw = raw.filter(raw[_CORRUPT].isNull()).drop(_CORRUPT)
+            rows_in_table = raw.count()
+        except (ConfigError, DataContractError):
+            raise
+        except Exception as exc:  # Spark's own error types (AnalysisException, Py4J...)
+            raise DataContractError(f"{name}: cannot be read ({_spark_error(exc)})") from exc
+        source_types = {
+            f.name: _DUCKDB_TYPES.get(f.dataType.typeName(), f.dataType.typeName().upper())
+            for f in raw.schema
+        }
+        found = ", ".join(source_types) or "(none)"
+        rows_read = int(rows_in_table + len(rejects))
+        mapping = {c: s for c, s in spec.columns.items() if s}
+        present = check_mapping(name, contract, mapping, source_types, found)
+        if rows_read == 0:
+            raise DataContractError(
+                f"{name}: no rows (rule: the {contract.table} table must not be empty); "
+                f"columns found: {found}"
             )
-    rows_in_table = raw.count()
-    rows_read = int(rows_in_table + len(rejects))
-    mapping = {c: s for c, s in spec.columns.items() if s}
-    present = check_mapping(name, contract, mapping, source_types, found)
-    if rows_read == 0:
-        raise DataContractError(
-            f"{name}: no rows (rule: the {contract.table} table must not be empty); "
-            f"columns found: {found}"
+        # Exact duplicates over all source columns: the first row stays.
+        columns = [F.col(f"`{c}`") for c in source_types]
+        staged = keep(
+            raw.withColumn("_src_row", F.monotonically_increasing_id())
+            .groupBy(*columns)
+            .agg(F.min("_src_row").alias(_KEY))
         )
-    # Exact duplicates over all source columns: the first row (in source order) stays.
-    columns = list(source_types)
-    staged = (
-        raw.withColumn("_src_row", F.monotonically_increasing_id())
-        .groupBy(*columns)
-        .agg(F.min("_src_row").alias(_KEY))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    staged.createOrReplaceTempView("staged")
-    duplicates = int(rows_in_table - staged.count())
+        staged.createOrReplaceTempView("staged")
+        duplicates = int(rows_in_table - staged.count())
 
-    sql, parsed_columns = parse_sql(contract, present, source_types, spec, _KEY, "spark")
-    parsed = spark.sql(to_spark_sql(sql))
-    parsed.createOrReplaceTempView("parsed")
-    check_whole_columns(
-        partial(query_rows, spark), name, contract, present, source_types, found, spec
-    )
-    bad = (
-        parsed.select("_row", *rule_columns(contract, parsed_columns))
-        .mapInPandas(
-            partial(_partition_failures, contract=contract, parsed_columns=parsed_columns),
-            schema="_row long, reason string",
+        sql, parsed_columns = parse_sql(contract, present, source_types, spec, _KEY, "spark")
+        try:
+            parsed = spark.sql(to_spark_sql(sql))
+            parsed.limit(1).collect()
+        except Exception as exc:
+            raise ConfigError(
+                f"{name}: cannot parse with data.timezone={spec.timezone!r} and "
+                f"data.date_format={spec.date_format!r} on Spark ({_spark_error(exc)})"
+            ) from exc
+        parsed.createOrReplaceTempView("parsed")
+        check_whole_columns(
+            partial(query_rows, spark), name, contract, present, source_types, found, spec
         )
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    reason_counts = {r: int(n) for r, n in bad.groupBy("reason").count().collect()}
-    if len(rejects):
-        reason_counts["csv line malformed"] = len(rejects)
-    bad_rows = bad.groupBy("_row").agg(
-        F.concat_ws("; ", F.array_sort(F.collect_set("reason"))).alias("reason")
-    )
-    rows_quarantined = int(bad_rows.count() + len(rejects))
-    over_limit = rows_quarantined > max_bad_fraction * rows_read
-    quarantined = (
-        staged.join(bad_rows, staged[_KEY] == bad_rows["_row"]).orderBy("_row").drop(_KEY, "_row")
-    )
-    quarantine = (quarantined.limit(3) if over_limit else quarantined).toPandas()
-    quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
-    if len(rejects):
-        quarantine = pd.concat([quarantine, rejects], ignore_index=True)
-    check_bad_fraction(
-        name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
-    )
+        bad = keep(
+            parsed.select("_row", *rule_columns(contract, parsed_columns)).mapInPandas(
+                partial(_partition_failures, contract=contract, parsed_columns=parsed_columns),
+                schema="_row long, reason string",
+            )
+        )
+        reason_counts = {r: int(n) for r, n in bad.groupBy("reason").count().collect()}
+        if len(rejects):
+            reason_counts["csv line malformed"] = len(rejects)
+        bad_rows = keep(
+            bad.groupBy("_row").agg(
+                F.concat_ws("; ", F.array_sort(F.collect_set("reason"))).alias("reason")
+            )
+        )
+        rows_quarantined = int(bad_rows.count() + len(rejects))
+        over_limit = rows_quarantined > max_bad_fraction * rows_read
+        quarantined = (
+            staged.join(bad_rows, staged[_KEY] == bad_rows["_row"])
+            .orderBy("_row")
+            .drop(_KEY, "_row")
+        )
+        quarantine = (quarantined.limit(3) if over_limit else quarantined).toPandas()
+        quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
+        if len(rejects):
+            quarantine = pd.concat([quarantine, rejects], ignore_index=True)
+        check_bad_fraction(
+            name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+        )
 
-    output = [c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only]
-    table = (
-        parsed.join(bad_rows.select("_row"), "_row", "left_anti")
-        .orderBy("_row")
-        .select(*output)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    table.createOrReplaceTempView(contract.table)
-    rows_kept, customers = table.agg(F.count("*"), F.countDistinct("customer_id")).first()
-    for view in ("parsed", "staged"):
-        spark.catalog.dropTempView(view)
-    bad.unpersist()
+        output = [
+            c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
+        ]
+        table = (
+            parsed.join(bad_rows.select("_row"), "_row", "left_anti")
+            .orderBy("_row")
+            .select(*output)
+        )
+        table.createOrReplaceTempView(contract.table)
+        if contract is TRANSACTIONS and "order_id" not in output:
+            # Without order ids: one order per (customer, timestamp), as the contract says.
+            derived = spark.sql(to_spark_sql(DERIVED_ORDER_ID_SQL))
+            derived.createOrReplaceTempView(contract.table)
+        spark.catalog.cacheTable(contract.table, StorageLevel.MEMORY_AND_DISK)
+        rows_kept, customers = (
+            spark.table(contract.table).agg(F.count("*"), F.countDistinct("customer_id")).first()
+        )
+    finally:
+        for view in ("parsed", "staged"):
+            spark.catalog.dropTempView(view)
+        for frame in cached:
+            frame.unpersist()
     if rows_kept == 0:
+        drop_view(spark, contract.table)
         raise DataContractError(f"{name}: no valid rows left after quarantine")
     manifest = ingest_manifest(
         name,
@@ -325,8 +390,6 @@ def ingest_transactions_spark(
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
     result = ingest_table_spark(spark, spec, TRANSACTIONS, max_bad_fraction)
-    if "order_id" not in spark.table("transactions").columns:
-        spark.sql(to_spark_sql(DERIVED_ORDER_ID_SQL)).createOrReplaceTempView("transactions")
     ts_min, ts_max = query_rows(spark, "SELECT MIN(ts), MAX(ts) FROM transactions")[0]
     result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import logging
 import os
@@ -141,25 +142,42 @@ class OpenedData:
         """Write an ingested table as Parquet: one file (DuckDB) or a folder of part files
         (Spark), which every reader of ``data.transactions`` accepts."""
         if self.spark is not None:
-            self.spark.table(table).write.mode("overwrite").parquet(str(target))
+            self.spark.table(table).write.mode("overwrite").parquet(local_uri(target))
             return
         assert self.con is not None
         path = str(target).replace("'", "''")
         self.con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
 
 
+def local_uri(path: Path) -> str:
+    """A local path as a ``file://`` URI: Spark would resolve a bare path against the
+    cluster's default file system (HDFS under YARN)."""
+    return Path(path).resolve().as_uri()
+
+
 def spark_session(engine_cfg: DictConfig) -> Any:
-    """The Spark session ``engine=spark`` configures (``engine.master``, ``engine.options``)."""
-    try:
-        from churn.spark_engine import get_session
-    except ImportError as exc:
+    """The Spark session ``engine=spark`` configures (``engine.master``, ``engine.options``),
+    without the ``transactions`` and ``customers`` views of an earlier run in it."""
+    if importlib.util.find_spec("pyspark") is None:
         raise ConfigError(
             "engine=spark needs the spark extra: .venv/bin/pip install -e '.[spark]' "
-            f"(and a Java 17+ runtime) ({exc})"
-        ) from exc
-    options = OmegaConf.to_container(engine_cfg.options, resolve=True) or {}
+            "(and a Java 17+ runtime)"
+        )
+    from churn.spark_engine import drop_view, get_session
+
+    options = OmegaConf.to_container(engine_cfg.options, resolve=True) if engine_cfg.options else {}
     master = engine_cfg.master
-    return get_session(None if master is None else str(master), options)
+    try:
+        spark = get_session(None if master is None else str(master), options)
+    except Exception as exc:  # no Java, a bad master URL, a bad setting
+        raise ConfigError(
+            f"engine=spark: cannot start Spark with master={master!r} "
+            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
+            "Spark needs Java 17+ (JAVA_HOME or java on PATH)"
+        ) from exc
+    for view in ("transactions", "customers"):
+        drop_view(spark, view)
+    return spark
 
 
 def require_duckdb(cfg: DictConfig, stage: str, why: str) -> None:

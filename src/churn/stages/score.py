@@ -30,6 +30,7 @@ from churn.stages.common import (
     code_version,
     ingest_manifest,
     input_fingerprint,
+    local_uri,
     log,
     open_transactions,
     resolve_as_of,
@@ -87,7 +88,7 @@ def _write_scores(opened: OpenedData, scores: pd.DataFrame, target: Path) -> Non
         scores.to_parquet(target, index=False)
         return
     frame = opened.spark.createDataFrame(scores)
-    frame.write.mode("overwrite").partitionBy("risk_tier").parquet(str(target))
+    frame.write.mode("overwrite").partitionBy("risk_tier").parquet(local_uri(target))
 
 
 def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
