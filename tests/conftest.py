@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -28,6 +31,15 @@ def connect_to(frame: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     con = data.connect()
     ingest_transactions(con, SourceSpec(), frame=frame)
     return con
+
+
+def has_java_17() -> bool:
+    """Whether a Java runtime of version 17 or later is on PATH (Spark 4 needs it)."""
+    if shutil.which("java") is None:
+        return False
+    shown = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    found = re.search(r'version "(\d+)', shown)
+    return bool(found) and int(found.group(1)) >= 17
 
 
 def compose_config(name: str, overrides: list[str] | None = None):

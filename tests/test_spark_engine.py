@@ -2,14 +2,13 @@
 ingest, features and score stages, and the same ingest of a dirty export.
 
 Marked ``spark``: `make test-spark` (which `.ci/run` calls) installs the spark extra and
-runs them. Skipped, saying why, without PySpark or Java.
+runs them. Skipped, saying why, without PySpark or Java 17+.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +20,12 @@ from churn.ingest import CsvOptions, SourceSpec, ingest_customers, ingest_transa
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import score as score_stage
-from tests.conftest import compose_config
+from tests.conftest import compose_config, has_java_17
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 pytestmark = [
     pytest.mark.spark,
-    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime"),
+    pytest.mark.skipif(not has_java_17(), reason="Spark 4 needs a Java 17+ runtime"),
 ]
 
 AS_OF = "2024-10-31"

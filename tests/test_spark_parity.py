@@ -1,14 +1,12 @@
 """Spark and DuckDB compute the same feature table from the same definitions (issue 8).
 
 Marked ``spark`` (a Spark session takes seconds to start): run by `make test-spark`.
-Skipped, saying
-why, without PySpark (`pip install -e .[spark]`) or Java.
+Skipped, saying why, without PySpark (`pip install -e .[spark]`) or Java 17+.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pandas as pd
 import pytest
@@ -16,12 +14,12 @@ import pytest
 from churn import data
 from churn.features import build_features
 from churn.synth import ShopSpec, generate_transactions
-from tests.conftest import connect_to
+from tests.conftest import connect_to, has_java_17
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
 pytestmark = [
     pytest.mark.spark,
-    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime"),
+    pytest.mark.skipif(not has_java_17(), reason="Spark 4 needs a Java 17+ runtime"),
 ]
 
 
