@@ -1,5 +1,5 @@
-"""Integration: a PostgreSQL-backed MLflow server; train, register, promote, score and
-sweep concurrently through it (issue 8).
+"""Integration: a PostgreSQL-backed MLflow server; train, register, promote, score, and
+run an Optuna sweep with two trials at once, through it (issue 8).
 
 Skipped, saying why, when PostgreSQL's server programs or psycopg are missing
 (`.ci/run` installs PostgreSQL from the distribution's packages).
@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from churn.stages import score, train
 from churn.tracking_server import postgres_bin, running_server
@@ -75,16 +76,19 @@ def test_train_gate_promote_and_score_through_the_server(small_shop_path, server
     assert manifest["rows_at_risk"] > 0
 
 
-def test_a_sweep_logs_to_the_server_from_two_processes_at_once(small_shop_path, server, tmp_path):
+def test_an_optuna_sweep_runs_two_trials_at_once_against_the_server(
+    small_shop_path, server, tmp_path
+):
     result = subprocess.run(
         [
             sys.executable,
             str(ROOT / "pipelines" / "train.py"),
             "-m",
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=2",
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
-            "model.params.learning_rate=0.05,0.1",
-            "train.register=false",
             "experiment=quick",
             f"data.transactions={small_shop_path}",
             *server,
@@ -96,5 +100,14 @@ def test_a_sweep_logs_to_the_server_from_two_processes_at_once(small_shop_path, 
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = [json.loads((tmp_path / f"trial_{n}" / "metrics.json").read_text()) for n in (0, 1)]
-    assert len({r["run_id"] for r in runs}) == 2
+    trials = [json.loads((tmp_path / f"trial_{n}" / "metrics.json").read_text()) for n in (0, 1)]
+    assert len({t["run_id"] for t in trials}) == 2
+    assert all(t["model_version"] is None for t in trials)
+    # The two trials' runs overlapped in time: they logged to the server concurrently.
+    uri = next(o.split("=", 1)[1] for o in server if o.startswith("tracking.uri="))
+    client = MlflowClient(tracking_uri=uri)
+    first, second = (client.get_run(t["run_id"]).info for t in trials)
+    assert first.start_time < second.end_time and second.start_time < first.end_time
+    final = json.loads((tmp_path / "final" / "metrics.json").read_text())
+    assert final["model_version"] is not None
+    assert final["validation_roc_auc"] == max(t["validation_roc_auc"] for t in trials)
