@@ -349,11 +349,10 @@ def ingest_table_spark(
         output = [
             c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
         ]
-        table = (
-            parsed.join(bad_rows.select("_row"), "_row", "left_anti")
-            .orderBy("_row")
-            .select(*output)
-        )
+        table = parsed.join(bad_rows.select("_row"), "_row", "left_anti")
+        if contract.unique:  # a small table, kept in source order as DuckDB does
+            table = table.orderBy("_row")
+        table = table.select(*output)
         table.createOrReplaceTempView(contract.table)
         if contract is TRANSACTIONS and "order_id" not in output:
             # Without order ids: one order per (customer, timestamp), as the contract says.
