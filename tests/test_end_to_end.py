@@ -296,3 +296,17 @@ def test_features_command_takes_several_cutoffs(small_shop_path, tmp_path):
     assert sorted(written["as_of"].dt.strftime("%Y-%m-%d").unique()) == ["2024-03-31", "2024-06-30"]
     assert not written.duplicated(["customer_id", "as_of"]).any()
     assert len(written) == len(table)
+
+
+def test_the_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch, small_shop_path):
+    import importlib.util
+
+    from churn.stages.common import open_transactions
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
+    )
+    cfg = compose_config("score", [f"data.transactions={small_shop_path}", "engine=spark"])
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[spark\]'"):
+        open_transactions(cfg)
