@@ -110,7 +110,7 @@ def available_inputs(spark: Any) -> list[str]:
     """Optional inputs present in the session's ``transactions`` and ``customers`` views."""
     columns = set(spark.table("transactions").columns)
     found = [c for c in OPTIONAL_COLUMNS if c in columns]
-    if spark.catalog.tableExists("customers") and "signup_ts" in spark.table("customers").columns:
+    if temp_view_exists(spark, "customers") and "signup_ts" in spark.table("customers").columns:
         found.append("customers")
     return found
 
@@ -232,9 +232,15 @@ def _malformed_lines(frame: Any) -> pd.DataFrame:
     )
 
 
+def temp_view_exists(spark: Any, name: str) -> bool:
+    """Whether the session has a temp view ``name`` (a permanent table of that name, as a
+    shared Databricks catalog may have, does not count)."""
+    return any(t.isTemporary and t.name == name for t in spark.catalog.listTables())
+
+
 def drop_view(spark: Any, name: str) -> None:
     """Uncache and drop a temp view of the session, if there is one."""
-    if spark.catalog.tableExists(name):
+    if temp_view_exists(spark, name):
         if spark.catalog.isCached(name):
             spark.catalog.uncacheTable(name)
         spark.catalog.dropTempView(name)

@@ -106,7 +106,9 @@ class OpenedData:
         """The columns of ``table`` (``transactions`` or ``customers``), ``None`` when the
         table was not ingested."""
         if self.spark is not None:
-            if not self.spark.catalog.tableExists(table):
+            from churn.spark_engine import temp_view_exists
+
+            if not temp_view_exists(self.spark, table):
                 return None
             return list(self.spark.table(table).columns)
         assert self.con is not None
