@@ -513,13 +513,7 @@ def ingest_table(
     rows_in_table = con.execute("SELECT COUNT(*) FROM raw_input").fetchall()[0][0]
     rows_read = int(rows_in_table + len(rejects))
 
-    mapping = {c: s for c, s in spec.columns.items() if s}
-    present = check_mapping(name, contract, mapping, source_types, found)
-    if rows_read == 0:
-        raise DataContractError(
-            f"{name}: no rows (rule: the {contract.table} table must not be empty); "
-            f"columns found: {found}"
-        )
+    present = check_source(name, contract, spec, source_types, rows_read)
 
     # Exact duplicates over all source columns. From here on a row is known by a key:
     # staged.rowid, or, where the first of several rows must win (a unique column) or the
@@ -619,6 +613,26 @@ def ingest_table(
     return IngestResult(manifest=manifest, quarantine=quarantine)
 
 
+def check_source(
+    name: str,
+    contract: TableContract,
+    spec: SourceSpec,
+    source_types: Mapping[str, str],
+    rows_read: int,
+) -> dict[str, str]:
+    """The contract checks on a source as read (its columns and row count): canonical ->
+    source columns present, or :class:`DataContractError` naming every problem."""
+    found = ", ".join(source_types) or "(none)"
+    mapping = {c: s for c, s in spec.columns.items() if s}
+    present = _check_mapping(name, contract, mapping, source_types, found)
+    if rows_read == 0:
+        raise DataContractError(
+            f"{name}: no rows (rule: the {contract.table} table must not be empty); "
+            f"columns found: {found}"
+        )
+    return present
+
+
 def check_bad_fraction(
     name: str,
     rows_quarantined: int,
@@ -670,7 +684,7 @@ def ingest_manifest(
     }
 
 
-def check_mapping(
+def _check_mapping(
     name: str,
     contract: TableContract,
     mapping: Mapping[str, str],

@@ -47,7 +47,7 @@ from churn.ingest import (
     SourceSpec,
     TableContract,
     check_bad_fraction,
-    check_mapping,
+    check_source,
     check_whole_columns,
     ingest_manifest,
     is_csv,
@@ -293,13 +293,7 @@ def ingest_table_spark(
         }
         found = ", ".join(source_types) or "(none)"
         rows_read = int(rows_in_table + len(rejects))
-        mapping = {c: s for c, s in spec.columns.items() if s}
-        present = check_mapping(name, contract, mapping, source_types, found)
-        if rows_read == 0:
-            raise DataContractError(
-                f"{name}: no rows (rule: the {contract.table} table must not be empty); "
-                f"columns found: {found}"
-            )
+        present = check_source(name, contract, spec, source_types, rows_read)
         # Exact duplicates over all source columns: the first row stays.
         columns = [F.col(f"`{c}`") for c in source_types]
         staged = keep(
