@@ -7,6 +7,8 @@ exit code  meaning
 3          input data violates the data contract
 4          drift gate tripped
 5          no usable model (for example no ``champion`` yet)
+6          a file, folder or store cannot be read or written (permissions, full
+           disk, a corrupt or unreachable MLflow store)
 ========  ====================================================
 """
 
@@ -41,3 +43,11 @@ class NoModelError(ChurnError):
     """No usable registered model (for example no version carries the alias asked for)."""
 
     exit_code = 5
+
+
+class StorageError(ChurnError):
+    """A file, folder or tracking store cannot be read or written: permissions, a full
+    disk, a corrupt or unreachable MLflow store. Not the input data's fault, and not fixed
+    by changing a setting; the message says what to check."""
+
+    exit_code = 6

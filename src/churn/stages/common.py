@@ -6,11 +6,8 @@ import datetime as dt
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -292,27 +289,6 @@ def resolve_as_of(value: Any, last_date: dt.date) -> dt.date:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented, key-sorted JSON (stable across runs)."""
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-
-
-@contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``target`` only if the block succeeds.
-
-    On failure the temporary folder is removed and ``target`` keeps its old content.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = target.with_name(f".{target.name}.old")
-    if target.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager

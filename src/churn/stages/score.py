@@ -26,7 +26,6 @@ from churn.scoring import (
 )
 from churn.stages.common import (
     OpenedData,
-    atomic_dir,
     code_version,
     ingest_manifest,
     input_fingerprint,
@@ -37,6 +36,7 @@ from churn.stages.common import (
     step,
     write_json,
 )
+from churn.stages.output_folder import atomic_dir
 from churn.summary_page import write_summary
 
 CSV_FILE = "at_risk_customers.csv"
