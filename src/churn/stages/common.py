@@ -32,6 +32,7 @@ from churn.ingest import (
     ingest_customers,
     ingest_transactions,
 )
+from churn.settings import validate_settings
 
 log = logging.getLogger("churn")
 T = TypeVar("T")
@@ -319,6 +320,7 @@ def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             warnings.filterwarnings(
                 "ignore", message="PySpark does not yet fully support", category=FutureWarning
             )
+            validate_settings(cfg)
             return run(cfg)
     except ChurnError as exc:
         print(f"error: {exc}", file=sys.stderr)
