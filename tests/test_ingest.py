@@ -3,7 +3,9 @@ quarantined with a reason; every row read is accounted for."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +18,15 @@ from hypothesis import strategies as st
 
 from churn import data
 from churn.errors import DataContractError
-from churn.ingest import IngestResult, SourceSpec, ingest_customers, ingest_transactions
+from churn.ingest import (
+    IngestResult,
+    Plausibility,
+    SourceSpec,
+    ingest_customers,
+    ingest_transactions,
+)
 from churn.stages import ingest as ingest_stage
-from churn.stages.common import source_spec
+from churn.stages.common import open_transactions, source_spec
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +41,13 @@ def write(tmp_path: Path, text: str, name: str = "orders.csv") -> Path:
 
 def ingest_file(path: Path, **spec) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
     limit = spec.pop("max_bad_fraction", 1.0)
+    plausibility = spec.pop("plausibility", None)
     con = data.connect()
     result = ingest_transactions(
-        con, SourceSpec(transactions=str(path), **spec), max_bad_fraction=limit
+        con,
+        SourceSpec(transactions=str(path), **spec),
+        max_bad_fraction=limit,
+        plausibility=plausibility,
     )
     return con, result
 
@@ -94,6 +106,29 @@ def test_missing_file_is_named(tmp_path):
         ingest_file(tmp_path / "nope.parquet")
 
 
+def test_a_repeated_header_name_is_a_contract_violation_naming_file_and_names(tmp_path):
+    path = write(tmp_path, "customer_id,ts,amount,amount\nA,2024-01-01,1,2\n")
+    with pytest.raises(DataContractError) as err:
+        ingest_file(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: the header names a column more than once")
+    assert "'amount' and 'amount'" in message
+    assert "Rename the repeated columns" in message
+
+
+def test_a_header_name_repeated_in_another_case_is_a_contract_violation(tmp_path):
+    path = write(tmp_path, "customer_id,ts,Amount,amount\nA,2024-01-01,1,2\n")
+    with pytest.raises(DataContractError, match="'Amount' and 'amount'"):
+        ingest_file(path)
+
+
+def test_csv_files_with_their_columns_in_another_order_are_lined_up_by_name(tmp_path):
+    write(tmp_path, "customer_id,ts,amount\nA,2024-01-01,1\n", "a.csv")
+    write(tmp_path, "amount,customer_id,ts\n2,B,2024-01-02\n", "b.csv")
+    con, _ = ingest_file(tmp_path / "*.csv")
+    assert kept(con)[["customer_id", "amount"]].values.tolist() == [["A", 1.0], ["B", 2.0]]
+
+
 def test_too_many_bad_rows_fail_with_counts_and_reasons(tmp_path):
     path = write(tmp_path, GOOD + ",3,2024-01-03,1\nC,4,never,2\n")
     with pytest.raises(DataContractError) as err:
@@ -128,6 +163,118 @@ def test_each_row_rule_sends_the_row_to_quarantine_with_its_reason(tmp_path, row
     assert kept(con)["customer_id"].tolist() == ["A", "B"]
 
 
+IMPLAUSIBLE = "amount implausible (|value| > ingest.max_abs_value)"
+OUTSIDE = "ts outside the plausible window (ingest.valid_from..ingest.valid_until)"
+
+
+def test_an_amount_too_large_to_sum_is_quarantined_as_implausible(tmp_path):
+    con, result = ingest_file(
+        write(tmp_path, GOOD + "C,9,2024-01-03,1e308\nD,8,2024-01-03,1e308\n")
+    )
+    assert result.manifest["quarantine_reasons"] == {IMPLAUSIBLE: 2}
+    assert math.isfinite(con.execute("SELECT SUM(amount) FROM transactions").fetchall()[0][0])
+
+
+def test_a_magnitude_equal_to_max_abs_value_is_kept_and_one_beyond_it_is_not(tmp_path):
+    path = write(tmp_path, GOOD + "C,9,2024-01-03,-1000\nD,8,2024-01-03,1000.5\n")
+    con, result = ingest_file(path, plausibility=Plausibility(max_abs_value=1000))
+    assert result.manifest["quarantine_reasons"] == {IMPLAUSIBLE: 1}
+    assert kept(con)["customer_id"].tolist() == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("column", ["quantity", "discount"])
+def test_every_number_column_has_the_implausible_magnitude_rule(tmp_path, column):
+    path = write(
+        tmp_path, f"customer_id,ts,amount,{column}\nA,2024-01-01,1,2\nB,2024-01-02,1,1e13\n"
+    )
+    _, result = ingest_file(path)
+    assert result.quarantine["reason"].tolist() == [
+        f"{column} implausible (|value| > ingest.max_abs_value)"
+    ]
+
+
+def test_a_derived_amount_beyond_max_abs_value_is_implausible_though_its_parts_are_not(
+    tmp_path,
+):
+    path = write(
+        tmp_path,
+        "customer_id,ts,quantity,unit_price\nA,2024-01-01,2,5\nB,2024-01-02,1e7,1e6\n",
+    )
+    columns = {"customer_id": "customer_id", "ts": "ts", "quantity": "quantity"}
+    con, result = ingest_file(path, columns={**columns, "unit_price": "unit_price"})
+    assert result.quarantine["reason"].tolist() == [IMPLAUSIBLE]
+    assert kept(con)["amount"].tolist() == [10.0]
+
+
+WINDOW = Plausibility(valid_from=dt.date(1990, 1, 1), valid_until=dt.date(2025, 1, 1))
+
+
+@pytest.mark.parametrize("ts", ["2999-01-01", "2025-01-02 00:00:00", "1989-12-31 23:59:59"])
+def test_a_timestamp_outside_the_plausible_window_is_quarantined(tmp_path, ts):
+    con, result = ingest_file(write(tmp_path, GOOD + f"C,9,{ts},1\n"), plausibility=WINDOW)
+    assert result.quarantine["reason"].tolist() == [OUTSIDE]
+    assert result.manifest["ts_max"] == "2024-01-02 11:00:00"
+
+
+@pytest.mark.parametrize("ts", ["1990-01-01 00:00:00", "2025-01-01 23:59:59"])
+def test_the_plausible_window_includes_its_first_and_last_day(tmp_path, ts):
+    _, result = ingest_file(write(tmp_path, GOOD + f"C,9,{ts},1\n"), plausibility=WINDOW)
+    assert result.manifest["rows_quarantined"] == 0
+
+
+def test_the_manifest_records_the_plausibility_bounds_used(tmp_path):
+    _, result = ingest_file(write(tmp_path, GOOD), plausibility=WINDOW)
+    m = result.manifest
+    assert (m["max_abs_value"], m["valid_from"], m["valid_until"]) == (
+        1e12,
+        "1990-01-01",
+        "2025-01-01",
+    )
+
+
+def test_a_null_valid_until_is_the_day_after_today_read_where_the_stage_opens_the_data(
+    tmp_path,
+):
+    cfg = compose_config("ingest", [f"data.transactions={write(tmp_path, GOOD)}"])
+    assert cfg.ingest.valid_until is None
+    opened = open_transactions(cfg)
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert opened.ingest.manifest["valid_until"] == tomorrow.isoformat()
+
+
+@pytest.mark.parametrize("blank", ["\t", "\u00a0", "\u2003\u3000", '"\n"', "\u2028"])
+def test_a_customer_id_of_only_white_space_is_missing(tmp_path, blank):
+    _, result = ingest_file(write(tmp_path, GOOD + f"{blank},9,2024-01-03,1\n"))
+    assert result.quarantine["reason"].tolist() == ["customer_id missing"]
+
+
+def test_white_space_around_an_id_is_trimmed(tmp_path):
+    con, _ = ingest_file(write(tmp_path, GOOD + "\u00a0C\t,9,2024-01-03,1\n"))
+    assert kept(con)["customer_id"].tolist() == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("customer", ["C\x00D", "C\x1bD", "C\tD", "C\x7f"])
+def test_a_customer_id_with_a_control_character_is_quarantined_with_its_own_reason(
+    tmp_path, customer
+):
+    con, result = ingest_file(write(tmp_path, GOOD + f"{customer},9,2024-01-03,1\n"))
+    assert result.quarantine["reason"].tolist() == ["customer_id has a control character"]
+    assert kept(con)["customer_id"].tolist() == ["A", "B"]
+
+
+def test_an_order_or_product_id_with_a_control_character_is_quarantined(tmp_path):
+    path = write(
+        tmp_path,
+        "customer_id,order_id,product_id,ts,amount\nA,1,p1,2024-01-01,1\n"
+        "B,2\x00,p2,2024-01-02,1\nC,3,p\x003,2024-01-03,1\n",
+    )
+    _, result = ingest_file(path)
+    assert result.manifest["quarantine_reasons"] == {
+        "order_id has a control character": 1,
+        "product_id has a control character": 1,
+    }
+
+
 def test_quarantine_keeps_the_original_text(tmp_path):
     _, result = ingest_file(write(tmp_path, GOOD + "C,9,2024-01-03 10:00:00,12 EUR\n"))
     assert result.quarantine.iloc[0]["amount"] == "12 EUR"
@@ -150,6 +297,25 @@ def test_malformed_csv_line_is_quarantined_not_fatal(tmp_path):
     assert result.manifest["rows_quarantined"] == 1
     assert result.quarantine.iloc[0]["reason"] == "csv line malformed: too many columns"
     assert result.quarantine.iloc[0]["raw_line"] == "C,3,2024-01-05 10:00:00,1,extra"
+
+
+def test_an_unterminated_quote_is_quarantined_and_the_lines_before_it_ingest(tmp_path):
+    # A quoted field may span lines, so an unclosed quote takes in the rest of the file:
+    # one malformed record, quarantined whole, instead of a file that cannot be read.
+    con, result = ingest_file(write(tmp_path, GOOD + '"C,3,2024-01-05 10:00:00,1\n'))
+    m = result.manifest
+    assert (m["rows_read"], m["rows_kept"], m["rows_quarantined"]) == (3, 2, 1)
+    assert m["quarantine_reasons"] == {"csv line malformed: unterminated quote": 1}
+    assert kept(con)["customer_id"].tolist() == ["A", "B"]
+
+
+def test_a_line_over_max_line_size_is_quarantined_and_the_rest_of_the_file_ingests(tmp_path):
+    huge = "C,3,2024-01-03 10:00:00," + "9" * 2_100_000
+    con, result = ingest_file(write(tmp_path, GOOD + huge + "\nD,4,2024-01-04 10:00:00,4\n"))
+    m = result.manifest
+    assert (m["rows_read"], m["rows_kept"], m["rows_quarantined"]) == (4, 3, 1)
+    assert m["quarantine_reasons"] == {"csv line malformed: line longer than max_line_size": 1}
+    assert kept(con)["customer_id"].tolist() == ["A", "B", "D"]
 
 
 def test_a_second_csv_does_not_inherit_the_first_ones_malformed_lines(tmp_path):
@@ -400,6 +566,14 @@ def test_customers_rules_quarantine_repeats_and_bad_values(tmp_path):
     assert con.execute("SELECT customer_id FROM customers").fetchall() == [("A",)]
     m = result.manifest
     assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
+
+
+def test_a_signup_outside_the_plausible_window_is_quarantined(tmp_path):
+    path = write(tmp_path, "id,joined,no_mail\nA,2023-05-01,yes\nB,1900-01-01,no\n")
+    _, result = ingest_customers_csv(path, plausibility=WINDOW)
+    assert result.quarantine["reason"].tolist() == [
+        "signup_ts outside the plausible window (ingest.valid_from..ingest.valid_until)"
+    ]
 
 
 def test_a_repeated_customer_keeps_its_first_row_in_file_order(tmp_path):

@@ -8,6 +8,7 @@ runs them. Skipped, saying why, without PySpark or Java 17+.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -16,7 +17,13 @@ import pytest
 
 from churn import data
 from churn.errors import ConfigError, DataContractError
-from churn.ingest import CsvOptions, SourceSpec, ingest_customers, ingest_transactions
+from churn.ingest import (
+    CsvOptions,
+    Plausibility,
+    SourceSpec,
+    ingest_customers,
+    ingest_transactions,
+)
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import score as score_stage
@@ -266,3 +273,69 @@ def test_a_new_spark_run_does_not_see_the_customers_of_the_last_one(
     assert open_transactions(with_customers).columns("customers") is not None
     without = compose_config("score", [f"data.transactions={small_shop_path}", *SPARK])
     assert open_transactions(without).columns("customers") is None
+
+
+# --- issue 14: implausible values, bad ids, repeated headers, malformed lines -----------
+
+IMPLAUSIBLE_EXPORT = (
+    "customer_id,order_id,product_id,ts,amount\n"
+    "A,1,p1,2024-01-01 10:00:00,10.5\n"
+    "B,2,p2,2024-01-02 11:00:00,3\n"
+    "C,3,p3,2024-01-03 10:00:00,1e308\n"
+    "D,4,p4,2999-01-01 10:00:00,1\n"
+    "E\x00F,5,p5,2024-01-03 10:00:00,1\n"
+    "\u00a0\t,6,p6,2024-01-03 10:00:00,1\n"
+    "G,7\x07,p7,2024-01-03 10:00:00,1\n"
+    "\u2003H\t,8,p8,2024-01-03 10:00:00,1\n"
+)
+WINDOW = Plausibility(valid_from=dt.date(1990, 1, 1), valid_until=dt.date(2025, 1, 1))
+
+
+def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text(IMPLAUSIBLE_EXPORT)
+    spec = SourceSpec(transactions=str(path))
+    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0, plausibility=WINDOW)
+    on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0, plausibility=WINDOW)
+
+    assert on_spark.manifest == duck.manifest
+    assert duck.manifest["quarantine_reasons"] == {
+        "amount implausible (|value| > ingest.max_abs_value)": 1,
+        "ts outside the plausible window (ingest.valid_from..ingest.valid_until)": 1,
+        "customer_id has a control character": 1,
+        "customer_id missing": 1,
+        "order_id has a control character": 1,
+    }
+    kept = sorted(r["customer_id"] for r in spark.table("transactions").collect())
+    assert kept == ["A", "B", "H"]
+
+
+def test_spark_stops_on_a_repeated_header_name_like_duckdb(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text("customer_id,ts,amount,Amount\nA,2024-01-01,1,2\n")
+    spec = SourceSpec(transactions=str(path))
+    with pytest.raises(DataContractError) as duck:
+        ingest_transactions(data.connect(), spec)
+    with pytest.raises(DataContractError) as on_spark:
+        ingest_transactions_spark(spark, spec)
+    assert str(on_spark.value) == str(duck.value)
+
+
+def test_spark_quarantines_an_unterminated_quote_and_keeps_the_lines_before_it(tmp_path, spark):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text(
+        'customer_id,ts,amount\nA,2024-01-01,1\nB,2024-01-02,2\n"C,2024-01-03,3\nD,2024-01-04,4\n'
+    )
+    spec = SourceSpec(transactions=str(path))
+    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0)
+    on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0)
+    counts = ("rows_read", "rows_kept", "rows_quarantined")
+    assert [on_spark.manifest[k] for k in counts] == [duck.manifest[k] for k in counts] == [3, 2, 1]
+    # Spark does not say what was wrong with a malformed line.
+    assert on_spark.manifest["quarantine_reasons"] == {"csv line malformed": 1}

@@ -29,8 +29,10 @@ Steps
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +66,9 @@ class TableContract:
         A column whose repeated values are quarantined (all but the first row).
     inputs_only : tuple of str
         Columns read to derive others but not kept (``unit_price``).
+    identifiers : tuple of str
+        String columns that are keys: a control character in one is quarantined (an
+        invisible byte would make another customer, order or product).
     """
 
     table: str
@@ -71,6 +76,7 @@ class TableContract:
     required: tuple[str, ...]
     unique: str | None = None
     inputs_only: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
 
 
 TRANSACTIONS = TableContract(
@@ -89,12 +95,14 @@ TRANSACTIONS = TableContract(
     },
     required=("customer_id", "ts", "amount"),
     inputs_only=("unit_price",),
+    identifiers=("customer_id", "order_id", "product_id"),
 )
 CUSTOMERS = TableContract(
     table="customers",
     kinds={"customer_id": "string", "signup_ts": "timestamp", "marketing_opt_out": "boolean"},
     required=("customer_id",),
     unique="customer_id",
+    identifiers=("customer_id",),
 )
 _EXAMPLES = 3
 # Without order ids: one order per (customer, timestamp), as the contract says.
@@ -119,6 +127,37 @@ class CsvOptions:
     header: bool = True
     quote: str = '"'
     encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    """Bounds real shop data stays within; a value beyond them is quarantined.
+
+    Attributes
+    ----------
+    max_abs_value : float
+        Largest magnitude of a number column (``amount``, ``quantity``, ``discount``,
+        ``unit_price``, and an ``amount`` derived as ``quantity * unit_price``). Finite
+        values near the float64 limit would make sums, and so features and the value at
+        risk, overflow to infinity.
+    valid_from : datetime.date
+        First plausible day of a timestamp (``ts``, ``signup_ts``), from its 00:00.
+    valid_until : datetime.date, optional
+        Last plausible day, through its end; ``None``: no upper bound. The stages pass
+        the day after today by the machine's clock (``ingest.valid_until: null``).
+    """
+
+    max_abs_value: float = 1e12
+    valid_from: dt.date = dt.date(1990, 1, 1)
+    valid_until: dt.date | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The bounds as the manifest records them."""
+        return {
+            "max_abs_value": self.max_abs_value,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": None if self.valid_until is None else self.valid_until.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -218,31 +257,109 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
         raise ConfigError("set data.transactions=PATH (CSV or Parquet) or data.query=SQL")
     path = source_path(spec)
     if Path(path).is_dir():
-        reader = (
-            f"read_parquet({_quote(str(Path(path) / '**' / '*.parquet'))}, union_by_name = true)"
-        )
+        parts = _quote(str(Path(path) / "**" / "*.parquet"))
+        reader = f"SELECT * FROM read_parquet({parts}, union_by_name = true)"
         csv_source = False
     elif is_csv(path):
-        o = spec.csv
-        reader = (
-            f"read_csv({_quote(path)}, all_varchar = true, header = {str(o.header).lower()}, "
-            f"delim = {_quote(o.delimiter)}, quote = {_quote(o.quote)}, "
-            f"encoding = {_quote(o.encoding)}, store_rejects = true, "
-            "rejects_table = 'ingest_rejects', rejects_scan = 'ingest_reject_scans')"
-        )
+        try:
+            reader = _csv_reader(con, path, spec.csv)
+        except duckdb.Error as exc:
+            raise DataContractError(f"{path}: cannot be read ({exc})") from exc
         csv_source = True
     else:
-        reader = f"read_parquet({_quote(path)}, union_by_name = true)"
+        reader = f"SELECT * FROM read_parquet({_quote(path)}, union_by_name = true)"
         csv_source = False
     # Parquet is read in place; a CSV is read once, which also captures its malformed lines.
     kind = "TABLE" if csv_source else "VIEW"
     for table in ("raw_input", "ingest_rejects", "ingest_reject_scans"):
         _drop(con, table)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS SELECT * FROM {reader}")
+        con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS {reader}")
     except duckdb.Error as exc:
         raise DataContractError(f"{path}: cannot be read ({exc})") from exc
     return csv_source
+
+
+def check_header(name: str, names: Sequence[str]) -> None:
+    """A header naming a column twice (in any case) is a contract violation: DuckDB and
+    Spark would rename the repeat (``amount_1``, ``amount3``) and the mapping would
+    silently read one of the two columns."""
+    seen: dict[str, list[str]] = {}
+    for column in names:
+        seen.setdefault(column.lower(), []).append(column)
+    repeated = [group for group in seen.values() if len(group) > 1]
+    if repeated:
+        listed = "; ".join(" and ".join(repr(c) for c in group) for group in repeated)
+        raise DataContractError(
+            f"{name}: the header names a column more than once ({listed}; rule: each column "
+            "is named once, case aside, or a reader renames the repeats and one of them is "
+            "silently lost). Rename the repeated columns in the export, or read the file "
+            "with data.csv.header=false and map data.columns.* to column0, column1, ..."
+        )
+
+
+def header_less_names(width: int) -> list[str]:
+    """DuckDB's names for the columns of a CSV read without a header: column0, ...; with
+    ten or more, zero-padded (column00, ...)."""
+    digits = len(str(width - 1))
+    return [f"column{i:0{digits}d}" for i in range(width)]
+
+
+def split_header(line: str, options: CsvOptions) -> list[str]:
+    """The fields of a CSV header line, in the file's dialect."""
+    if len(options.delimiter) != 1 or len(options.quote) != 1:
+        return line.split(options.delimiter)
+    return next(csv.reader([line], delimiter=options.delimiter, quotechar=options.quote), [])
+
+
+_UNIT_SEPARATOR = "\x1f"
+
+
+def _csv_reader(con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions) -> str:
+    """The query reading the CSV files at ``path`` (a file or glob), every column as text.
+
+    The columns are named from each file's header rather than sniffed: DuckDB's sniffer
+    gives up on a whole file when one line is malformed (an unterminated quote, a line
+    over ``max_line_size``), where the reader itself rejects just that line into
+    ``ingest_rejects``. Files whose headers differ are read separately and lined up by
+    name, as the sniffer would.
+    """
+    listed = con.execute(f"SELECT file FROM glob({_quote(path)}) ORDER BY file").fetchall()
+    files = [r[0] for r in listed]
+    if not files:
+        raise DataContractError(f"{path}: no such file")
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for file in files:
+        # The first line alone: no delimiter or quote splits it (the unit separator never
+        # occurs in a header), and a bad line further down does not matter here.
+        first = con.execute(
+            f"SELECT line FROM read_csv({_quote(file)}, auto_detect = false, header = false, "
+            f"columns = {{'line': 'VARCHAR'}}, delim = {_quote(_UNIT_SEPARATOR)}, quote = '', "
+            "escape = '', "
+            f"encoding = {_quote(options.encoding)}, ignore_errors = true) LIMIT 1"
+        ).fetchall()
+        if not first or first[0][0] is None:
+            raise DataContractError(f"{file}: empty file (no header, no rows)")
+        fields = split_header(first[0][0], options)
+        if options.header:
+            check_header(file, fields)
+            names = tuple(fields)
+        else:
+            names = tuple(header_less_names(len(fields)))
+        groups.setdefault(names, []).append(file)
+    o = options
+    readers = []
+    for names, group in groups.items():
+        columns = "{" + ", ".join(f"{_quote(n)}: 'VARCHAR'" for n in names) + "}"
+        readers.append(
+            f"SELECT * FROM read_csv([{', '.join(_quote(f) for f in group)}], "
+            f"auto_detect = false, header = {str(o.header).lower()}, columns = {columns}, "
+            f"delim = {_quote(o.delimiter)}, quote = {_quote(o.quote)}, "
+            f"escape = {_quote(o.quote)}, encoding = {_quote(o.encoding)}, "
+            "store_rejects = true, rejects_table = 'ingest_rejects', "
+            "rejects_scan = 'ingest_reject_scans')"
+        )
+    return " UNION ALL BY NAME ".join(readers)
 
 
 def _number_expr(col: str, source_type: str, options: CsvOptions) -> str:
@@ -333,6 +450,32 @@ def _timestamp_expr(col: str, source_type: str, spec: SourceSpec, dialect: str =
     )
 
 
+# Unicode White_Space, in a regular expression both RE2 (DuckDB) and Java (Spark) read:
+# tab to carriage return, next line, and the separators (no-break and ideographic space,
+# line and paragraph separators...).
+_WHITESPACE = r"[\t\n\x{0B}\f\r\x{85}\p{Z}]"
+_TRIMMED = rf"(?s)^{_WHITESPACE}*(.*?){_WHITESPACE}*\z"
+# Control characters (NUL, tab, escape, DEL...), left inside a value once it is trimmed.
+_CONTROL = r"\p{Cc}"
+
+
+def _text_expr(col: str) -> str:
+    """A source column as text trimmed of white space at both ends; NULL when nothing
+    is left."""
+    return f"NULLIF(regexp_extract(CAST({col} AS VARCHAR), {_quote(_TRIMMED)}, 1), '')"
+
+
+def _window_expr(column: str, window: Plausibility) -> str:
+    """True where the timestamp ``column`` lies from ``valid_from`` through the end of
+    ``valid_until``."""
+    start = f"CAST({_quote(window.valid_from.isoformat())} AS TIMESTAMP)"
+    inside = f"{column} >= {start}"
+    if window.valid_until is not None:
+        end = window.valid_until + dt.timedelta(days=1)
+        inside += f" AND {column} < CAST({_quote(end.isoformat())} AS TIMESTAMP)"
+    return f"COALESCE({inside}, false)"
+
+
 def _present_expr(col: str, source_type: str) -> str:
     if source_type == "VARCHAR":
         return f"({col} IS NOT NULL AND TRIM({col}) <> '')"
@@ -353,6 +496,16 @@ def _finite_where_parsed(column: str) -> Callable[[pd.DataFrame], pd.Series]:
     return lambda d: ~d[f"{column}__parsed"] | np.isfinite(d[column].astype("float64"))
 
 
+def _plausible_where_finite(
+    column: str, max_abs_value: float
+) -> Callable[[pd.DataFrame], pd.Series]:
+    def passes(d: pd.DataFrame) -> pd.Series:
+        values = d[column].astype("float64")
+        return ~d[f"{column}__parsed"] | ~np.isfinite(values) | (values.abs() <= max_abs_value)
+
+    return passes
+
+
 def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
     return lambda d: d[f"{column}__parsed"] | ~d[f"{column}__present"]
 
@@ -360,25 +513,48 @@ def _parsed_where_present(column: str) -> Callable[[pd.DataFrame], pd.Series]:
 Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
 
 
-def row_rules(contract: TableContract, columns: Iterable[str]) -> list[Rule]:
+def row_rules(
+    contract: TableContract, columns: Iterable[str], max_abs_value: float = 1e12
+) -> list[Rule]:
     """The row rules for the canonical ``columns`` a source has: ``(reason, passes)``.
 
     ``passes`` maps a batch of :func:`rule_columns` to a boolean Series, True where the
     row keeps the rule: ``<col>__present`` says the source had a non-blank value,
-    ``<col>__parsed`` that it parsed; numbers come with their values.
+    ``<col>__parsed`` that it parsed, ``<col>__plausible`` that a timestamp lies in the
+    plausible window, ``<col>__control`` that an identifier has a control character;
+    numbers come with their values, checked against ``max_abs_value``.
     """
     rules: list[Rule] = []
     for column in columns:
         kind = contract.kinds[column]
         if column in contract.required:
             rules.append((f"{column} missing", lambda d, c=column: d[f"{c}__present"]))
+        if column in contract.identifiers:
+            rules.append(
+                (f"{column} has a control character", lambda d, c=column: ~d[f"{c}__control"])
+            )
         if kind == "number":
             rules.append((f"{column} not a number", _parsed_where_present(column)))
             rules.append((f"{column} not finite", _finite_where_parsed(column)))
+            rules.append(
+                (
+                    f"{column} implausible (|value| > ingest.max_abs_value)",
+                    _plausible_where_finite(column, max_abs_value),
+                )
+            )
         elif kind == "timestamp":
             rules.append((f"{column} unparseable", _parsed_where_present(column)))
             rules.append(
                 (f"{column} not finite", lambda d, c=column: ~d[f"{c}__parsed"] | d[f"{c}__finite"])
+            )
+            rules.append(
+                (
+                    f"{column} outside the plausible window "
+                    "(ingest.valid_from..ingest.valid_until)",
+                    lambda d, c=column: (
+                        ~d[f"{c}__parsed"] | ~d[f"{c}__finite"] | d[f"{c}__plausible"]
+                    ),
+                )
             )
         elif kind == "boolean":
             rules.append((f"{column} not a boolean", _parsed_where_present(column)))
@@ -416,11 +592,16 @@ Query = Callable[[str], list[tuple[Any, ...]]]
 
 
 def rule_failures(
-    contract: TableContract, parsed_columns: list[str], batches: Iterable[pd.DataFrame]
+    contract: TableContract,
+    parsed_columns: list[str],
+    batches: Iterable[pd.DataFrame],
+    max_abs_value: float = 1e12,
 ) -> Iterator[pd.DataFrame]:
     """Per batch of the ``parsed`` table (``_row`` and the :func:`rule_columns`), the
     rows that break a row rule: ``_row`` and ``reason``, one row per pair."""
-    schema = _schema(row_rules(contract, parsed_columns), rule_columns(contract, parsed_columns))
+    schema = _schema(
+        row_rules(contract, parsed_columns, max_abs_value), rule_columns(contract, parsed_columns)
+    )
     for batch in batches:
         yield _failures(schema, batch)
 
@@ -436,6 +617,7 @@ def ingest_transactions(
     max_bad_fraction: float = 0.01,
     batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """Read, map, validate and normalise transactions into the ``transactions`` table.
 
@@ -451,6 +633,9 @@ def ingest_transactions(
         Rows validated at a time (bounds memory).
     frame : pandas.DataFrame, optional
         A source already in memory; replaces ``spec.transactions``/``spec.query``.
+    plausibility : Plausibility, optional
+        Largest magnitude of a number and window of plausible timestamps (default:
+        :class:`Plausibility`, no upper date bound).
 
     Returns
     -------
@@ -463,7 +648,9 @@ def ingest_transactions(
     DataContractError
         On a contract violation, or when too many rows are quarantined.
     """
-    result = ingest_table(con, spec, TRANSACTIONS, max_bad_fraction, batch_rows, frame)
+    result = ingest_table(
+        con, spec, TRANSACTIONS, max_bad_fraction, batch_rows, frame, plausibility
+    )
     columns = _columns(con, "transactions")
     if "order_id" not in columns:
         # Without order ids: one order per (customer, timestamp), as the contract says.
@@ -479,13 +666,15 @@ def ingest_customers(
     max_bad_fraction: float = 0.01,
     batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """Ingest the optional customers table into the ``customers`` table.
 
     ``marketing_opt_out`` accepts true/false, yes/no, y/n, t/f and 1/0 (any case); a
-    ``customer_id`` listed twice keeps its first row, the others are quarantined.
+    ``customer_id`` listed twice keeps its first row, the others are quarantined;
+    ``signup_ts`` must lie in the window of ``plausibility``.
     """
-    return ingest_table(con, spec, CUSTOMERS, max_bad_fraction, batch_rows, frame)
+    return ingest_table(con, spec, CUSTOMERS, max_bad_fraction, batch_rows, frame, plausibility)
 
 
 def ingest_table(
@@ -495,10 +684,13 @@ def ingest_table(
     max_bad_fraction: float = 0.01,
     batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """Ingest one source into ``contract.table``; the steps are in the module docstring."""
+    plausibility = plausibility or Plausibility()
     con.execute("SET TimeZone = 'UTC'")
     if frame is not None:
+        check_header("<in-memory frame>", [str(c) for c in frame.columns])
         con.register("raw_frame", frame)
         con.execute("CREATE OR REPLACE TEMP TABLE raw_input AS SELECT * FROM raw_frame")
         con.unregister("raw_frame")
@@ -536,7 +728,7 @@ def ingest_table(
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
 
-    parsed_columns = _parse(con, name, contract, present, source_types, spec, key)
+    parsed_columns = _parse(con, name, contract, present, source_types, spec, key, plausibility)
     check_whole_columns(
         lambda sql: con.execute(sql).fetchall(),
         name,
@@ -556,6 +748,7 @@ def ingest_table(
                 b.to_pandas()
                 for b in con.sql(f"SELECT {select} FROM parsed").to_arrow_reader(batch_rows)
             ),
+            plausibility.max_abs_value,
         )
     )
     bad = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame()
@@ -609,6 +802,7 @@ def ingest_table(
         int(customers),
         present,
         spec,
+        plausibility,
     )
     return IngestResult(manifest=manifest, quarantine=quarantine)
 
@@ -661,6 +855,7 @@ def ingest_manifest(
     customers: int,
     present: Mapping[str, str],
     spec: SourceSpec,
+    plausibility: Plausibility,
 ) -> dict[str, Any]:
     """The manifest of one ingested table (every engine writes the same keys), logged."""
     log.info(
@@ -681,6 +876,7 @@ def ingest_manifest(
         "customers": customers,
         "columns_mapped": dict(present),
         "timezone": spec.timezone,
+        **plausibility.manifest(),
     }
 
 
@@ -735,6 +931,7 @@ def parse_sql(
     spec: SourceSpec,
     key: str,
     dialect: str = "duckdb",
+    plausibility: Plausibility | None = None,
 ) -> tuple[str, list[str]]:
     """The query parsing the ``staged`` table, and the canonical columns it parses.
 
@@ -742,15 +939,24 @@ def parse_sql(
     translate (timestamp formats, time zones, infinite timestamps) are written so that
     :func:`churn.spark_engine.to_spark_sql` turns the query into Spark SQL. Besides each
     canonical value the result has ``<col>__present`` (the source had a non-blank value)
-    and ``<col>__parsed`` (the value parsed).
+    and ``<col>__parsed`` (the value parsed); a timestamp has ``<col>__plausible`` (in
+    the window of ``plausibility``), an identifier ``<col>__control`` (it has a control
+    character). Text is trimmed of Unicode white space at both ends; nothing but white
+    space is no value.
     """
+    window = plausibility or Plausibility()
     # Inner select: values parsed from the source columns; outer: flags on those values.
     inner, outer = [f"{key} AS _row"], ["*"]
     for canonical, source in present.items():
         col, stype, kind = _ident(source), source_types[source], contract.kinds[canonical]
         if kind == "string":
-            inner.append(f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {canonical}")
+            inner.append(f"{_text_expr(col)} AS {canonical}")
             outer.append(f"{canonical} IS NOT NULL AS {canonical}__present")
+            if canonical in contract.identifiers:
+                outer.append(
+                    f"COALESCE(regexp_matches({canonical}, {_quote(_CONTROL)}), false) "
+                    f"AS {canonical}__control"
+                )
         else:
             if kind == "number":
                 parse = _number_expr(col, stype, spec.csv)
@@ -769,9 +975,10 @@ def parse_sql(
                     else f"COALESCE(isfinite({canonical}), false)"
                 )
                 outer.append(f"{finite} AS {canonical}__finite")
+                outer.append(f"{_window_expr(canonical, window)} AS {canonical}__plausible")
         if canonical == contract.unique:
             inner.append(
-                f"row_number() OVER (PARTITION BY NULLIF(TRIM(CAST({col} AS VARCHAR)), '') "
+                f"row_number() OVER (PARTITION BY {_text_expr(col)} "
                 f"ORDER BY {key}) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
             )
     parsed = list(present)
@@ -793,10 +1000,11 @@ def _parse(
     source_types: Mapping[str, str],
     spec: SourceSpec,
     key: str,
+    plausibility: Plausibility,
 ) -> list[str]:
     """Create the ``parsed`` view over ``staged`` (see :func:`parse_sql`); returns the
     canonical columns parsed."""
-    sql, parsed = parse_sql(contract, present, source_types, spec, key)
+    sql, parsed = parse_sql(contract, present, source_types, spec, key, "duckdb", plausibility)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW parsed AS {sql}")
         con.execute("SELECT * FROM parsed LIMIT 1").fetchall()
@@ -816,7 +1024,9 @@ def rule_columns(contract: TableContract, parsed: Iterable[str]) -> list[str]:
         if kind != "string":
             columns.append(f"{column}__parsed")
         if kind == "timestamp":
-            columns.append(f"{column}__finite")
+            columns += [f"{column}__finite", f"{column}__plausible"]
+        if column in contract.identifiers:
+            columns.append(f"{column}__control")
         if kind == "number":
             columns.append(column)
         if column == contract.unique:
@@ -839,23 +1049,32 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
+# DuckDB's names of CSV errors that would puzzle a reader of the quarantine.
+_REJECT_KINDS = {
+    "UNQUOTED VALUE": "unterminated quote",
+    "LINE SIZE OVER MAXIMUM": "line longer than max_line_size",
+}
+
+
 def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Malformed CSV lines captured by ``store_rejects``, as quarantine rows."""
     try:
         rejects = con.execute(
-            "SELECT line, error_type, csv_line FROM ingest_rejects ORDER BY line"
+            "SELECT scan_id, file_id, line, error_type, csv_line FROM ingest_rejects "
+            "ORDER BY scan_id, file_id, line"
         ).df()
     except duckdb.Error:
         return pd.DataFrame()
     if rejects.empty:
         return pd.DataFrame()
-    # One reject row per line (a line can break several rules).
-    rejects = rejects.drop_duplicates("line")
+    # One reject row per line of each file (a line can break several rules).
+    rejects = rejects.drop_duplicates(["scan_id", "file_id", "line"])
+    kinds = rejects["error_type"].astype(str).map(lambda e: _REJECT_KINDS.get(e, e.lower()))
     return pd.DataFrame(
         {
             "source_line": rejects["line"].astype("string"),
             "raw_line": rejects["csv_line"].astype("string"),
-            "reason": ("csv line malformed: " + rejects["error_type"].str.lower()).astype("string"),
+            "reason": ("csv line malformed: " + kinds).astype("string"),
         }
     )
 

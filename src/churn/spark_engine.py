@@ -44,11 +44,14 @@ from churn.ingest import (
     DERIVED_ORDER_ID_SQL,
     TRANSACTIONS,
     IngestResult,
+    Plausibility,
     SourceSpec,
     TableContract,
     check_bad_fraction,
+    check_header,
     check_source,
     check_whole_columns,
+    header_less_names,
     ingest_manifest,
     is_csv,
     parse_sql,
@@ -198,10 +201,15 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
         "multiLine": "true",
         "encoding": o.encoding,
     }
-    names = spark.read.options(**options).csv(path).columns
-    if not o.header:  # DuckDB's names for header-less files: column0.., column00..
-        width = len(str(len(names) - 1))
-        names = [f"column{i:0{width}d}" for i in range(len(names))]
+    # The header as written: Spark's own reading renames a repeated name (amount3).
+    first = spark.read.options(**{**options, "header": "false"}).csv(path).first()
+    if first is None:
+        raise DataContractError(f"{path}: empty file (no header, no rows)")
+    names = [f"_c{i}" if v is None else str(v) for i, v in enumerate(first)]
+    if o.header:
+        check_header(path, names)
+    else:  # DuckDB's names for header-less files
+        names = header_less_names(len(names))
     schema = StructType([StructField(n, StringType()) for n in [*names, _CORRUPT]])
     frame = (
         spark.read.schema(schema)
@@ -212,9 +220,12 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
 
 
 def _partition_failures(
-    batches: Iterator[pd.DataFrame], contract: TableContract, parsed_columns: list[str]
+    batches: Iterator[pd.DataFrame],
+    contract: TableContract,
+    parsed_columns: list[str],
+    max_abs_value: float,
 ) -> Iterator[pd.DataFrame]:
-    for found in rule_failures(contract, parsed_columns, batches):
+    for found in rule_failures(contract, parsed_columns, batches, max_abs_value):
         yield found.astype({"_row": "int64", "reason": "string"})
 
 
@@ -251,6 +262,7 @@ def ingest_table_spark(
     spec: SourceSpec,
     contract: TableContract,
     max_bad_fraction: float = 0.01,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
 
@@ -259,8 +271,10 @@ def ingest_table_spark(
     is quarantined as ``csv line malformed`` without its line number; "the first of
     several rows" (a customer listed twice) follows Spark's order of the input files,
     which is the source order within one file; Spark's number and timestamp casts accept
-    a few forms DuckDB rejects (``1.5d``, a year alone).
+    a few forms DuckDB rejects (``1.5d``, a year alone); Spark has no longest line, so
+    a line DuckDB rejects as longer than its ``max_line_size`` is read like any other.
     """
+    plausibility = plausibility or Plausibility()
     from pyspark.sql import functions as F
     from pyspark.storagelevel import StorageLevel
 
@@ -304,7 +318,9 @@ def ingest_table_spark(
         staged.createOrReplaceTempView("staged")
         duplicates = int(rows_in_table - staged.count())
 
-        sql, parsed_columns = parse_sql(contract, present, source_types, spec, _KEY, "spark")
+        sql, parsed_columns = parse_sql(
+            contract, present, source_types, spec, _KEY, "spark", plausibility
+        )
         try:
             parsed = spark.sql(to_spark_sql(sql))
             parsed.limit(1).collect()
@@ -319,7 +335,12 @@ def ingest_table_spark(
         )
         bad = keep(
             parsed.select("_row", *rule_columns(contract, parsed_columns)).mapInPandas(
-                partial(_partition_failures, contract=contract, parsed_columns=parsed_columns),
+                partial(
+                    _partition_failures,
+                    contract=contract,
+                    parsed_columns=parsed_columns,
+                    max_abs_value=plausibility.max_abs_value,
+                ),
                 schema="_row long, reason string",
             )
         )
@@ -380,22 +401,29 @@ def ingest_table_spark(
         int(customers),
         present,
         spec,
+        plausibility,
     )
     return IngestResult(manifest=manifest, quarantine=quarantine)
 
 
 def ingest_transactions_spark(
-    spark: Any, spec: SourceSpec, max_bad_fraction: float = 0.01
+    spark: Any,
+    spec: SourceSpec,
+    max_bad_fraction: float = 0.01,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
-    result = ingest_table_spark(spark, spec, TRANSACTIONS, max_bad_fraction)
+    result = ingest_table_spark(spark, spec, TRANSACTIONS, max_bad_fraction, plausibility)
     ts_min, ts_max = query_rows(spark, "SELECT MIN(ts), MAX(ts) FROM transactions")[0]
     result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
     return result
 
 
 def ingest_customers_spark(
-    spark: Any, spec: SourceSpec, max_bad_fraction: float = 0.01
+    spark: Any,
+    spec: SourceSpec,
+    max_bad_fraction: float = 0.01,
+    plausibility: Plausibility | None = None,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_customers` on Spark: the ``customers`` view."""
-    return ingest_table_spark(spark, spec, CUSTOMERS, max_bad_fraction)
+    return ingest_table_spark(spark, spec, CUSTOMERS, max_bad_fraction, plausibility)

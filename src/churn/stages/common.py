@@ -28,6 +28,7 @@ from churn.features import build_features
 from churn.ingest import (
     CsvOptions,
     IngestResult,
+    Plausibility,
     SourceSpec,
     ingest_customers,
     ingest_transactions,
@@ -190,17 +191,33 @@ def require_duckdb(cfg: DictConfig, stage: str, why: str) -> None:
 
 
 def open_transactions(cfg: DictConfig) -> OpenedData:
-    """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table."""
+    """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table.
+
+    ``ingest.valid_until: null`` is the day after today: the one place ingest reads the
+    clock (the window used is in the manifest).
+    """
     limit = float(cfg.ingest.max_bad_fraction)
+    valid_until = cfg.ingest.valid_until
+    plausibility = Plausibility(
+        max_abs_value=float(cfg.ingest.max_abs_value),
+        valid_from=parse_date(cfg.ingest.valid_from, "ingest.valid_from"),
+        valid_until=(
+            dt.date.today() + dt.timedelta(days=1)
+            if valid_until is None
+            else parse_date(valid_until, "ingest.valid_until")
+        ),
+    )
     if cfg.engine.name == "spark":
         from churn import spark_engine
 
         spark = spark_session(cfg.engine)
-        result = spark_engine.ingest_transactions_spark(spark, source_spec(cfg.data), limit)
+        result = spark_engine.ingest_transactions_spark(
+            spark, source_spec(cfg.data), limit, plausibility
+        )
         customers = None
         if cfg.data.customers:
             customers = spark_engine.ingest_customers_spark(
-                spark, source_spec(cfg.data, "customers"), limit
+                spark, source_spec(cfg.data, "customers"), limit, plausibility
             )
         first, last = spark_engine.date_range(spark)
         log.info("transactions %s (Spark): %s to %s", result.manifest["source"], first, last)
@@ -224,6 +241,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
         source_spec(cfg.data),
         max_bad_fraction=limit,
         batch_rows=int(cfg.ingest.batch_rows),
+        plausibility=plausibility,
     )
     customers = None
     if cfg.data.customers:
@@ -232,6 +250,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
             source_spec(cfg.data, "customers"),
             max_bad_fraction=limit,
             batch_rows=int(cfg.ingest.batch_rows),
+            plausibility=plausibility,
         )
     first, last = data.date_range(con)
     log.info("transactions %s: %s to %s", result.manifest["source"], first, last)
