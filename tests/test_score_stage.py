@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.errors import DriftError
+from churn.errors import DriftError, StorageError
 from churn.stages import score
 from churn.stages.score import CSV_COLUMNS
 from tests.conftest import compose_config
@@ -61,11 +61,11 @@ def test_a_failed_run_leaves_the_previous_outputs_untouched(
         raise OSError("disk full")
 
     monkeypatch.setattr(score, "write_summary", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StorageError, match="disk full"):
         run_score(small_shop_path, tmp_path, trained_store, "score.selection=top_k")
     after = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
     assert after == before
-    assert [p.name for p in tmp_path.iterdir()] == [AS_OF]
+    assert [p.name for p in tmp_path.iterdir() if p.name != f".{AS_OF}.lock"] == [AS_OF]
 
 
 def test_opted_out_customers_are_left_out_and_counted(small_shop_path, trained_store, tmp_path):
@@ -141,7 +141,7 @@ def test_drift_warnings_are_recorded_in_the_manifest(small_shop_path, trained_st
     ("override", "code", "message"),
     [
         ("as_of=2030-01-01", 2, "after the last date in the data"),
-        ("score.drift.fail_psi=0.000001", 4, "feature drift"),
+        ("score.drift.warn_psi=0 score.drift.fail_psi=0.000001", 4, "feature drift"),
         ("tracking.registered_model=nobody", 5, "no registered model 'nobody'"),
     ],
 )
@@ -156,7 +156,7 @@ def test_exit_codes_with_one_line_on_stderr(
             f"score.output_dir={tmp_path / 's'}",
             f"hydra.run.dir={tmp_path / 'logs'}",
             *trained_store,
-            override,
+            *override.split(),
         ],
         capture_output=True,
         text=True,
@@ -166,6 +166,7 @@ def test_exit_codes_with_one_line_on_stderr(
     assert result.returncode == code, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
     assert "Traceback" not in result.stderr
 
 

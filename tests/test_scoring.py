@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from churn.errors import ConfigError
 from churn.scoring import (
     assign_segments,
+    empty_list_reason,
     expected_value_at_risk,
     neutralise_formulas,
     risk_tier,
@@ -40,7 +43,7 @@ def test_segments_first_matching_rule_wins():
 def test_formula_cells_get_an_apostrophe_and_numbers_stay_numbers():
     frame = pd.DataFrame(
         {
-            "customer_id": ["=HYPERLINK(1)", "+1", "-2", "@SUM", "\tx", "\rx", "C1"],
+            "customer_id": ["=HYPERLINK(1)", "+1", "-2", "@SUM", " =1+1", "x=1", "C1"],
             "spend": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
         }
     )
@@ -50,8 +53,8 @@ def test_formula_cells_get_an_apostrophe_and_numbers_stay_numbers():
         "'+1",
         "'-2",
         "'@SUM",
-        "'\tx",
-        "'\rx",
+        "' =1+1",
+        "x=1",
         "C1",
     ]
     assert out["spend"].tolist() == [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -90,3 +93,47 @@ def test_budget_buys_whole_contacts():
 def test_an_unknown_selection_is_a_config_error():
     with pytest.raises(ConfigError, match="score.selection"):
         select_at_risk(SCORES, "random", [])
+
+
+def test_control_characters_inside_a_cell_become_replacement_characters():
+    frame = pd.DataFrame({"customer_id": ["\r=1+1", "a\nb", "nul\x00", "tab\tx", "ok"]})
+    assert neutralise_formulas(frame)["customer_id"].tolist() == [
+        "\ufffd=1+1",
+        "a\ufffdb",
+        "nul\ufffd",
+        "tab\ufffdx",
+        "ok",
+    ]
+
+
+@pytest.mark.parametrize(("sep", "decimal"), [(",", "."), (";", ",")])
+def test_a_carriage_return_cannot_split_a_row_or_start_a_formula(tmp_path, sep, decimal):
+    frame = pd.DataFrame({"customer_id": ["\r=1+1", "C2;x", "\n@SUM(A1)"], "p": [0.5, 0.25, 0.125]})
+    path = tmp_path / "list.csv"
+    neutralise_formulas(frame).to_csv(path, index=False, sep=sep, decimal=decimal)
+    raw = path.read_bytes()
+    assert b"\r" not in raw and raw.count(b"\n") == 4
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter=sep))
+    assert len(rows) == 4
+    assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert pd.read_csv(path, sep=sep, decimal=decimal)["p"].tolist() == [0.5, 0.25, 0.125]
+
+
+def test_a_misspelled_tier_name_is_a_config_error_not_an_empty_list():
+    with pytest.raises(ConfigError, match=r"unknown tiers \['hihg'\]"):
+        select_at_risk(SCORES, "tiers", ["hihg", "medium"], known_tiers=["high", "medium", "low"])
+
+
+def test_an_empty_list_says_why():
+    assert empty_list_reason("top_k", 0, 0, None, 1.0, 0.9, None) == {"code": "top_k_zero"}
+    assert empty_list_reason("budget", 0, None, 0.5, 1.0, 0.9, None)["code"] == ("budget_too_small")
+    assert empty_list_reason("tiers", 0, 10, None, 1.0, 0.38, 0.4) == {
+        "code": "no_one_in_tiers",
+        "highest_probability": 0.38,
+        "lowest_listed_bound": 0.4,
+    }
+    assert empty_list_reason("top_k", 8, 8, None, 1.0, 0.9, None) == {
+        "code": "all_left_out",
+        "customers": 8,
+    }

@@ -3,7 +3,7 @@ localised names and actions are in :mod:`churn.reasons`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -54,20 +54,31 @@ def assign_segments(
     return pd.Series(segment, index=features.index, name="segment")
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+# C0 and C1 control characters: a CR or LF inside a cell splits the row in spreadsheets
+# that do not honour quoting, and a NUL or tab can hide what follows.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+REPLACEMENT = "\ufffd"
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-    ``@``, tab or carriage return) get a leading apostrophe, as OWASP's CSV-injection
-    guidance advises; numeric columns are left as numbers."""
+    """Text cells made safe to open in a spreadsheet; numeric columns stay numbers.
+
+    Every control character inside a text cell (tab, carriage return, line feed, NUL, ...)
+    becomes U+FFFD, so no cell can split a row; then a cell whose first non-blank character
+    is ``=``, ``+``, ``-`` or ``@`` gets a leading apostrophe, as OWASP's CSV-injection
+    guidance advises.
+    """
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_numeric_dtype(out[column]):
             continue
         text = out[column].astype("string")
-        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-        if risky.any():
+        controlled = text.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+        if controlled.any():
+            text = text.str.replace(CONTROL_CHARACTERS, REPLACEMENT, regex=True)
+        risky = text.str.lstrip().str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+        if controlled.any() or risky.any():
             out[column] = text.where(~risky, "'" + text).astype(object)
     return out
 
@@ -87,14 +98,22 @@ def select_at_risk(
     top_k: int | None = None,
     budget: float | None = None,
     cost_per_contact: float = 1.0,
+    known_tiers: Iterable[str] = ("high", "medium", "low"),
 ) -> pd.DataFrame:
     """The at-risk list, most expected value at risk first (ties by ``customer_id``).
 
     ``mode`` is ``tiers`` (rows whose ``risk_tier`` is in ``at_risk_tiers``), ``top_k``
     (the ``top_k`` rows with most value at risk) or ``budget`` (``floor(budget /
     cost_per_contact)`` of them). ``scores`` needs ``customer_id``, ``risk_tier`` and
-    ``expected_value_at_risk``.
+    ``expected_value_at_risk``; ``known_tiers`` are the tier names ``at_risk_tiers`` may
+    use (a misspelled one is a :class:`ConfigError`, not an empty list).
     """
+    unknown = sorted(set(at_risk_tiers) - set(known_tiers))
+    if mode == "tiers" and unknown:
+        raise ConfigError(
+            f"score.at_risk_tiers names unknown tiers {unknown}: the tiers are "
+            f"{sorted(known_tiers)}"
+        )
     ranked = scores.sort_values(
         ["expected_value_at_risk", "customer_id"], ascending=[False, True], kind="stable"
     )
@@ -108,3 +127,34 @@ def select_at_risk(
         "score.selection must be tiers, top_k (with score.top_k >= 0) or budget (with "
         f"score.budget >= 0 and score.cost_per_contact > 0); got {mode!r}"
     )
+
+
+def empty_list_reason(
+    mode: str,
+    wanted: int,
+    top_k: int | None,
+    budget: float | None,
+    cost_per_contact: float,
+    highest_probability: float | None,
+    lowest_listed_bound: float | None,
+) -> dict[str, object]:
+    """Why the at-risk list is empty: a ``code`` and the figures that explain it.
+
+    Codes: ``top_k_zero`` (``score.top_k=0``), ``budget_too_small`` (the budget buys no
+    contact), ``no_one_in_tiers`` (no churn probability reaches the listed tiers; with
+    ``highest_probability`` and ``lowest_listed_bound``), ``all_left_out`` (the ``wanted``
+    customers chosen were all left out for consent), ``no_one_scored``.
+    """
+    if wanted > 0:
+        return {"code": "all_left_out", "customers": wanted}
+    if mode == "top_k" and top_k == 0:
+        return {"code": "top_k_zero"}
+    if mode == "budget":
+        return {"code": "budget_too_small", "budget": budget, "cost_per_contact": cost_per_contact}
+    if highest_probability is None:
+        return {"code": "no_one_scored"}
+    return {
+        "code": "no_one_in_tiers",
+        "highest_probability": round(float(highest_probability), 4),
+        "lowest_listed_bound": lowest_listed_bound,
+    }

@@ -44,7 +44,29 @@ TEXT: dict[str, dict[str, str]] = {
         "card_value": "Value at risk",
         "card_value_note": "spend we may lose in the next 12 months",
         "card_opt_out": "Left out",
-        "card_opt_out_note": "not on the list because they opted out of marketing",
+        "card_opt_out_note": (
+            "not on the list: they opted out of marketing, or their consent is unclear"
+        ),
+        "left_out": {
+            "opted out": "opted out",
+            "opt-out unreadable": "opt-out unreadable",
+            "id matches after trimming or case-folding": "id matches only ignoring case or spaces",
+        },
+        "empty": {
+            "top_k_zero": "The list is empty because score.top_k is 0.",
+            "budget_too_small": (
+                "The list is empty: a budget of {budget} at {cost} per contact buys no contact."
+            ),
+            "no_one_in_tiers": (
+                "The list is empty: no customer's chance of leaving reaches {bound} "
+                "(the highest is {highest})."
+            ),
+            "all_left_out": (
+                "The list is empty: all {customers} customers chosen opted out of marketing "
+                "or their consent is unclear."
+            ),
+            "no_one_scored": "The list is empty: no customer was scored.",
+        },
         "howto_heading": "How to read this page",
         "tiers_sentence": (
             "Each customer gets a chance of leaving between 0% and 100%: "
@@ -105,7 +127,32 @@ TEXT: dict[str, dict[str, str]] = {
         "card_value": "Valore a rischio",
         "card_value_note": "spesa che potremmo perdere nei prossimi 12 mesi",
         "card_opt_out": "Esclusi",
-        "card_opt_out_note": "non nella lista perché hanno rifiutato il marketing",
+        "card_opt_out_note": (
+            "non nella lista: hanno rifiutato il marketing, o il loro consenso non è chiaro"
+        ),
+        "left_out": {
+            "opted out": "hanno rifiutato il marketing",
+            "opt-out unreadable": "consenso illeggibile",
+            "id matches after trimming or case-folding": (
+                "codice uguale solo ignorando maiuscole o spazi"
+            ),
+        },
+        "empty": {
+            "top_k_zero": "La lista è vuota perché score.top_k è 0.",
+            "budget_too_small": (
+                "La lista è vuota: un budget di {budget} a {cost} per contatto non copre "
+                "alcun contatto."
+            ),
+            "no_one_in_tiers": (
+                "La lista è vuota: nessun cliente ha una probabilità di abbandono di almeno "
+                "{bound} (la più alta è {highest})."
+            ),
+            "all_left_out": (
+                "La lista è vuota: tutti i {customers} clienti scelti hanno rifiutato il "
+                "marketing o il loro consenso non è chiaro."
+            ),
+            "no_one_scored": "La lista è vuota: nessun cliente è stato valutato.",
+        },
         "howto_heading": "Come leggere questa pagina",
         "tiers_sentence": (
             "Ogni cliente riceve una probabilità di abbandono tra 0% e 100%: "
@@ -205,7 +252,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
 
         - ``as_of`` (str date), ``locale`` (``"en"`` or ``"it"``), ``currency`` (ISO code,
           for example ``"EUR"``), ``model``: ``name`` and ``version`` (str).
-        - ``totals``: ``scored``, ``at_risk``, ``suppressed_opt_out`` (int customers) and
+        - ``totals``: ``scored``, ``at_risk``, ``suppressed_opt_out`` (int customers, with
+          ``suppressed_by_reason``: reason -> count, optional) and
           ``value_at_risk`` (float money: over the at-risk list, churn probability times
           expected spend in the next year).
         - ``by_segment_tier``: list of ``segment`` (str, display name in ``locale``),
@@ -219,6 +267,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         - ``tiers``: lower thresholds ``high`` and ``medium`` (churn probability, 0-1).
         - ``actions``: list of ``segment`` and ``action`` (str, in ``locale``).
         - ``files``: ``csv`` (str), the file name of the full at-risk list.
+        - ``empty_reason`` (optional): why the list is empty, from
+          :func:`churn.scoring.empty_list_reason`; the page says it in a sentence.
 
     Returns
     -------
@@ -246,6 +296,7 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         f"<h1>{text['title']}</h1>",
         f'<p class="subtitle">{subtitle}</p>',
         _cards(summary["totals"], locale, currency),
+        _empty_notice(summary.get("empty_reason"), locale, currency),
         _how_to_read(summary["tiers"], summary["files"]["csv"], locale),
         _segments(summary["by_segment_tier"], locale, currency),
         _reasons(summary["top_reasons"], summary["totals"]["at_risk"], locale),
@@ -319,7 +370,7 @@ def _cards(totals: Mapping[str, Any], locale: str, currency: str) -> str:
             "",
             text["card_opt_out"],
             _integer(totals["suppressed_opt_out"], locale),
-            text["card_opt_out_note"],
+            _left_out_note(totals.get("suppressed_by_reason") or {}, locale),
         ),
     ]
     items = "\n".join(
@@ -328,6 +379,35 @@ def _cards(totals: Mapping[str, Any], locale: str, currency: str) -> str:
         for extra, label, figure, note in cards
     )
     return f'<section class="cards">\n{items}\n</section>'
+
+
+def _left_out_note(by_reason: Mapping[str, int], locale: str) -> str:
+    """The card's note, with the count of each reason when customers were left out."""
+    text = TEXT[locale]
+    parts = [
+        f"{escape(text['left_out'].get(reason, reason))}: {_integer(n, locale)}"
+        for reason, n in sorted(by_reason.items())
+        if n
+    ]
+    return text["card_opt_out_note"] + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _empty_notice(reason: Mapping[str, Any] | None, locale: str, currency: str) -> str:
+    """Why the at-risk list is empty (see :func:`churn.scoring.empty_list_reason`)."""
+    if not reason:
+        return ""
+    template = TEXT[locale]["empty"].get(str(reason.get("code")))
+    if template is None:
+        return ""
+    bound, highest = reason.get("lowest_listed_bound"), reason.get("highest_probability")
+    sentence = template.format(
+        budget=_money(float(reason.get("budget") or 0), locale, currency),
+        cost=_money(float(reason.get("cost_per_contact") or 0), locale, currency),
+        bound=_percent(float(bound), locale) if bound is not None else "",
+        highest=_percent(float(highest), locale) if highest is not None else "",
+        customers=_integer(int(reason.get("customers") or 0), locale),
+    )
+    return f'<p class="file notice">{sentence}</p>'
 
 
 def _how_to_read(tiers: Mapping[str, float], csv_name: str, locale: str) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import importlib.util
+import io
 import json
 import logging
+import math
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -15,15 +19,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import duckdb
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from churn import data
 from churn.config import register_resolvers
-from churn.errors import ChurnError, ConfigError
+from churn.errors import ChurnError, ConfigError, StorageError
 from churn.features import build_features
 from churn.ingest import (
     CsvOptions,
@@ -306,9 +311,25 @@ def resolve_as_of(value: Any, last_date: dt.date) -> dt.date:
     return as_of
 
 
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None``: strict JSON has no
+    ``NaN`` or ``Infinity``, and a reader such as ``jq`` or a browser refuses them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return finite_json(value.item())
+    return value
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as indented, key-sorted JSON (stable across runs)."""
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    """Write ``payload`` as indented, key-sorted, strict JSON (stable across runs; a
+    non-finite number is written as ``null``)."""
+    text = json.dumps(finite_json(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
+    path.write_text(text + "\n")
 
 
 @contextmanager
@@ -328,10 +349,102 @@ def step(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
 _stage_started = threading.Event()
 
 
+class _HeldStderr(io.TextIOBase):
+    """Stands in for stderr until a stage starts: what Hydra prints about a configuration
+    it cannot compose is kept, so that it can be told in one ``error:`` line."""
+
+    def __init__(self, real: TextIO) -> None:
+        self.real = real
+        self.held: list[str] = []
+
+    def write(self, text: str) -> int:
+        if _stage_started.is_set():
+            return self.real.write(text)
+        self.held.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def release(self) -> None:
+        """Pass on what was held (warnings printed while composing) and stop holding."""
+        if self.held:
+            self.real.write("".join(self.held))
+            self.held.clear()
+        self.real.flush()
+
+    def summary(self) -> str:
+        """What Hydra said, as one line: a traceback's last line, or every line of a short
+        message, without Hydra's HYDRA_FULL_ERROR hint."""
+        lines = [
+            line.strip()
+            for line in "".join(self.held).splitlines()
+            if line.strip() and "HYDRA_FULL_ERROR" not in line
+        ]
+        if any(line.startswith("Traceback") for line in lines):
+            lines = lines[-1:]
+        return " ".join(lines) or "the configuration cannot be composed"
+
+
+def one_line(message: str) -> str:
+    """A message as one line: its lines joined by ``; `` (list dashes dropped)."""
+    parts = [line.strip().removeprefix("- ").strip() for line in str(message).splitlines()]
+    return "; ".join(p for p in parts if p).replace(":;", ":")
+
+
+def _stop_spark() -> None:
+    """Stop a running Spark session, so that its shutdown logs come before the error line."""
+    if "pyspark" not in sys.modules:
+        return
+    try:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()
+    except Exception:  # best effort: the error line matters more
+        pass
+
+
+def _save_traceback() -> Path:
+    """Write the current exception's traceback next to the run's log; its path."""
+    import traceback
+
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        folder = Path(HydraConfig.get().runtime.output_dir)
+    except Exception:  # not under Hydra (a test, a notebook)
+        folder = Path(tempfile.gettempdir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "traceback.txt"
+        path.write_text(traceback.format_exc())
+    except OSError:
+        path = Path(tempfile.mkstemp(prefix="churn-traceback-", suffix=".txt")[1])
+        path.write_text(traceback.format_exc())
+    return path
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    _stop_spark()
+    sys.stdout.flush()
+    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+    sys.exit(exit_code)
+
+
 def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
-    """Run a stage from the command line: a :class:`ChurnError` becomes one stderr line
-    and its exit code instead of a traceback."""
+    """Run a stage from the command line: any failure ends in one ``error:`` line, the
+    last on stderr, and the exit code of the command-line contract.
+
+    A :class:`ChurnError` exits with its own code; an ``OSError`` (a folder that is
+    read-only, a full disk) or ``MemoryError`` with :class:`StorageError`'s (6); anything
+    else is a bug: its traceback goes to ``traceback.txt`` in the run's log folder and the
+    exit code is 1.
+    """
     _stage_started.set()
+    if isinstance(sys.stderr, _HeldStderr):
+        sys.stderr.release()
     try:
         with warnings.catch_warnings():
             # pandera imports pyspark.pandas when the spark extra is installed, and
@@ -342,19 +455,51 @@ def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             validate_settings(cfg)
             return run(cfg)
     except ChurnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _fail(
+            f"cannot read or write{where}: {exc.strerror or exc}; check the permissions and "
+            "the free space of that folder, or choose another output folder",
+            StorageError.exit_code,
+        )
+    except MemoryError:
+        _fail(
+            "out of memory; lower engine.memory_limit, score fewer customers at a time, or "
+            "use a machine with more memory",
+            StorageError.exit_code,
+        )
+    except Exception as exc:
+        saved = _save_traceback()
+        _fail(
+            f"unexpected {type(exc).__name__}: {exc}. This is a bug in churn; please report "
+            f"it with the traceback in {saved}",
+            1,
+        )
 
 
 def main_with_exit_codes(main: Callable[[], Any]) -> None:
     """Call a Hydra ``main``; a configuration Hydra cannot compose (unknown key, bad
-    override) exits with code 2, as the command-line contract says, instead of 1."""
+    override) exits with code 2, as the command-line contract says, instead of 1, and
+    what Hydra said about it becomes the one ``error:`` line that ends stderr."""
+    held = _HeldStderr(sys.stderr)
+    sys.stderr = held
     try:
         main()
     except SystemExit as exc:
         if exc.code == 1 and not _stage_started.is_set():
+            sys.stderr = held.real
+            print(
+                f"error: {held.summary()} (--help lists the settings and config groups)",
+                file=sys.stderr,
+                flush=True,
+            )
             sys.exit(ConfigError.exit_code)
         raise
+    finally:
+        if sys.stderr is held:
+            held.release()
+            sys.stderr = held.real
 
 
 def code_version() -> str:
@@ -392,7 +537,9 @@ def input_fingerprint(opened: OpenedData) -> dict[str, Any]:
     elif path.is_dir():
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     elif any(c in source for c in "*?["):
-        size = sum(p.stat().st_size for p in Path().glob(source) if p.is_file()) or None
+        # glob.glob takes absolute patterns too (Path.glob does not).
+        files = [Path(f) for f in glob.glob(source, recursive=True)]
+        size = sum(f.stat().st_size for f in files if f.is_file()) or None
     max_ts = opened.rows("SELECT MAX(ts) FROM transactions")[0][0]
     return {
         "source": source,

@@ -13,12 +13,14 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from churn import tracking
+from churn.consent import quarantined_objections, suppression_reasons
 from churn.drift import drift_report
 from churn.errors import ConfigError, DataContractError, DriftError
 from churn.feature_registry import FAMILIES
 from churn.reasons import check_locale, localise_segments, top_reasons
 from churn.scoring import (
     assign_segments,
+    empty_list_reason,
     expected_value_at_risk,
     neutralise_formulas,
     risk_tier,
@@ -36,13 +38,14 @@ from churn.stages.common import (
     step,
     write_json,
 )
-from churn.stages.output_folder import atomic_dir
+from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.summary_page import write_summary
 
 CSV_FILE = "at_risk_customers.csv"
 # The at-risk CSV holds these columns only, in this order (an allow-list: nothing else
-# about a customer leaves the pipeline through it).
-CSV_COLUMNS = [
+# about a customer leaves the pipeline through it); reason_1..reason_<n_reasons> go
+# between spend_365d and as_of.
+CSV_LEADING = [
     "customer_id",
     "churn_probability",
     "risk_tier",
@@ -52,19 +55,43 @@ CSV_COLUMNS = [
     "days_since_last_order",
     "orders_365d",
     "spend_365d",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-    "as_of",
-    "model_version",
 ]
+CSV_TRAILING = ["as_of", "model_version"]
+CSV_COLUMNS = [*CSV_LEADING, "reason_1", "reason_2", "reason_3", *CSV_TRAILING]
+# Every file the stage writes into <output_dir>/<as_of>/: the folder is ours alone.
+OWN_FILES = (
+    CSV_FILE,
+    "scores.parquet",
+    "manifest.json",
+    "summary.html",
+    "quarantine.csv",
+    "customers_quarantine.csv",
+)
 
 
-def _opted_out(opened: OpenedData) -> set[str]:
-    if "marketing_opt_out" not in (opened.columns("customers") or []):
-        return set()
-    rows = opened.rows("SELECT customer_id FROM customers WHERE marketing_opt_out")
-    return {str(r[0]) for r in rows}
+def csv_columns(n_reasons: int) -> list[str]:
+    """The at-risk CSV's columns with ``n_reasons`` reason columns."""
+    return [*CSV_LEADING, *(f"reason_{k + 1}" for k in range(n_reasons)), *CSV_TRAILING]
+
+
+def _do_not_contact(opened: OpenedData, customer_ids: pd.Series, delimiter: str) -> pd.Series:
+    """Why each scored customer must not be contacted (``None``: they may be); see
+    :mod:`churn.consent`."""
+    columns = opened.columns("customers") or []
+    if opened.customers is None or "customer_id" not in columns:
+        return pd.Series(None, index=customer_ids.index, dtype=object)
+    opted_out: list[str] = []
+    if "marketing_opt_out" in columns:
+        rows = opened.rows("SELECT customer_id FROM customers WHERE marketing_opt_out")
+        opted_out = [str(r[0]) for r in rows]
+    mapped = opened.customers.manifest.get("columns_mapped", {})
+    objections = quarantined_objections(
+        opened.customers.quarantine,
+        id_column=mapped.get("customer_id", "customer_id"),
+        opt_out_column=mapped.get("marketing_opt_out"),
+        delimiter=delimiter,
+    )
+    return suppression_reasons(customer_ids, opted_out, objections)
 
 
 def _predict(opened: OpenedData, model: Any, features: pd.DataFrame) -> np.ndarray:
@@ -119,8 +146,9 @@ def _summary(
     scores: pd.DataFrame,
     at_risk: pd.DataFrame,
     reason_features: pd.DataFrame,
-    suppressed: int,
+    suppressed_by_reason: dict[str, int],
     locale: str,
+    empty_reason: dict[str, Any] | None,
 ) -> dict[str, Any]:
     by_cell = (
         at_risk.groupby(["segment", "risk_tier"], sort=True)
@@ -154,7 +182,8 @@ def _summary(
         "totals": {
             "scored": len(scores),
             "at_risk": len(at_risk),
-            "suppressed_opt_out": suppressed,
+            "suppressed_opt_out": sum(suppressed_by_reason.values()),
+            "suppressed_by_reason": dict(suppressed_by_reason),
             "value_at_risk": float(at_risk["expected_value_at_risk"].sum()),
         },
         "by_segment_tier": by_cell.to_dict("records"),
@@ -163,6 +192,7 @@ def _summary(
         "tiers": {k: float(v) for k, v in cfg.score.tiers.items()},
         "actions": [{"segment": n, "action": a} for n, a in zip(names, actions, strict=True)],
         "files": {"csv": CSV_FILE},
+        "empty_reason": empty_reason,
     }
 
 
@@ -182,6 +212,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         opened = open_transactions(cfg)
     last = opened.last_date
     as_of = resolve_as_of(cfg.as_of, last)
+    target = Path(cfg.score.output_dir) / as_of.isoformat()
+    check_output_folder(target, OWN_FILES)
 
     with step("load model", timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
@@ -247,24 +279,43 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             scores[col] = features[col]
         scores["as_of"] = as_of.isoformat()
         scores["model_version"] = model.version
-        opted_out = _opted_out(opened)
-        scores["marketing_opt_out"] = scores["customer_id"].isin(opted_out)
+        scores["do_not_contact_reason"] = _do_not_contact(
+            opened, scores["customer_id"], str(cfg.data.csv.delimiter)
+        )
+        # True for every customer who must not be contacted: opted out, or consent in doubt.
+        scores["marketing_opt_out"] = scores["do_not_contact_reason"].notna()
 
     with step("select and explain", timings):
-        selected = select_at_risk(
-            scores,
-            str(cfg.score.selection),
-            list(cfg.score.at_risk_tiers),
-            top_k=cfg.score.top_k,
-            budget=cfg.score.budget,
-            cost_per_contact=float(cfg.score.cost_per_contact),
+        n_reasons = int(cfg.score.n_reasons)
+        tiers = {str(k): float(v) for k, v in cfg.score.tiers.items()}
+
+        def select(frame: pd.DataFrame) -> pd.DataFrame:
+            return select_at_risk(
+                frame,
+                str(cfg.score.selection),
+                list(cfg.score.at_risk_tiers),
+                top_k=cfg.score.top_k,
+                budget=cfg.score.budget,
+                cost_per_contact=float(cfg.score.cost_per_contact),
+                known_tiers=[*tiers, "low"],
+            )
+
+        # Who the list would hold without consent, then the list itself, chosen among the
+        # customers who may be contacted (so top_k and budget lists are refilled).
+        wanted = select(scores)
+        left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
+        suppressed = int(left_out.sum())
+        at_risk = select(scores[~scores["marketing_opt_out"]]).copy()
+        explained = features.loc[at_risk.index]
+        contributions = (
+            classifier.contributions(explained)
+            if len(at_risk)
+            else pd.DataFrame(columns=classifier.feature_names, index=at_risk.index, dtype=float)
         )
-        suppressed = int(selected["marketing_opt_out"].sum())
-        at_risk = selected[~selected["marketing_opt_out"]].copy()
         reasons = top_reasons(
-            classifier.contributions(features.loc[at_risk.index]),
-            features.loc[at_risk.index],
-            n_reasons=int(cfg.score.n_reasons),
+            contributions,
+            explained,
+            n_reasons=n_reasons,
             locale=locale,
             currency=str(cfg.data.currency),
         )
@@ -274,8 +325,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         at_risk["spend_365d"] = at_risk["spend_365d"].round(2)
         for col in ("days_since_last_order", "orders_365d"):
             at_risk[col] = at_risk[col].astype("int64")
+        empty_reason = None
+        if at_risk.empty:
+            listed = [tiers[t] for t in cfg.score.at_risk_tiers if t in tiers]
+            empty_reason = empty_list_reason(
+                str(cfg.score.selection),
+                wanted=len(wanted),
+                top_k=cfg.score.top_k,
+                budget=cfg.score.budget,
+                cost_per_contact=float(cfg.score.cost_per_contact),
+                highest_probability=scores["churn_probability"].max() if len(scores) else None,
+                lowest_listed_bound=min(listed) if listed else None,
+            )
+            log.warning("the at-risk list is empty: %s", empty_reason)
 
-    target = Path(cfg.score.output_dir) / as_of.isoformat()
     config = OmegaConf.to_container(cfg, resolve=True)
     manifest: dict[str, Any] = {
         "as_of": as_of.isoformat(),
@@ -287,6 +350,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "rows_scored": len(scores),
         "rows_at_risk": len(at_risk),
         "rows_suppressed_opt_out": suppressed,
+        "suppressed_by_reason": {str(k): int(v) for k, v in left_out.items()},
+        "do_not_contact": {
+            str(k): int(v)
+            for k, v in scores["do_not_contact_reason"].value_counts().sort_index().items()
+        },
+        "empty_list_reason": empty_reason,
         "selection": str(cfg.score.selection),
         "at_risk_by_tier": at_risk["risk_tier"].value_counts().sort_index().to_dict(),
         "at_risk_by_segment": at_risk["segment"].value_counts().sort_index().to_dict(),
@@ -305,8 +374,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         ).hexdigest(),
         "code_version": code_version(),
     }
-    with step("write outputs", timings), atomic_dir(target) as tmp:
-        neutralise_formulas(at_risk[CSV_COLUMNS]).to_csv(
+    with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
+        neutralise_formulas(at_risk[csv_columns(n_reasons)]).to_csv(
             tmp / CSV_FILE,
             index=False,
             sep=str(cfg.score.csv.sep),
@@ -322,19 +391,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 scores,
                 at_risk,
                 reasons.features,
-                suppressed,
+                manifest["suppressed_by_reason"],
                 locale,
+                empty_reason,
             ),
             tmp / "summary.html",
         )
         if len(opened.ingest.quarantine):
             opened.ingest.quarantine.to_csv(tmp / "quarantine.csv", index=False)
+        if opened.customers is not None and len(opened.customers.quarantine):
+            opened.customers.quarantine.to_csv(tmp / "customers_quarantine.csv", index=False)
         manifest["timings_s"] = timings
         write_json(tmp / "manifest.json", manifest)
     print(
         f"scored {len(scores):,} customers as of {as_of}: {len(at_risk):,} at risk "
-        f"({suppressed:,} more left out: marketing opt-out), expected value at risk "
-        f"{manifest['expected_value_at_risk']:,.2f} {cfg.data.currency}; wrote {target}",
+        f"({suppressed:,} more left out: opted out or consent unclear), expected value at "
+        f"risk {manifest['expected_value_at_risk']:,.2f} {cfg.data.currency}; wrote {target}"
+        + (f" (the list is empty: {empty_reason['code']})" if empty_reason else ""),
         flush=True,
     )
     return manifest
