@@ -49,3 +49,24 @@ def test_force_on_a_passing_model_is_not_recorded_as_forced():
 def test_notes_are_appended_to_the_reasons():
     verdict = promotion_verdict(0.9, 0.7, 0.8, notes=["champion saw later outcomes"])
     assert verdict.reasons[-1] == "note: champion saw later outcomes"
+
+
+def test_an_unusable_champion_does_not_hold_back_a_model_passing_floor_and_recency():
+    verdict = promotion_verdict(
+        0.80,
+        0.75,
+        None,
+        champion_label="champion v1",
+        champion_unusable="its model files are gone",
+    )
+    assert (verdict.passed, verdict.alias, verdict.forced) == (True, "champion", False)
+    assert verdict.reasons[2] == (
+        "skipped: champion v1 is unusable (its model files are gone): not compared; the new "
+        "model is judged on the floor and the recency baseline only"
+    )
+    assert verdict.as_dict()["champion_unusable"] == "its model files are gone"
+
+
+def test_with_an_unusable_champion_a_model_below_the_floor_stays_challenger():
+    verdict = promotion_verdict(0.60, 0.55, None, champion_unusable="it cannot be loaded")
+    assert (verdict.passed, verdict.alias) == (False, "challenger")

@@ -6,26 +6,36 @@ The logged model is a pyfunc defined by code (:mod:`churn.pyfunc_model`, MLflow'
 involved. Its ``predict`` returns churn probabilities; the full
 :class:`~churn.model.ChurnClassifier` (with SHAP contributions) is recovered by
 :func:`load_registered_model`. Loading it needs the ``churn`` package installed.
+
+A store that cannot be read or written (read-only, corrupt, unreachable) is a
+:class:`~churn.errors.StorageError` naming the store and the cause; the conversion happens
+here, so the stages never catch MLflow's own exceptions.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow
 import pandas as pd
+import requests
+import sqlalchemy.exc
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from churn.errors import NoModelError
+from churn.errors import NoModelError, StorageError
 from churn.gate import CHAMPION
 from churn.model import ChurnClassifier
 
@@ -44,27 +54,258 @@ class RegisteredModel:
     run_id: str
 
 
-def start(tracking_uri: str, experiment: str, artifact_root: str | None = None) -> str:
-    """Point MLflow at ``tracking_uri`` and make sure the experiment exists.
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
-    A new experiment stores its artifacts under ``artifact_root`` (a local folder or a
-    URI) when given. Returns the experiment id.
+# While we check that a tracking server answers: one retry, ten seconds, instead of
+# MLflow's minutes of backoff (MLFLOW_HTTP_REQUEST_* in mlflow.environment_variables).
+# Values the user exported win.
+_FAIL_FAST_HTTP = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+@dataclass(frozen=True)
+class _LocalStore:
+    """A tracking store on this machine's file system: a SQLite file or a file store
+    folder."""
+
+    kind: str
+    path: Path
+
+
+def _local_store(uri: str) -> _LocalStore | None:
+    """Where a ``sqlite:`` or file-store URI keeps its data; ``None`` for servers and
+    database servers (their existence cannot be checked from here) and in-memory SQLite."""
+    if uri.startswith("sqlite:"):
+        database = uri.removeprefix("sqlite:").removeprefix("///").split("?", 1)[0]
+        if database in ("", "//", ":memory:"):
+            return None
+        return _LocalStore("sqlite", Path(database))
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return _LocalStore("file", Path(parsed.path))
+    if (
+        "://" not in uri
+        and not uri.startswith("databricks")
+        and not re.match(r"^[a-z][a-z0-9+.-]*:", uri)
+    ):
+        return _LocalStore("file", Path(uri))
+    return None
+
+
+def _check_local_store(uri: str, store: _LocalStore, *, writes: bool) -> None:
+    """Refuse a local store that exists but cannot serve: not a SQLite database, or (when
+    the stage writes) not writable. Checked before MLflow touches it, whose own failures
+    come after minutes of training or with its traceback in the log."""
+    path = store.path
+    if store.kind == "sqlite":
+        if path.is_dir():
+            raise StorageError(
+                f"MLflow store {uri} is a folder, not a SQLite database: set tracking.uri "
+                "to the database file"
+            )
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise StorageError(
+                f"MLflow store {uri} cannot be read: {exc.strerror or exc}; check its "
+                "permissions or set tracking.uri"
+            ) from exc
+        if header and header != _SQLITE_HEADER:
+            raise StorageError(
+                f"MLflow store {uri} is not a SQLite database (corrupt, or another file "
+                "at that path); restore it from a backup or set tracking.uri"
+            )
+    if not writes:
+        return
+    folder = path.parent if store.kind == "sqlite" else path
+    if store.kind == "sqlite" and not os.access(path, os.W_OK):
+        cause = f"no write permission on {path}"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite writes its journal next to the database file.
+        cause = f"no write permission on its folder {folder}"
+    else:
+        return
+    raise StorageError(
+        f"MLflow store {uri} is read-only: {cause}; check its permissions or set tracking.uri"
+    )
+
+
+def _check_new_store(uri: str, store: _LocalStore) -> None:
+    """Make sure a store that training is about to create can be created, and say that it
+    is new: a mistyped tracking.uri shows here rather than as a run in an unexpected
+    place."""
+    existing = next(
+        p for p in (store.path.absolute(), *store.path.absolute().parents) if p.exists()
+    )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"MLflow store {uri} cannot be created: no write permission on {existing}; "
+            "check its permissions or set tracking.uri"
+        )
+    log.warning(
+        "no MLflow store at %s: creating a new one (%s); set tracking.uri if you meant an "
+        "existing store",
+        uri,
+        store.path.absolute(),
+    )
+
+
+@contextmanager
+def _fail_fast(uri: str) -> Iterator[None]:
+    """For the duration of the block, a tracking server that does not answer fails within
+    seconds instead of after MLflow's retries."""
+    if urlparse(uri).scheme not in ("http", "https"):
+        yield
+        return
+    added = {k: v for k, v in _FAIL_FAST_HTTP.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _storage_error(exc: BaseException, uri: str) -> StorageError | None:
+    """The :class:`StorageError` an infrastructure failure in MLflow's call stands for, or
+    ``None`` when ``exc`` is about the request itself (no such model, bad argument) or
+    about missing files (an unusable model, not a broken store)."""
+    for cause in _chain(exc):
+        if isinstance(cause, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            shown = re.search(r"\[Errno -?\d+\] [^'\")]+", str(cause))
+            why = shown.group(0) if shown else type(cause).__name__
+            return StorageError(
+                f"MLflow tracking server {uri} cannot be reached: {why}; start it (make "
+                "mlflow-server) or check tracking.uri"
+            )
+        if isinstance(cause, sqlalchemy.exc.DBAPIError):
+            why = _first_line(cause.orig)
+            if "readonly" in why or "read-only" in why:
+                return StorageError(
+                    f"MLflow store {uri} is read-only: {why}; check its permissions or set "
+                    "tracking.uri"
+                )
+            if "not a database" in why or "malformed" in why:
+                return StorageError(
+                    f"MLflow store {uri} is corrupt: {why}; restore it from a backup or set "
+                    "tracking.uri"
+                )
+            return StorageError(
+                f"MLflow store {uri} cannot be used: {why}; check the database and tracking.uri"
+            )
+        if isinstance(cause, PermissionError):
+            return StorageError(
+                f"MLflow store {uri}: no permission to {cause.filename or 'its files'}; "
+                "check the permissions of the store and its artifact folder"
+            )
+        if isinstance(cause, OSError) and cause.errno in (
+            errno.ENOSPC,
+            errno.EDQUOT,
+            errno.EROFS,
+        ):
+            return StorageError(
+                f"MLflow store {uri} cannot be written: {cause.strerror} "
+                f"({cause.filename or 'its artifact folder'}); free space or set tracking.uri"
+            )
+    return None
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn an infrastructure failure of the MLflow calls in the block into a
+    :class:`StorageError`; every other exception passes unchanged."""
+    try:
+        yield
+    except (
+        MlflowException,
+        sqlalchemy.exc.SQLAlchemyError,
+        requests.RequestException,
+        OSError,
+    ) as exc:
+        converted = _storage_error(exc, mlflow.get_tracking_uri())
+        if converted is None:
+            raise
+        raise converted from exc
+
+
+def _store_missing(uri: str) -> Path | None:
+    """The path of a local store that does not exist, or ``None``."""
+    store = _local_store(uri)
+    if store is None or store.path.exists():
+        return None
+    return store.path.absolute()
+
+
+def start(
+    tracking_uri: str,
+    experiment: str,
+    artifact_root: str | None = None,
+    *,
+    create: bool = False,
+) -> str | None:
+    """Point MLflow at ``tracking_uri`` and check that the store can serve the stage.
+
+    Stages that only read the registry (the default, ``create=False``) create nothing: a
+    local store (SQLite file, file store folder) that does not exist is left so, and
+    :func:`load_registered_model` then says there is none; an existing store gets no new
+    experiment. Training (``create=True``) creates a missing store (and says so in the
+    log) and the experiment, whose artifacts go under ``artifact_root`` (a local folder or
+    a URI) when given; the store must be writable.
+
+    Returns the experiment id, or ``None`` when it does not exist and was not created.
+
+    Raises
+    ------
+    StorageError
+        If the store is not a SQLite database, is read-only (``create=True``), or its
+        server does not answer (within seconds: MLflow's HTTP retries are shortened for
+        this check).
     """
     # Artifact progress bars would clutter batch-job logs.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient()
-    existing = client.get_experiment_by_name(experiment)
-    if existing is not None:
-        experiment_id = existing.experiment_id
-    else:
-        location = None
-        if artifact_root:
-            location = (
-                artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
-            )
-        experiment_id = client.create_experiment(experiment, artifact_location=location)
-    mlflow.set_experiment(experiment_id=experiment_id)
+    local = _local_store(tracking_uri)
+    if local is not None and not local.path.exists():
+        if not create:
+            return None
+        _check_new_store(tracking_uri, local)
+    elif local is not None:
+        _check_local_store(tracking_uri, local, writes=create)
+    with _fail_fast(tracking_uri), _store_errors():
+        client = MlflowClient()
+        existing = client.get_experiment_by_name(experiment)
+        if existing is not None:
+            experiment_id = existing.experiment_id
+        elif not create:
+            return None
+        else:
+            location = None
+            if artifact_root:
+                location = (
+                    artifact_root
+                    if "://" in artifact_root
+                    else Path(artifact_root).resolve().as_uri()
+                )
+            experiment_id = client.create_experiment(experiment, artifact_location=location)
+        mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
 
@@ -96,7 +337,7 @@ def log_training_run(
     ``None``), and the evaluated model before its final refit as the artifact folder
     :data:`EVALUATION_MODEL` (the promotion gate of later runs re-scores it).
     """
-    with mlflow.start_run(run_name=run_name) as run:
+    with _store_errors(), mlflow.start_run(run_name=run_name) as run:
         if tags:
             mlflow.set_tags(dict(tags))
         params = {k: str(v)[:500] for k, v in _flatten("", config)}
@@ -136,18 +377,20 @@ def _log_pyfunc(
 def log_files(run_id: str, paths: Iterable[Path]) -> None:
     """Add files to a finished run's artifacts."""
     client = MlflowClient()
-    for path in paths:
-        client.log_artifact(run_id, str(path))
+    with _store_errors():
+        for path in paths:
+            client.log_artifact(run_id, str(path))
 
 
 def record_gate(name: str, version: str, run_id: str, alias: str, tags: Mapping[str, str]) -> None:
     """Give ``version`` its alias, and put the gate's verdict on the version and the run
     as tags."""
     client = MlflowClient()
-    client.set_registered_model_alias(name, alias, version)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-        client.set_tag(run_id, key, value)
+    with _store_errors():
+        client.set_registered_model_alias(name, alias, version)
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+            client.set_tag(run_id, key, value)
 
 
 @dataclass(frozen=True)
@@ -162,23 +405,45 @@ class ChampionReference:
     evaluated_model: bool
 
 
-def champion_reference(name: str) -> ChampionReference | None:
-    """The current ``champion`` of ``name`` for the promotion gate, or ``None`` when the
-    model has no champion yet."""
+@dataclass(frozen=True)
+class UnusableChampion:
+    """A ``champion`` the registry names but whose model cannot be loaded (its files
+    were deleted or do not hold a churn model): ``reason`` says why."""
+
+    version: str
+    reason: str
+
+
+def champion_reference(name: str) -> ChampionReference | UnusableChampion | None:
+    """The current ``champion`` of ``name`` for the promotion gate: ``None`` when the
+    model has no champion yet, :class:`UnusableChampion` when it cannot be loaded.
+
+    Raises
+    ------
+    StorageError
+        If the store itself cannot be read (unreachable, corrupt).
+    """
     client = MlflowClient()
     try:
-        mv = client.get_model_version_by_alias(name, CHAMPION)
+        with _store_errors():
+            mv = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with _store_errors(), tempfile.TemporaryDirectory() as tmp:
             folder = mlflow.artifacts.download_artifacts(
                 run_id=mv.run_id, artifact_path=EVALUATION_MODEL, dst_path=tmp
             )
             classifier = ChurnClassifier.load(folder)
         evaluated = True
     except (MlflowException, OSError):
-        classifier = load_registered_model(name, version=mv.version).classifier
+        try:
+            classifier = load_registered_model(name, version=mv.version).classifier
+        except NoModelError as unusable:
+            reason = _missing_files(client, mv.source) or (
+                f"it cannot be loaded: {_first_line(unusable.__cause__ or unusable)}"
+            )
+            return UnusableChampion(version=str(mv.version), reason=reason)
         evaluated = False
     return ChampionReference(
         classifier=classifier,
@@ -186,6 +451,21 @@ def champion_reference(name: str) -> ChampionReference | None:
         labels_end=(mv.tags or {}).get("evaluation_labels_end" if evaluated else "labels_end"),
         evaluated_model=evaluated,
     )
+
+
+def _missing_files(client: MlflowClient, source: str) -> str | None:
+    """Says that a model version's files are gone when its source is a local folder
+    that no longer exists (MLflow's own error reads "No such artifact: ''")."""
+    if source.startswith("models:/"):
+        with _store_errors():
+            try:
+                source = client.get_logged_model(source.removeprefix("models:/")).artifact_location
+            except MlflowException:
+                return None
+    parsed = urlparse(source)
+    if parsed.scheme in ("", "file") and not Path(parsed.path).exists():
+        return f"its model files are gone: {parsed.path} does not exist"
+    return None
 
 
 def load_registered_model(
@@ -196,14 +476,25 @@ def load_registered_model(
     Raises
     ------
     NoModelError
-        If the registry has no such model, version or alias.
+        If there is no store at a local ``tracking.uri`` (nothing is created), or the
+        registry has no such model, version or alias, or its files do not load.
+    StorageError
+        If the store cannot be read (unreachable, corrupt).
     """
+    uri = mlflow.get_tracking_uri()
+    missing = _store_missing(uri)
+    if missing is not None:
+        raise NoModelError(
+            f"no registered model '{name}': no MLflow store exists at {uri} ({missing} "
+            "does not exist); check tracking.uri, or run `make train` first to create one"
+        )
     client = MlflowClient()
     try:
-        if version is not None:
-            mv = client.get_model_version(name, str(version))
-        else:
-            mv = client.get_model_version_by_alias(name, alias or CHAMPION)
+        with _store_errors():
+            if version is not None:
+                mv = client.get_model_version(name, str(version))
+            else:
+                mv = client.get_model_version_by_alias(name, alias or CHAMPION)
     except MlflowException as exc:
         wanted = f"version {version}" if version is not None else f"alias @{alias or CHAMPION}"
         raise NoModelError(
@@ -211,12 +502,16 @@ def load_registered_model(
             f"run `make train` first, or choose another with model.version=N / model.alias=NAME"
         ) from exc
     try:
-        wrapper = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}").unwrap_python_model()
+        with _store_errors():
+            wrapper = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}").unwrap_python_model()
         wrapper.classifier  # noqa: B018 - fails here if the model is not a churn model
+    except StorageError:
+        raise
     except Exception as exc:
         raise NoModelError(
-            f"model '{name}' version {mv.version} cannot be loaded as a churn model ({exc}); "
-            "retrain with `make train` or pick another with model.version=N"
+            f"model '{name}' version {mv.version} cannot be loaded as a churn model "
+            f"({_first_line(exc)}); retrain with `make train` or pick another with "
+            "model.version=N"
         ) from exc
     return RegisteredModel(
         classifier=wrapper.classifier, name=name, version=str(mv.version), run_id=mv.run_id

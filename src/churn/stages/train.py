@@ -6,6 +6,7 @@ What each step means (and why) is in the README's "Evaluation" section.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +89,39 @@ def _segments(features: pd.DataFrame, cfg: DictConfig) -> pd.Series:
     )
 
 
-def _champion_roc_auc(
-    con: Any, cfg: DictConfig, schedule: Schedule, test: pd.DataFrame, candidate_p: np.ndarray
-) -> tuple[float | None, float, str, list[str]]:
-    """Re-score the current champion on the test snapshot.
+@dataclass(frozen=True)
+class _ChampionComparison:
+    """The current champion against the candidate on the same test rows.
 
-    Returns the champion's ROC AUC (``None`` without a champion), the candidate's ROC AUC
-    on the same rows, a label for the champion, and notes for the gate.
+    ``champion_roc_auc`` is ``None`` without a usable champion (``unusable`` then says why
+    when there is one that cannot be loaded); ``candidate_roc_auc`` is measured on the
+    rows both models score.
     """
+
+    champion_roc_auc: float | None
+    candidate_roc_auc: float
+    label: str
+    notes: list[str]
+    unusable: str | None = None
+
+
+def _compare_with_champion(
+    con: Any, cfg: DictConfig, schedule: Schedule, test: pd.DataFrame, candidate_p: np.ndarray
+) -> _ChampionComparison:
+    """Re-score the current champion on the test snapshot."""
     champion = tracking.champion_reference(cfg.tracking.registered_model)
-    if champion is None:
-        return None, ranking_metrics(test["churned"], candidate_p)["roc_auc"], "", []
+    if champion is None or isinstance(champion, tracking.UnusableChampion):
+        candidate = ranking_metrics(test["churned"], candidate_p)["roc_auc"]
+        if champion is None:
+            return _ChampionComparison(None, candidate, "", [])
+        label = f"champion v{champion.version}"
+        log.warning(
+            "%s is unusable (%s): the new model is judged on the floor and the recency "
+            "baseline only",
+            label,
+            champion.reason,
+        )
+        return _ChampionComparison(None, candidate, label, [], unusable=champion.reason)
     notes = []
     label = f"champion v{champion.version}"
     settings = champion.classifier.feature_settings
@@ -125,7 +148,7 @@ def _champion_roc_auc(
         notes.append(f"{label} has no evaluation model: its final refit was re-scored")
     champion_p = champion.classifier.predict_proba(rows)
     y = rows["churned"]
-    return (
+    return _ChampionComparison(
         ranking_metrics(y, champion_p)["roc_auc"],
         ranking_metrics(y, rows["candidate"])["roc_auc"],
         label,
@@ -333,6 +356,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     btyd_horizon = horizon if cfg.features.btyd.enabled else None
     lookback = int(cfg.label.active_lookback_days)
     register = bool(cfg.train.register)
+    # Before minutes of work: a read-only, corrupt or unreachable store fails now.
+    tracking.start(
+        cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, create=True
+    )
 
     opened = open_transactions(cfg)
     con, last = opened.con, opened.last_date
@@ -382,19 +409,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     if register:
         with step("promotion gate", timings):
-            tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
-            champion_auc, candidate_auc, label, notes = _champion_roc_auc(
+            compared = _compare_with_champion(
                 con, cfg, schedule, test, scores["LightGBM (calibrated)"]
             )
+            champion_auc = compared.champion_roc_auc
             verdict = promotion_verdict(
-                candidate_auc if champion_auc is not None else metrics["test_roc_auc"],
+                compared.candidate_roc_auc if champion_auc is not None else metrics["test_roc_auc"],
                 metrics["baseline_recency_roc_auc"],
                 champion_auc,
                 min_roc_auc=float(cfg.gate.min_roc_auc),
                 tolerance=float(cfg.gate.tolerance),
                 force=bool(cfg.gate.force),
-                champion_label=label or "the champion",
-                notes=notes,
+                champion_label=compared.label or "the champion",
+                champion_unusable=compared.unusable,
+                notes=compared.notes,
             )
             if champion_auc is not None:
                 metrics["champion_roc_auc"] = champion_auc
@@ -416,7 +444,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     final.reference = reference_profile(test, classifier.feature_names)
 
     with step("log to MLflow" + (" and register" if register else ""), timings):
-        tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
         OmegaConf.save(cfg, out / "config.yaml", resolve=True)
         write_json(out / "schedule.json", schedule.as_dict())
         numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
@@ -429,6 +456,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "gate.forced": str(verdict.forced).lower(),
             "gate.reasons": " | ".join(verdict.reasons)[:5000],
         }
+        if verdict.champion_unusable is not None:
+            gate_tags["gate.champion_unusable"] = verdict.champion_unusable[:5000]
         run_id, version = tracking.log_training_run(
             run_name=cfg.run_name,
             config=OmegaConf.to_container(cfg, resolve=True),
