@@ -149,3 +149,11 @@ def test_non_finite_numbers_become_null_in_strict_json(tmp_path):
     write_json(tmp_path / "m.json", {"total": float("inf")})
     assert json.loads((tmp_path / "m.json").read_text()) == {"total": None}
     assert "Infinity" not in (tmp_path / "m.json").read_text()
+
+
+def test_a_log_folder_that_cannot_be_created_is_exit_6(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = cli("features", f"hydra.run.dir={blocker / 'logs'}", cwd=tmp_path)
+    assert result.returncode == 6, result.stderr[-2000:]
+    assert last_line(result).startswith("error: ") and str(blocker) in last_line(result)

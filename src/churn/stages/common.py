@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -489,12 +490,14 @@ def main_with_exit_codes(main: Callable[[], Any]) -> None:
     except SystemExit as exc:
         if exc.code == 1 and not _stage_started.is_set():
             sys.stderr = held.real
-            print(
-                f"error: {held.summary()} (--help lists the settings and config groups)",
-                file=sys.stderr,
-                flush=True,
-            )
-            sys.exit(ConfigError.exit_code)
+            said = held.summary()
+            if re.search(r"\[Errno \d+\]|PermissionError|OSError", said):
+                # Hydra could not create its log folder (hydra.run.dir): the machine's fault.
+                hint, code = "check the folder's permissions and free space", StorageError.exit_code
+            else:
+                hint, code = "--help lists the settings and config groups", ConfigError.exit_code
+            print(f"error: {said} ({hint})", file=sys.stderr, flush=True)
+            sys.exit(code)
         raise
     finally:
         if sys.stderr is held:
