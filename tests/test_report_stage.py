@@ -73,6 +73,16 @@ def test_the_latest_scoring_run_of_the_same_data_is_picked_up(tmp_path):
     }
 
 
+def test_hidden_folders_of_an_unfinished_swap_are_not_scoring_runs(tmp_path):
+    for folder in (".2024-09-30.old", ".2024-09-30.x1y2z3w4"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "manifest.json").write_text(
+            '{"as_of": "2024-09-30", "rows_scored": 1, "rows_at_risk": 1,'
+            ' "input": {"source": "shop.parquet"}}'
+        )
+    assert report.latest_scoring(str(tmp_path), "shop.parquet") is None
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (.ci/run installs it)")
 def test_the_page_renders_in_headless_chromium_without_console_errors(written, tmp_path):
     out, _ = written

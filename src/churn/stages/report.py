@@ -33,6 +33,8 @@ def latest_scoring(scores_dir: str | None, source: str) -> dict[str, Any] | None
     if not scores_dir or not Path(scores_dir).is_dir():
         return None
     for path in sorted(Path(scores_dir).glob("*/manifest.json"), reverse=True):
+        if path.parent.name.startswith("."):
+            continue  # a run's temp folder, or the previous outputs kept during a swap
         manifest = json.loads(path.read_text())
         if manifest.get("input", {}).get("source") != source:
             continue
