@@ -568,6 +568,14 @@ def test_customers_rules_quarantine_repeats_and_bad_values(tmp_path):
     assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
 
 
+def test_blank_customer_ids_listed_twice_are_missing_not_duplicated(tmp_path):
+    path = write(
+        tmp_path, "id,joined,no_mail\nA,2023-05-01,yes\n\t,2023-05-02,no\n\t,2023-05-03,no\n"
+    )
+    _, result = ingest_customers_csv(path)
+    assert result.manifest["quarantine_reasons"] == {"customer_id missing": 2}
+
+
 def test_a_signup_outside_the_plausible_window_is_quarantined(tmp_path):
     path = write(tmp_path, "id,joined,no_mail\nA,2023-05-01,yes\nB,1900-01-01,no\n")
     _, result = ingest_customers_csv(path, plausibility=WINDOW)

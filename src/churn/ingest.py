@@ -978,8 +978,8 @@ def parse_sql(
                 outer.append(f"{_window_expr(canonical, window)} AS {canonical}__plausible")
         if canonical == contract.unique:
             inner.append(
-                f"row_number() OVER (PARTITION BY {_text_expr(col)} "
-                f"ORDER BY {key}) > 1 AND {col} IS NOT NULL AS {canonical}__repeat"
+                f"row_number() OVER (PARTITION BY {_text_expr(col)} ORDER BY {key}) > 1 "
+                f"AND {_text_expr(col)} IS NOT NULL AS {canonical}__repeat"
             )
     parsed = list(present)
     if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
