@@ -134,6 +134,16 @@ def test_retraining_after_the_champions_files_were_deleted_promotes_on_floor_and
     assert "model files are gone" in tags["gate.champion_unusable"]
 
 
+def test_scoring_with_a_champion_whose_files_were_deleted_says_they_are_gone(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    uri = tracking_overrides[0].split("=", 1)[1]
+    train.run(train_config(small_shop_path, tmp_path, uri))
+    shutil.rmtree(tmp_path / "mlartifacts")
+    with pytest.raises(NoModelError, match=r"version 1 .*model files are gone: .* does not exist"):
+        score.run(score_config(small_shop_path, tmp_path, uri))
+
+
 # A mistyped tracking.uri
 
 

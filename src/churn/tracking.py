@@ -508,10 +508,10 @@ def load_registered_model(
     except StorageError:
         raise
     except Exception as exc:
+        why = _missing_files(client, mv.source) or _first_line(exc)
         raise NoModelError(
             f"model '{name}' version {mv.version} cannot be loaded as a churn model "
-            f"({_first_line(exc)}); retrain with `make train` or pick another with "
-            "model.version=N"
+            f"({why}); retrain with `make train` or pick another with model.version=N"
         ) from exc
     return RegisteredModel(
         classifier=wrapper.classifier, name=name, version=str(mv.version), run_id=mv.run_id
