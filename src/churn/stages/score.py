@@ -208,13 +208,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """
     timings: dict[str, float] = {}
     locale = check_locale(str(cfg.locale))
-    with step("ingest", timings):
-        opened = open_transactions(cfg)
-    last = opened.last_date
-    as_of = resolve_as_of(cfg.as_of, last)
-    target = Path(cfg.score.output_dir) / as_of.isoformat()
-    check_output_folder(target, OWN_FILES)
-
+    # The model first: a mistyped tracking.uri fails before a long ingest.
     with step("load model", timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
         model = tracking.load_registered_model(
@@ -222,6 +216,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     classifier = model.classifier
     log.info("model %s version %s (run %s)", model.name, model.version, model.run_id)
+
+    with step("ingest", timings):
+        opened = open_transactions(cfg)
+    last = opened.last_date
+    as_of = resolve_as_of(cfg.as_of, last)
+    target = Path(cfg.score.output_dir) / as_of.isoformat()
+    check_output_folder(target, OWN_FILES)
 
     with step("features", timings):
         settings = classifier.feature_settings
