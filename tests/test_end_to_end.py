@@ -141,10 +141,8 @@ def test_scoring_without_a_champion_is_no_model_error(
         score.run(score_config(small_shop_path, tmp_path / "s", tracking_overrides))
 
 
-def test_scoring_after_the_data_ends_is_a_config_error(
-    small_shop_path, tracking_overrides, tmp_path
-):
-    cfg = score_config(small_shop_path, tmp_path / "s", tracking_overrides, "as_of=2030-01-01")
+def test_scoring_after_the_data_ends_is_a_config_error(small_shop_path, trained_store, tmp_path):
+    cfg = score_config(small_shop_path, tmp_path / "s", trained_store, "as_of=2030-01-01")
     with pytest.raises(ConfigError, match="after the last date in the data"):
         score.run(cfg)
 

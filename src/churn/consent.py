@@ -22,14 +22,12 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from churn.ingest import FALSE_WORDS, TRUE_WORDS
+
 OPTED_OUT = "opted out"
 UNREADABLE = "opt-out unreadable"
 LOOSE_MATCH = "id matches after trimming or case-folding"
 REASONS = (OPTED_OUT, UNREADABLE, LOOSE_MATCH)
-
-# The spellings ingest reads as booleans (churn.ingest._boolean_expr).
-TRUE_WORDS = ("true", "t", "yes", "y", "1")
-FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 
 def _key(customer_id: object) -> str:

@@ -110,8 +110,9 @@ DERIVED_ORDER_ID_SQL = (
     "SELECT *, customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
     "FROM transactions"
 )
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
+# The spellings of a boolean (any case); churn.consent reads quarantined opt-outs with them.
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 
 @dataclass(frozen=True)
@@ -486,8 +487,8 @@ def _boolean_expr(col: str, source_type: str) -> str:
     if source_type == "BOOLEAN":
         return col
     text = f"lower(TRIM(CAST({col} AS VARCHAR)))"
-    true = ", ".join(_quote(v) for v in _TRUE)
-    false = ", ".join(_quote(v) for v in _FALSE)
+    true = ", ".join(_quote(v) for v in TRUE_WORDS)
+    false = ", ".join(_quote(v) for v in FALSE_WORDS)
     return f"CASE WHEN {text} IN ({true}) THEN true WHEN {text} IN ({false}) THEN false END"
 
 
