@@ -35,7 +35,7 @@ def last_line(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def no_settings_check(monkeypatch):
     """Stages here are stand-ins with an empty config: skip the settings check."""
-    monkeypatch.setattr("churn.stages.common.validate_settings", lambda cfg: None)
+    monkeypatch.setattr("churn.stages.common.validate_settings", lambda cfg, stage=None: None)
 
 
 def run_in_process(run, capsys) -> tuple[int, str]:

@@ -921,8 +921,9 @@ def _rule_problems(model: type[Group], raw: Any, prefix: str) -> list[str]:
     return found
 
 
-def parse_settings(cfg: DictConfig) -> Group:
-    """The typed settings of a composed stage config (:data:`STAGES`).
+def parse_settings(cfg: DictConfig, stage_name: str | None = None) -> Group:
+    """The typed settings of a composed stage config (:data:`STAGES`); ``stage_name``
+    (``score``, ``train``, ...) says which stage, or it is told from the config's keys.
 
     Raises
     ------
@@ -934,7 +935,7 @@ def parse_settings(cfg: DictConfig) -> Group:
     values = _plain(
         OmegaConf.masked_copy(cfg, [k for k in cfg if k not in _NOT_OURS]), "", problems
     )
-    name = stage_of(values)
+    name = stage_name if stage_name in STAGES else stage_of(values)
     stage = STAGES[name]
     # Groups of other stages that a data config set for every stage.
     ours = {k: v for k, v in values.items() if k in stage.model_fields or k not in _ANY_STAGE}
@@ -952,10 +953,10 @@ def parse_settings(cfg: DictConfig) -> Group:
     return settings
 
 
-def validate_settings(cfg: DictConfig) -> None:
+def validate_settings(cfg: DictConfig, stage_name: str | None = None) -> None:
     """Check every setting of a composed stage config against its typed schema.
 
     Raises :class:`~churn.errors.ConfigError` naming each wrong key, its value and what
     is allowed.
     """
-    parse_settings(cfg)
+    parse_settings(cfg, stage_name)

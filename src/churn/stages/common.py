@@ -453,7 +453,7 @@ def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             warnings.filterwarnings(
                 "ignore", message="PySpark does not yet fully support", category=FutureWarning
             )
-            validate_settings(cfg)
+            validate_settings(cfg, run.__module__.rsplit(".", 1)[-1])
             return run(cfg)
     except ChurnError as exc:
         _fail(str(exc), exc.exit_code)
