@@ -558,7 +558,10 @@ class SplitSettings(Group):
 
     n_train_cutoffs: Whole1
     spacing_days: Whole1
+    min_spacing_days: Whole1
     min_history_days: Whole0
+    n_test_origins: Whole1
+    origin_spacing_days: Whole1
 
 
 class LightGBMParams(BaseModel):
