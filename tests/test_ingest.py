@@ -4,6 +4,7 @@ quarantined with a reason; every row read is accounted for."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import math
 import subprocess
@@ -17,14 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churn import data
-from churn.errors import DataContractError
+from churn.errors import ConfigError, DataContractError
 from churn.ingest import (
+    CsvOptions,
     IngestResult,
+    LeftOut,
     Plausibility,
     SourceSpec,
     ingest_customers,
     ingest_transactions,
 )
+from churn.settings import validate_settings
 from churn.stages import ingest as ingest_stage
 from churn.stages.common import open_transactions, source_spec
 from tests.conftest import compose_config
@@ -42,14 +46,20 @@ def write(tmp_path: Path, text: str, name: str = "orders.csv") -> Path:
 def ingest_file(path: Path, **spec) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
     limit = spec.pop("max_bad_fraction", 1.0)
     plausibility = spec.pop("plausibility", None)
+    left_out = spec.pop("left_out", None)
     con = data.connect()
     result = ingest_transactions(
         con,
         SourceSpec(transactions=str(path), **spec),
         max_bad_fraction=limit,
         plausibility=plausibility,
+        left_out=left_out,
     )
     return con, result
+
+
+# Shops that count a line without a customer id as an error.
+STRICT = LeftOut(without_customer="quarantine")
 
 
 def kept(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -132,7 +142,7 @@ def test_csv_files_with_their_columns_in_another_order_are_lined_up_by_name(tmp_
 def test_too_many_bad_rows_fail_with_counts_and_reasons(tmp_path):
     path = write(tmp_path, GOOD + ",3,2024-01-03,1\nC,4,never,2\n")
     with pytest.raises(DataContractError) as err:
-        ingest_file(path, max_bad_fraction=0.01)
+        ingest_file(path, max_bad_fraction=0.01, left_out=STRICT)
     message = str(err.value)
     assert "2 of 4 rows (50.0%)" in message
     assert "customer_id missing: 1" in message and "ts unparseable: 1" in message
@@ -156,7 +166,7 @@ def test_too_many_bad_rows_fail_with_counts_and_reasons(tmp_path):
     ],
 )
 def test_each_row_rule_sends_the_row_to_quarantine_with_its_reason(tmp_path, row, reason):
-    con, result = ingest_file(write(tmp_path, GOOD + row + "\n"))
+    con, result = ingest_file(write(tmp_path, GOOD + row + "\n"), left_out=STRICT)
     assert result.quarantine["reason"].tolist() == [reason]
     assert result.manifest["quarantine_reasons"] == {reason: 1}
     assert (result.manifest["rows_kept"], result.manifest["rows_quarantined"]) == (2, 1)
@@ -245,7 +255,8 @@ def test_a_null_valid_until_is_the_day_after_today_read_where_the_stage_opens_th
 @pytest.mark.parametrize("blank", ["\t", "\u00a0", "\u2003\u3000", '"\n"', "\u2028"])
 def test_a_customer_id_of_only_white_space_is_missing(tmp_path, blank):
     _, result = ingest_file(write(tmp_path, GOOD + f"{blank},9,2024-01-03,1\n"))
-    assert result.quarantine["reason"].tolist() == ["customer_id missing"]
+    assert result.manifest["rows_without_customer"] == 1
+    assert result.quarantine.empty
 
 
 def test_white_space_around_an_id_is_trimmed(tmp_path):
@@ -281,8 +292,8 @@ def test_quarantine_keeps_the_original_text(tmp_path):
 
 
 def test_a_row_breaking_two_rules_lists_both(tmp_path):
-    _, result = ingest_file(write(tmp_path, GOOD + ",9,soon,1\n"))
-    assert result.quarantine["reason"].tolist() == ["customer_id missing; ts unparseable"]
+    _, result = ingest_file(write(tmp_path, GOOD + "C,9,soon,x\n"))
+    assert result.quarantine["reason"].tolist() == ["amount not a number; ts unparseable"]
 
 
 def test_exact_duplicates_are_dropped_and_counted(tmp_path):
@@ -332,7 +343,7 @@ def test_a_second_csv_does_not_inherit_the_first_ones_malformed_lines(tmp_path):
 def test_a_source_column_named_rowid_does_not_confuse_row_identity(tmp_path):
     path = write(
         tmp_path,
-        "rowid,customer_id,ts,amount\n1,A,2024-01-01,1\n1,B,2024-01-02,2\n2,,2024-01-03,3\n",
+        "rowid,customer_id,ts,amount\n1,A,2024-01-01,1\n1,B,2024-01-02,2\n2,C,2024-01-03,x\n",
     )
     con, result = ingest_file(path)
     m = result.manifest
@@ -348,6 +359,129 @@ def test_manifest_counts_customers_and_time_range(tmp_path):
         "2024-01-01 10:00:00",
         "2024-01-02 11:00:00",
     )
+
+
+# --- rows left out on purpose: guest orders, products that are not purchases ----------
+
+ORDERS = "customer_id,ts,amount,product_id\nA,2024-01-01,10,P1\nB,2024-01-02,3,P2\n"
+
+
+def test_a_row_without_a_customer_is_dropped_and_counted_not_quarantined(tmp_path):
+    path = write(tmp_path, ORDERS + ",2024-01-03,5,P1\n\t,2024-01-04,6,P2\n")
+    con, result = ingest_file(path)
+    m = result.manifest
+    assert (m["rows_read"], m["rows_kept"], m["rows_without_customer"]) == (4, 2, 2)
+    assert m["rows_quarantined"] == 0 and result.quarantine.empty
+    assert kept(con)["customer_id"].tolist() == ["A", "B"]
+
+
+def test_rows_without_a_customer_do_not_count_towards_max_bad_fraction(tmp_path):
+    guests = "".join(f",2024-01-0{d},5,P1\n" for d in range(3, 9))
+    _, result = ingest_file(write(tmp_path, ORDERS + guests), max_bad_fraction=0.0)
+    assert result.manifest["rows_without_customer"] == 6
+
+
+def test_a_bad_row_among_guest_rows_is_measured_against_the_rows_checked(tmp_path):
+    # 1 bad row of 3 checked is 33%, over 25%, though it is 1 of 9 rows read.
+    guests = "".join(f",2024-01-0{d},5,P1\n" for d in range(3, 9))
+    path = write(tmp_path, ORDERS + "C,never,1,P1\n" + guests)
+    with pytest.raises(DataContractError, match=r"1 of 3 rows \(not counting 6 rows left out"):
+        ingest_file(path, max_bad_fraction=0.25)
+
+
+def test_without_customer_quarantine_makes_a_guest_row_a_bad_row(tmp_path):
+    _, result = ingest_file(write(tmp_path, ORDERS + ",2024-01-03,5,P1\n"), left_out=STRICT)
+    m = result.manifest
+    assert (m["rows_without_customer"], m["rows_quarantined"]) == (0, 1)
+    assert result.quarantine["reason"].tolist() == ["customer_id missing"]
+
+
+def test_the_stages_read_ingest_without_customer(tmp_path):
+    path = write(tmp_path, ORDERS + ",2024-01-03,5,P1\n")
+    cfg = compose_config(
+        "ingest",
+        [
+            f"data.transactions={path}",
+            "ingest.without_customer=quarantine",
+            "ingest.max_bad_fraction=1",
+        ],
+    )
+    validate_settings(cfg)
+    assert open_transactions(cfg).ingest.manifest["rows_quarantined"] == 1
+
+
+def test_an_excluded_product_is_dropped_and_counted_per_product(tmp_path):
+    path = write(
+        tmp_path, ORDERS + "A,2024-01-05,-2,FEE\nB,2024-01-06,-2, FEE \n,2024-01-06,1,FEE\n"
+    )
+    con, result = ingest_file(path, left_out=LeftOut(products=("FEE", "BANK CHARGES")))
+    m = result.manifest
+    # The row without a customer counts as a guest row, once.
+    assert (m["rows_read"], m["rows_kept"], m["rows_excluded_products"]) == (5, 2, 2)
+    assert m["rows_without_customer"] == 1
+    assert m["excluded_products"] == {"FEE": 2, "BANK CHARGES": 0}
+    assert kept(con)["product_id"].tolist() == ["P1", "P2"]
+
+
+def test_the_stages_read_data_exclude_products(tmp_path):
+    path = write(tmp_path, ORDERS + "A,2024-01-05,-2,FEE\n")
+    cfg = compose_config("ingest", [f"data.transactions={path}", "+data.exclude_products=[FEE]"])
+    assert open_transactions(cfg).ingest.manifest["excluded_products"] == {"FEE": 1}
+
+
+def test_excluding_products_without_a_product_column_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="data.exclude_products needs product ids"):
+        ingest_file(write(tmp_path, GOOD), left_out=LeftOut(products=("FEE",)))
+
+
+# --- encodings -------------------------------------------------------------------------
+
+LATIN_1_NAMES = ["ISO-8859-1", "latin1", "latin-1", "iso8859-1", "l1", "cp1252", "windows-1252"]
+
+
+def latin_1_orders(tmp_path: Path, name: str = "orders.csv") -> Path:
+    path = tmp_path / name
+    text = "customer_id,ts,amount,product_id\nRené,2024-01-01,1,£5 voucher\n"
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "wb") as out:
+        out.write(text.encode("latin-1"))
+    return path
+
+
+@pytest.mark.parametrize("encoding", LATIN_1_NAMES)
+def test_each_spelling_of_a_latin_1_encoding_reads_accents_and_the_pound_sign(tmp_path, encoding):
+    con, _ = ingest_file(latin_1_orders(tmp_path), csv=CsvOptions(encoding=encoding))
+    assert kept(con)[["customer_id", "product_id"]].values.tolist() == [["René", "£5 voucher"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf8", "UTF-8"])
+def test_each_spelling_of_utf_8_reads_utf_8(tmp_path, encoding):
+    path = write(tmp_path, "customer_id,ts,amount\nRené,2024-01-01,1\n")
+    con, _ = ingest_file(path, csv=CsvOptions(encoding=encoding))
+    assert kept(con)["customer_id"].tolist() == ["René"]
+
+
+def test_windows_1252_reads_its_own_letters_from_a_gzipped_file(tmp_path):
+    path = tmp_path / "orders.csv.gz"
+    with gzip.open(path, "wb") as out:
+        out.write("customer_id,ts,amount,product_id\nA,2024-01-01,1,€ “gift”\n".encode("cp1252"))
+    con, _ = ingest_file(path, csv=CsvOptions(encoding="windows-1252"))
+    assert kept(con)["product_id"].tolist() == ["€ “gift”"]
+
+
+def test_an_encoding_ingest_cannot_read_is_a_configuration_error_naming_those_it_can(tmp_path):
+    with pytest.raises(ConfigError, match="must be utf-8, utf-16, latin-1"):
+        ingest_file(write(tmp_path, GOOD), csv=CsvOptions(encoding="shift_jis"))
+
+
+@pytest.mark.parametrize("encoding", [*LATIN_1_NAMES, "utf8", "UTF-8", "utf-16"])
+def test_the_encoding_setting_accepts_what_ingest_reads(encoding):
+    validate_settings(compose_config("ingest", [f"data.csv.encoding={encoding}"]))
+
+
+def test_the_encoding_setting_refuses_an_encoding_python_knows_but_ingest_cannot_read():
+    with pytest.raises(ConfigError, match="data.csv.encoding='utf-32': must be utf-8"):
+        validate_settings(compose_config("ingest", ["data.csv.encoding=utf-32"]))
 
 
 # --- sources and layouts ---------------------------------------------------------------
@@ -472,7 +606,7 @@ ROWS = st.lists(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=ROWS)
-def test_rows_read_equals_kept_plus_quarantined_plus_duplicates(tmp_path, rows):
+def test_rows_read_equals_kept_quarantined_duplicates_and_rows_left_out(tmp_path, rows):
     text = "customer_id,ts,amount\n" + "".join(f"{c},{t},{a}\n" for c, t, a in rows)
     path = write(tmp_path, text)
     try:
@@ -483,7 +617,13 @@ def test_rows_read_equals_kept_plus_quarantined_plus_duplicates(tmp_path, rows):
         return
     m = result.manifest
     assert m["rows_read"] == len(rows)
-    assert m["rows_read"] == m["rows_kept"] + m["rows_quarantined"] + m["duplicates_dropped"]
+    assert m["rows_read"] == (
+        m["rows_kept"]
+        + m["rows_quarantined"]
+        + m["duplicates_dropped"]
+        + m["rows_without_customer"]
+        + m["rows_excluded_products"]
+    )
     assert len(result.quarantine) == m["rows_quarantined"]
     assert len(kept(con)) == m["rows_kept"]
 
@@ -492,7 +632,7 @@ def test_rows_read_equals_kept_plus_quarantined_plus_duplicates(tmp_path, rows):
 
 
 def test_ingest_stage_writes_canonical_parquet_quarantine_and_manifest(tmp_path):
-    path = write(tmp_path, GOOD + ",9,2024-01-03 10:00:00,1\n")
+    path = write(tmp_path, GOOD + "C,9,2024-01-03 10:00:00,x\n")
     cfg = compose_config(
         "ingest",
         [
@@ -506,9 +646,34 @@ def test_ingest_stage_writes_canonical_parquet_quarantine_and_manifest(tmp_path)
     table = pd.read_parquet(out / "transactions.parquet")
     assert list(table.columns) == ["customer_id", "order_id", "ts", "amount"]
     assert len(table) == 2
-    assert pd.read_csv(out / "quarantine.csv")["reason"].tolist() == ["customer_id missing"]
+    assert pd.read_csv(out / "quarantine.csv")["reason"].tolist() == ["amount not a number"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["rows_read"], manifest["rows_quarantined"]) == (3, 1)
+
+
+def test_a_failed_ingest_leaves_its_quarantine_and_counts_in_the_run_folder(tmp_path):
+    path = write(tmp_path, GOOD + "C,9,never,1\nD,10,2024-01-03,x\n")
+    out = tmp_path / "out"
+    cfg = compose_config("ingest", [f"data.transactions={path}", f"output_dir={out}"])
+    with pytest.raises(DataContractError) as err:
+        ingest_stage.run(cfg)
+    assert f"{out / 'quarantine.csv'}" in str(err.value)
+    quarantine = pd.read_csv(out / "quarantine.csv")
+    assert sorted(quarantine["reason"]) == ["amount not a number", "ts unparseable"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["rows_read"], manifest["rows_kept"], manifest["rows_quarantined"]) == (4, 2, 2)
+    assert "ingest.max_bad_fraction" in manifest["error"]
+    assert not (out / "transactions.parquet").exists()
+
+
+def test_a_stage_other_than_ingest_leaves_a_failed_ingest_s_report_as_ingest_manifest(tmp_path):
+    path = write(tmp_path, GOOD + "C,9,never,1\n")
+    out = tmp_path / "out"
+    cfg = compose_config("features", [f"data.transactions={path}", f"output_dir={out}"])
+    with pytest.raises(DataContractError):
+        open_transactions(cfg)
+    assert json.loads((out / "ingest_manifest.json").read_text())["rows_quarantined"] == 1
+    assert len(pd.read_csv(out / "quarantine.csv")) == 1
 
 
 def test_command_line_contract_violation_exits_3_with_one_line(tmp_path):

@@ -19,6 +19,7 @@ from churn import data
 from churn.errors import ConfigError, DataContractError
 from churn.ingest import (
     CsvOptions,
+    LeftOut,
     Plausibility,
     SourceSpec,
     ingest_customers,
@@ -27,6 +28,7 @@ from churn.ingest import (
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import score as score_stage
+from churn.stages.common import open_transactions
 from tests.conftest import compose_config, has_java_17
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
@@ -36,6 +38,8 @@ pytestmark = [
 ]
 
 AS_OF = "2024-10-31"
+# Shops that count a line without a customer id as an error.
+STRICT = LeftOut(without_customer="quarantine")
 ENGINES = ["duckdb", "spark"]
 # Small shuffles: the test data is small, Spark's default of 200 partitions is slow here.
 SPARK = [
@@ -164,7 +168,7 @@ DIRTY = (
     "A;01/03/2024 10:00;1.234,50;web\n"
     "A;01/03/2024 10:00;1.234,50;web\n"  # exact duplicate: dropped and counted
     "B;02/03/2024 23:30;12,00;store\n"  # 23:30 in Rome is 22:30 UTC
-    ";03/03/2024 09:00;5,00;web\n"  # customer missing
+    ";03/03/2024 09:00;5,00;web\n"  # customer missing (quarantined with STRICT)
     "C;2024-03-04;7,00;app\n"  # not the configured format
     "D;05/03/2024 08:15;abc;web\n"  # amount not a number
     "E;06/03/2024 12:00;-3,00;web\n"  # a return: kept
@@ -187,8 +191,10 @@ def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
     con = data.connect()
-    duck = ingest_transactions(con, dirty_spec(path), max_bad_fraction=1.0)
-    on_spark = ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=1.0)
+    duck = ingest_transactions(con, dirty_spec(path), max_bad_fraction=1.0, left_out=STRICT)
+    on_spark = ingest_transactions_spark(
+        spark, dirty_spec(path), max_bad_fraction=1.0, left_out=STRICT
+    )
 
     assert on_spark.manifest == duck.manifest
     assert duck.manifest["quarantine_reasons"] == {
@@ -231,9 +237,9 @@ def test_spark_stops_on_too_many_bad_rows_with_the_same_counts_and_reasons(tmp_p
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
     with pytest.raises(DataContractError) as duck:
-        ingest_transactions(data.connect(), dirty_spec(path), max_bad_fraction=0.1)
+        ingest_transactions(data.connect(), dirty_spec(path), max_bad_fraction=0.1, left_out=STRICT)
     with pytest.raises(DataContractError) as on_spark:
-        ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=0.1)
+        ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=0.1, left_out=STRICT)
     # The same counts, reasons and advice; the example rows are the first quarantined rows,
     # which need not be the same three (DuckDB does not keep source order through DISTINCT).
     before, after = (str(e.value).split("example rows:") for e in (duck, on_spark))
@@ -297,8 +303,12 @@ def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, 
     path = tmp_path / "export.csv"
     path.write_text(IMPLAUSIBLE_EXPORT)
     spec = SourceSpec(transactions=str(path))
-    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0, plausibility=WINDOW)
-    on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0, plausibility=WINDOW)
+    duck = ingest_transactions(
+        data.connect(), spec, max_bad_fraction=1.0, plausibility=WINDOW, left_out=STRICT
+    )
+    on_spark = ingest_transactions_spark(
+        spark, spec, max_bad_fraction=1.0, plausibility=WINDOW, left_out=STRICT
+    )
 
     assert on_spark.manifest == duck.manifest
     assert duck.manifest["quarantine_reasons"] == {
@@ -339,3 +349,76 @@ def test_spark_quarantines_an_unterminated_quote_and_keeps_the_lines_before_it(t
     assert [on_spark.manifest[k] for k in counts] == [duck.manifest[k] for k in counts] == [3, 2, 1]
     # Spark does not say what was wrong with a malformed line.
     assert on_spark.manifest["quarantine_reasons"] == {"csv line malformed": 1}
+
+
+# --- issue 15: guest orders, products that are not purchases, encodings, failed runs ----
+
+GUESTS = (
+    "customer_id,order_id,product_id,ts,amount\n"
+    "A,1,P1,2024-01-01 10:00:00,10.5\n"
+    "B,2,FEE,2024-01-02 11:00:00,-3\n"  # not a purchase
+    ",3,P1,2024-01-03 10:00:00,4\n"  # a guest order
+    "\t,4,FEE,2024-01-03 10:00:00,4\n"  # a guest order first
+    "C,5,P2,never,1\n"  # bad
+    "D,6,P2,2024-01-04 10:00:00,2\n"
+)
+
+
+@pytest.mark.parametrize(
+    "left_out",
+    [LeftOut(), LeftOut(products=("FEE",)), LeftOut(without_customer="quarantine")],
+    ids=["guests dropped", "and a product excluded", "guests quarantined"],
+)
+def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "export.csv"
+    path.write_text(GUESTS)
+    spec = SourceSpec(transactions=str(path))
+    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0, left_out=left_out)
+    on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0, left_out=left_out)
+    assert on_spark.manifest == duck.manifest
+    m = duck.manifest
+    assert m["rows_read"] == (
+        m["rows_kept"]
+        + m["rows_quarantined"]
+        + m["duplicates_dropped"]
+        + m["rows_without_customer"]
+        + m["rows_excluded_products"]
+    )
+    kept = sorted(r["customer_id"] for r in spark.table("transactions").collect())
+    assert kept == (["A", "D"] if left_out.products else ["A", "B", "D"])
+
+
+@pytest.mark.parametrize(
+    "encoding", ["ISO-8859-1", "latin1", "latin-1", "iso8859-1", "l1", "cp1252", "windows-1252"]
+)
+def test_spark_reads_each_spelling_of_latin_1_like_duckdb(tmp_path, spark, encoding):
+    from churn.spark_engine import ingest_transactions_spark
+
+    path = tmp_path / "orders.csv"
+    path.write_bytes("customer_id,ts,amount,product_id\nRené,2024-01-01,1,£5\n".encode("latin-1"))
+    spec = SourceSpec(transactions=str(path), csv=CsvOptions(encoding=encoding))
+    ingest_transactions_spark(spark, spec)
+    row = spark.table("transactions").first()
+    assert (row["customer_id"], row["product_id"]) == ("René", "£5")
+
+
+def test_a_failed_spark_ingest_leaves_the_same_report_as_duckdb(tmp_path, spark):
+    path = tmp_path / "export.csv"
+    path.write_text(GUESTS)
+    reports = []
+    for engine in ENGINES:
+        out = tmp_path / engine
+        cfg = compose_config(
+            "ingest", [f"data.transactions={path}", f"output_dir={out}", *engine_overrides(engine)]
+        )
+        with pytest.raises(DataContractError, match="quarantine.csv"):
+            open_transactions(cfg, manifest_name="manifest.json")
+        manifest = json.loads((out / "manifest.json").read_text())
+        quarantine = pd.read_csv(out / "quarantine.csv")
+        reports.append(({k: v for k, v in manifest.items() if k != "valid_until"}, quarantine))
+    (duck, duck_rows), (on_spark, spark_rows) = reports
+    assert on_spark == duck
+    assert (duck["rows_quarantined"], duck["rows_without_customer"]) == (1, 2)
+    pd.testing.assert_frame_equal(spark_rows, duck_rows)

@@ -7,6 +7,7 @@ and whichever optional columns the source has), optionally a ``customers`` table
 accounts for every row read::
 
     rows_read == rows_kept + rows_quarantined + duplicates_dropped
+                 + rows_without_customer + rows_excluded_products
 
 Steps
 -----
@@ -17,23 +18,32 @@ Steps
    reported at once): a required column missing after mapping, a required column of the
    wrong type as a whole (no value parses), an empty source.
 3. **Exact duplicate rows** (all source columns equal) are dropped and counted.
+   Transaction rows left out on purpose (:class:`LeftOut`: guest orders without a
+   customer id, products that are not purchases) are dropped and counted too, before
+   the row rules.
 4. **Parse**: text is parsed as numbers (configurable decimal and thousands separators)
    and timestamps (ISO 8601 or ``date_format``); aware timestamps are converted to UTC,
    naive ones are read in ``timezone`` and converted to UTC. ``amount`` may be derived as
    ``quantity * unit_price``.
 5. **Row rules**, checked lazily by a pandera schema (every failure of every row at
    once): see :func:`row_rules`. Failing rows go to the quarantine with their original
-   values and a ``reason``; if more than ``max_bad_fraction`` of the rows fail, the run
-   stops with exit code 3 and says how many failed and why.
+   values and a ``reason``; if more than ``max_bad_fraction`` of the rows checked fail,
+   the run stops with exit code 3 (:class:`TooManyBadRows`, which carries the counts and
+   the quarantined rows) and says how many failed and why.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import gzip
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +125,34 @@ TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 
+# data.csv.encoding, by Python's name of the codec (any of its spellings: latin1, l1,
+# ISO-8859-1, utf8, windows-1252...) -> DuckDB's name and Java's (Spark). DuckDB reads
+# utf-8, utf-16 and latin-1 itself; windows-1252 (latin-1 with letters such as the euro
+# sign, curly quotes and dashes in 0x80-0x9F) is transcoded to UTF-8 on the way in.
+CSV_ENCODINGS = {
+    "utf-8": ("utf-8", "UTF-8"),
+    "utf-16": ("utf-16", "UTF-16"),
+    "iso8859-1": ("latin-1", "ISO-8859-1"),
+    "cp1252": (None, "windows-1252"),
+}
+
+
+def csv_encoding(name: str) -> str:
+    """Python's name of the codec ``data.csv.encoding`` names (a key of
+    :data:`CSV_ENCODINGS`); :class:`ConfigError` for one ingest cannot read."""
+    try:
+        codec = codecs.lookup(name).name
+    except (LookupError, TypeError):
+        codec = None
+    if codec not in CSV_ENCODINGS:
+        raise ConfigError(
+            f"data.csv.encoding={name!r}: must be utf-8, utf-16, latin-1 (ISO-8859-1) or "
+            "windows-1252 (cp1252), in any of their usual spellings; convert the file to "
+            "UTF-8 first for another encoding (iconv -f <encoding> -t utf-8)"
+        )
+    return codec
+
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How to read a CSV export.
@@ -159,6 +197,55 @@ class Plausibility:
             "valid_from": self.valid_from.isoformat(),
             "valid_until": None if self.valid_until is None else self.valid_until.isoformat(),
         }
+
+
+WITHOUT_CUSTOMER = ("drop", "quarantine")
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Transaction rows ingest leaves out on purpose: not errors, so they are not
+    quarantined nor held against ``max_bad_fraction``, but each kind is counted in the
+    manifest (``rows_without_customer``, ``rows_excluded_products``).
+
+    Attributes
+    ----------
+    without_customer : {"drop", "quarantine"}
+        A row without a customer id (a guest order) is dropped, or quarantined as
+        ``customer_id missing`` like any bad row.
+    products : tuple of str
+        ``product_id`` values that are not customer purchases (a marketplace's fee, bank
+        charges, a bad-debt adjustment), matched exactly once trimmed. A row without a
+        customer counts as that first.
+    """
+
+    without_customer: str = "drop"
+    products: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.without_customer not in WITHOUT_CUSTOMER:
+            raise ConfigError(
+                f"ingest.without_customer={self.without_customer!r}: must be one of "
+                f"{', '.join(WITHOUT_CUSTOMER)}"
+            )
+
+    def sql(self, present: Iterable[str]) -> str:
+        """The ``_left_out`` flag of a parsed row, in SQL over its canonical values:
+        ``'without_customer'``, ``'excluded_product'`` or NULL (kept, checked)."""
+        cases = []
+        if self.without_customer == "drop":
+            cases.append("WHEN customer_id IS NULL THEN 'without_customer'")
+        if self.products:
+            if "product_id" not in present:
+                raise ConfigError(
+                    "data.exclude_products needs product ids: map data.columns.product_id "
+                    "to the export's product column, or set data.exclude_products=[]"
+                )
+            listed = ", ".join(_quote(p) for p in self.products)
+            cases.append(f"WHEN product_id IN ({listed}) THEN 'excluded_product'")
+        if not cases:
+            return "CAST(NULL AS VARCHAR)"
+        return f"CASE {' '.join(cases)} END"
 
 
 @dataclass(frozen=True)
@@ -214,6 +301,17 @@ class IngestResult:
     quarantine: pd.DataFrame
 
 
+class TooManyBadRows(DataContractError):
+    """More than ``max_bad_fraction`` of the rows broke row rules; ``result`` holds the
+    counts and the quarantined rows all the same, so that the stage can leave them for the
+    user (``result.manifest["rows_kept"]`` is the rows that passed: none was kept)."""
+
+    def __init__(self, message: str, table: str, result: IngestResult) -> None:
+        super().__init__(message)
+        self.table = table
+        self.result = result
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -260,25 +358,61 @@ def _create_raw_input(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> bool:
     if Path(path).is_dir():
         parts = _quote(str(Path(path) / "**" / "*.parquet"))
         reader = f"SELECT * FROM read_parquet({parts}, union_by_name = true)"
-        csv_source = False
     elif is_csv(path):
-        try:
-            reader = _csv_reader(con, path, spec.csv)
-        except duckdb.Error as exc:
-            raise DataContractError(f"{path}: cannot be read ({exc})") from exc
-        csv_source = True
+        # A CSV is read once into a table, which also captures its malformed lines; a
+        # transcoded copy lives in the scratch folder only that long.
+        with tempfile.TemporaryDirectory(prefix="churn-csv-") as scratch:
+            try:
+                reader = _csv_reader(con, path, spec.csv, Path(scratch))
+            except duckdb.Error as exc:
+                raise DataContractError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+            _create_raw_table(con, path, "TABLE", reader)
+        return True
     else:
         reader = f"SELECT * FROM read_parquet({_quote(path)}, union_by_name = true)"
-        csv_source = False
-    # Parquet is read in place; a CSV is read once, which also captures its malformed lines.
-    kind = "TABLE" if csv_source else "VIEW"
+    _create_raw_table(con, path, "VIEW", reader)  # Parquet is read in place
+    return False
+
+
+def _create_raw_table(con: duckdb.DuckDBPyConnection, path: str, kind: str, reader: str) -> None:
     for table in ("raw_input", "ingest_rejects", "ingest_reject_scans"):
         _drop(con, table)
     try:
         con.execute(f"CREATE OR REPLACE TEMP {kind} raw_input AS {reader}")
     except duckdb.Error as exc:
-        raise DataContractError(f"{path}: cannot be read ({exc})") from exc
-    return csv_source
+        raise DataContractError(f"{path}: cannot be read ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """An error's first line: DuckDB's messages go on with many lines of hints."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def transcode_to_utf8(source: str, target: Path, encoding: str) -> None:
+    """Copy the text file ``source`` (gzip-compressed when it ends in ``.gz``) to ``target``
+    as UTF-8, a megabyte at a time.
+
+    For ``cp1252``, the five bytes windows-1252 leaves undefined become the control
+    characters of the same number, as browsers read them (WHATWG), rather than stopping
+    the run: in an identifier, the control-character rule quarantines the row.
+    """
+    opener = gzip.open if source.lower().endswith(".gz") else open
+    with opener(source, "rb") as raw, target.open("w", encoding="utf-8", newline="") as out:
+        if encoding == "cp1252":
+            text = codecs.getreader("latin-1")(raw)
+            while chunk := text.read(1 << 20):
+                out.write(chunk.translate(_CP1252_FROM_LATIN1))
+        else:
+            shutil.copyfileobj(codecs.getreader(encoding)(raw), out, 1 << 20)
+
+
+# Read as latin-1, a byte 0x80-0x9F is the control character of its number; windows-1252
+# has letters there, all but five (undefined, left as they are).
+_CP1252_FROM_LATIN1 = {
+    b: bytes([b]).decode("cp1252")
+    for b in range(0x80, 0xA0)
+    if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
 
 
 def check_header(name: str, names: Sequence[str]) -> None:
@@ -316,19 +450,32 @@ def split_header(line: str, options: CsvOptions) -> list[str]:
 _UNIT_SEPARATOR = "\x1f"
 
 
-def _csv_reader(con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions) -> str:
+def _csv_reader(
+    con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions, scratch: Path
+) -> str:
     """The query reading the CSV files at ``path`` (a file or glob), every column as text.
 
     The columns are named from each file's header rather than sniffed: DuckDB's sniffer
     gives up on a whole file when one line is malformed (an unterminated quote, a line
     over ``max_line_size``), where the reader itself rejects just that line into
     ``ingest_rejects``. Files whose headers differ are read separately and lined up by
-    name, as the sniffer would.
+    name, as the sniffer would. An encoding DuckDB does not read is transcoded to UTF-8
+    copies in ``scratch`` first.
     """
     listed = con.execute(f"SELECT file FROM glob({_quote(path)}) ORDER BY file").fetchall()
     files = [r[0] for r in listed]
     if not files:
         raise DataContractError(f"{path}: no such file")
+    codec = csv_encoding(options.encoding)
+    encoding = CSV_ENCODINGS[codec][0]
+    # The file each read file stands for, for messages.
+    shown = {f: f for f in files}
+    if encoding is None:
+        copies = [str(scratch / f"{i}.csv") for i in range(len(files))]
+        for file, copy in zip(files, copies, strict=True):
+            transcode_to_utf8(file, Path(copy), codec)
+        shown = dict(zip(copies, files, strict=True))
+        files, encoding = copies, "utf-8"
     groups: dict[tuple[str, ...], list[str]] = {}
     for file in files:
         # The first line alone: no delimiter or quote splits it (the unit separator never
@@ -337,13 +484,13 @@ def _csv_reader(con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions) 
             f"SELECT line FROM read_csv({_quote(file)}, auto_detect = false, header = false, "
             f"columns = {{'line': 'VARCHAR'}}, delim = {_quote(_UNIT_SEPARATOR)}, quote = '', "
             "escape = '', "
-            f"encoding = {_quote(options.encoding)}, ignore_errors = true) LIMIT 1"
+            f"encoding = {_quote(encoding)}, ignore_errors = true) LIMIT 1"
         ).fetchall()
         if not first or first[0][0] is None:
-            raise DataContractError(f"{file}: empty file (no header, no rows)")
+            raise DataContractError(f"{shown[file]}: empty file (no header, no rows)")
         fields = split_header(first[0][0], options)
         if options.header:
-            check_header(file, fields)
+            check_header(shown[file], fields)
             names = tuple(fields)
         else:
             names = tuple(header_less_names(len(fields)))
@@ -356,7 +503,7 @@ def _csv_reader(con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions) 
             f"SELECT * FROM read_csv([{', '.join(_quote(f) for f in group)}], "
             f"auto_detect = false, header = {str(o.header).lower()}, columns = {columns}, "
             f"delim = {_quote(o.delimiter)}, quote = {_quote(o.quote)}, "
-            f"escape = {_quote(o.quote)}, encoding = {_quote(o.encoding)}, "
+            f"escape = {_quote(o.quote)}, encoding = {_quote(encoding)}, "
             "store_rejects = true, rejects_table = 'ingest_rejects', "
             "rejects_scan = 'ingest_reject_scans')"
         )
@@ -619,6 +766,7 @@ def ingest_transactions(
     batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
     plausibility: Plausibility | None = None,
+    left_out: LeftOut | None = None,
 ) -> IngestResult:
     """Read, map, validate and normalise transactions into the ``transactions`` table.
 
@@ -637,6 +785,9 @@ def ingest_transactions(
     plausibility : Plausibility, optional
         Largest magnitude of a number and window of plausible timestamps (default:
         :class:`Plausibility`, no upper date bound).
+    left_out : LeftOut, optional
+        Rows left out on purpose and counted (default: :class:`LeftOut`, rows without a
+        customer are dropped).
 
     Returns
     -------
@@ -647,10 +798,18 @@ def ingest_transactions(
     Raises
     ------
     DataContractError
-        On a contract violation, or when too many rows are quarantined.
+        On a contract violation; :class:`TooManyBadRows` when too many rows are
+        quarantined.
     """
     result = ingest_table(
-        con, spec, TRANSACTIONS, max_bad_fraction, batch_rows, frame, plausibility
+        con,
+        spec,
+        TRANSACTIONS,
+        max_bad_fraction,
+        batch_rows,
+        frame,
+        plausibility,
+        left_out or LeftOut(),
     )
     columns = _columns(con, "transactions")
     if "order_id" not in columns:
@@ -686,8 +845,10 @@ def ingest_table(
     batch_rows: int = 1_000_000,
     frame: pd.DataFrame | None = None,
     plausibility: Plausibility | None = None,
+    left_out: LeftOut | None = None,
 ) -> IngestResult:
-    """Ingest one source into ``contract.table``; the steps are in the module docstring."""
+    """Ingest one source into ``contract.table``; the steps are in the module docstring.
+    ``left_out`` applies to transactions only (a customers table without ids is bad)."""
     plausibility = plausibility or Plausibility()
     con.execute("SET TimeZone = 'UTC'")
     if frame is not None:
@@ -729,9 +890,15 @@ def ingest_table(
     rows_distinct = con.execute("SELECT COUNT(*) FROM staged").fetchall()[0][0]
     duplicates = int(rows_in_table - rows_distinct)
 
-    parsed_columns = _parse(con, name, contract, present, source_types, spec, key, plausibility)
+    parsed_columns = _parse(
+        con, name, contract, present, source_types, spec, key, plausibility, left_out
+    )
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        return con.execute(sql).fetchall()
+
     check_whole_columns(
-        lambda sql: con.execute(sql).fetchall(),
+        query,
         name,
         contract,
         present,
@@ -747,7 +914,9 @@ def ingest_table(
             parsed_columns,
             (
                 b.to_pandas()
-                for b in con.sql(f"SELECT {select} FROM parsed").to_arrow_reader(batch_rows)
+                for b in con.sql(
+                    f"SELECT {select} FROM parsed WHERE _left_out IS NULL"
+                ).to_arrow_reader(batch_rows)
             ),
             plausibility.max_abs_value,
         )
@@ -773,15 +942,26 @@ def ingest_table(
         if len(rejects):
             quarantine = pd.concat([quarantine, rejects], ignore_index=True)
         rows_quarantined = int(len(bad_rows) + len(rejects))
-        check_bad_fraction(
-            name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+        manifest = partial(
+            ingest_manifest,
+            name,
+            rows_read,
+            rows_quarantined,
+            duplicates,
+            reason_counts,
+            present,
+            spec,
+            plausibility,
+            count_left_out(query, left_out),
         )
+        check_bad_fraction(name, contract, max_bad_fraction, quarantine, manifest)
         output = [
             c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
         ]
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {contract.table} AS SELECT {', '.join(output)} "
-            "FROM parsed ANTI JOIN bad_rows USING (_row)" + (" ORDER BY _row" if numbered else "")
+            "FROM parsed ANTI JOIN bad_rows USING (_row) WHERE _left_out IS NULL"
+            + (" ORDER BY _row" if numbered else "")
         )
     finally:
         con.unregister("bad_rows")
@@ -791,21 +971,51 @@ def ingest_table(
     rows_kept, customers = con.execute(
         f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {contract.table}"
     ).fetchall()[0]
-    if rows_kept == 0:
-        raise DataContractError(f"{name}: no valid rows left after quarantine")
-    manifest = ingest_manifest(
-        name,
-        rows_read,
-        int(rows_kept),
-        rows_quarantined,
-        duplicates,
-        reason_counts,
-        int(customers),
-        present,
-        spec,
-        plausibility,
+    result = IngestResult(
+        manifest=manifest(rows_kept=int(rows_kept), customers=int(customers)),
+        quarantine=quarantine,
     )
-    return IngestResult(manifest=manifest, quarantine=quarantine)
+    check_rows_kept(name, result.manifest)
+    return result
+
+
+def check_rows_kept(name: str, manifest: Mapping[str, Any]) -> None:
+    """:class:`DataContractError` when no row is left, saying where the rows went."""
+    if manifest["rows_kept"] == 0:
+        raise DataContractError(
+            f"{name}: no valid rows left ({manifest['rows_quarantined']} quarantined, "
+            f"{manifest['duplicates_dropped']} duplicates, "
+            f"{manifest['rows_without_customer']} without a customer id, "
+            f"{manifest['rows_excluded_products']} of excluded products, "
+            f"of {manifest['rows_read']} read)"
+        )
+
+
+def count_left_out(query: Query, left_out: LeftOut | None) -> dict[str, Any]:
+    """The manifest's counts of the rows left out on purpose, from the ``parsed`` table
+    (``query`` runs DuckDB SQL on the engine holding it): ``rows_without_customer``,
+    ``rows_excluded_products`` and, with a :class:`LeftOut`, its settings and the rows of
+    each excluded product."""
+    products = bool(left_out and left_out.products)
+    product = "CASE WHEN _left_out = 'excluded_product' THEN product_id END" if products else "''"
+    rows = query(
+        f"SELECT _left_out, {product} AS product, COUNT(*) FROM parsed "
+        "WHERE _left_out IS NOT NULL GROUP BY _left_out, product"
+    )
+    kinds: dict[str, int] = {}
+    per_product: dict[str, int] = {}
+    for kind, code, count in rows:
+        kinds[kind] = kinds.get(kind, 0) + int(count)
+        if kind == "excluded_product":
+            per_product[code] = int(count)
+    counts: dict[str, Any] = {
+        "rows_without_customer": kinds.get("without_customer", 0),
+        "rows_excluded_products": kinds.get("excluded_product", 0),
+    }
+    if left_out is not None:
+        counts["without_customer"] = left_out.without_customer
+        counts["excluded_products"] = {p: per_product.get(p, 0) for p in left_out.products}
+    return counts
 
 
 def check_source(
@@ -830,49 +1040,76 @@ def check_source(
 
 def check_bad_fraction(
     name: str,
-    rows_quarantined: int,
-    rows_read: int,
+    contract: TableContract,
     max_bad_fraction: float,
-    reason_counts: Mapping[str, int],
-    examples: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    manifest: Callable[..., dict[str, Any]],
 ) -> None:
-    """Raise :class:`DataContractError` when more than ``max_bad_fraction`` of the rows
-    read were quarantined (the message counts reasons and shows ``examples``)."""
-    if rows_quarantined > max_bad_fraction * rows_read:
-        raise DataContractError(
-            _too_many_message(
-                name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, examples
-            )
-        )
+    """Raise :class:`TooManyBadRows` when more than ``max_bad_fraction`` of the rows
+    checked were quarantined: rows left out on purpose (guest orders, excluded products)
+    count neither as bad nor as checked. ``manifest(rows_kept=, customers=)`` is the
+    table's :func:`ingest_manifest`; the error carries it, with the rows that passed as
+    ``rows_kept`` (so the counts still add up) and ``customers`` null, and the
+    ``quarantine``. The message counts reasons and shows a few quarantined rows."""
+    counts = manifest(rows_kept=0, customers=None, quiet=True)
+    bad = counts["rows_quarantined"]
+    checked = counts["rows_read"] - counts["rows_without_customer"]
+    checked -= counts["rows_excluded_products"]
+    if bad <= max_bad_fraction * checked:
+        return
+    passed = checked - bad - counts["duplicates_dropped"]
+    message = _too_many_message(
+        name,
+        bad,
+        checked,
+        max_bad_fraction,
+        counts["quarantine_reasons"],
+        quarantine,
+        counts["rows_read"] - checked,
+    )
+    failed = manifest(rows_kept=passed, customers=None)
+    failed["error"] = message
+    raise TooManyBadRows(message, contract.table, IngestResult(failed, quarantine))
 
 
 def ingest_manifest(
     name: str,
     rows_read: int,
-    rows_kept: int,
     rows_quarantined: int,
     duplicates: int,
     reason_counts: Mapping[str, int],
-    customers: int,
     present: Mapping[str, str],
     spec: SourceSpec,
     plausibility: Plausibility,
+    left_out: Mapping[str, Any],
+    *,
+    rows_kept: int,
+    customers: int | None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
-    """The manifest of one ingested table (every engine writes the same keys), logged."""
-    log.info(
-        "ingest %s: %d rows read, %d kept, %d quarantined, %d duplicates dropped",
-        name,
-        rows_read,
-        rows_kept,
-        rows_quarantined,
-        duplicates,
-    )
+    """The manifest of one ingested table (every engine writes the same keys), logged
+    unless ``quiet``. ``left_out`` is :func:`count_left_out`'s. The counts add up:
+    ``rows_read = rows_kept + rows_quarantined + duplicates_dropped +
+    rows_without_customer + rows_excluded_products``."""
+    if not quiet:
+        log.info(
+            "ingest %s: %d rows read, %d kept, %d quarantined, %d duplicates dropped, "
+            "%d without a customer id, %d of excluded products",
+            name,
+            rows_read,
+            rows_kept,
+            rows_quarantined,
+            duplicates,
+            left_out["rows_without_customer"],
+            left_out["rows_excluded_products"],
+        )
     return {
         "source": name,
         "rows_read": rows_read,
         "rows_kept": rows_kept,
         "rows_quarantined": rows_quarantined,
         "duplicates_dropped": duplicates,
+        **left_out,
         "quarantine_reasons": dict(sorted(reason_counts.items())),
         "customers": customers,
         "columns_mapped": dict(present),
@@ -933,6 +1170,7 @@ def parse_sql(
     key: str,
     dialect: str = "duckdb",
     plausibility: Plausibility | None = None,
+    left_out: LeftOut | None = None,
 ) -> tuple[str, list[str]]:
     """The query parsing the ``staged`` table, and the canonical columns it parses.
 
@@ -943,7 +1181,8 @@ def parse_sql(
     and ``<col>__parsed`` (the value parsed); a timestamp has ``<col>__plausible`` (in
     the window of ``plausibility``), an identifier ``<col>__control`` (it has a control
     character). Text is trimmed of Unicode white space at both ends; nothing but white
-    space is no value.
+    space is no value. ``_left_out`` says why a row is left out on purpose (see
+    :class:`LeftOut`; NULL: the row is checked and kept or quarantined).
     """
     window = plausibility or Plausibility()
     # Inner select: values parsed from the source columns; outer: flags on those values.
@@ -982,6 +1221,7 @@ def parse_sql(
                 f"row_number() OVER (PARTITION BY {_text_expr(col)} ORDER BY {key}) > 1 "
                 f"AND {_text_expr(col)} IS NOT NULL AS {canonical}__repeat"
             )
+    outer.append(f"{left_out.sql(present) if left_out else 'CAST(NULL AS VARCHAR)'} AS _left_out")
     parsed = list(present)
     if "amount" in contract.kinds and "amount" not in present and "unit_price" in present:
         outer += [
@@ -1002,10 +1242,13 @@ def _parse(
     spec: SourceSpec,
     key: str,
     plausibility: Plausibility,
+    left_out: LeftOut | None,
 ) -> list[str]:
     """Create the ``parsed`` view over ``staged`` (see :func:`parse_sql`); returns the
     canonical columns parsed."""
-    sql, parsed = parse_sql(contract, present, source_types, spec, key, "duckdb", plausibility)
+    sql, parsed = parse_sql(
+        contract, present, source_types, spec, key, "duckdb", plausibility, left_out
+    )
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW parsed AS {sql}")
         con.execute("SELECT * FROM parsed LIMIT 1").fetchall()
@@ -1145,13 +1388,21 @@ def _too_many_message(
     limit: float,
     reasons: Mapping[str, int],
     quarantine: pd.DataFrame,
+    left_out: int = 0,
 ) -> str:
+    aside = (
+        f" (not counting {left_out} rows left out on purpose: without a customer id or "
+        "of an excluded product)"
+        if left_out
+        else ""
+    )
     by_reason = ", ".join(
         f"{r}: {n}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     examples = quarantine.head(_EXAMPLES).to_dict(orient="records")
     return (
-        f"{name}: {bad} of {read} rows ({bad / read:.1%}) break row rules, more than "
+        f"{name}: {bad} of {read} rows{aside} ({bad / max(read, 1):.1%}) break row rules, "
+        "more than "
         f"ingest.max_bad_fraction={limit} allows; reasons: {by_reason}; "
         f"example rows: {examples}. Fix the export or the mapping (data.columns.*, "
         "data.date_format, data.csv.*), or raise ingest.max_bad_fraction"

@@ -15,7 +15,6 @@ its group's model here (tests/test_settings.py lists a wrong value for each).
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import math
 import re
@@ -40,7 +39,7 @@ from churn.config import register_resolvers
 from churn.errors import ConfigError
 from churn.feature_registry import FAMILIES
 from churn.features import REQUIRED_WINDOWS
-from churn.ingest import CUSTOMERS, TRANSACTIONS
+from churn.ingest import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
 from churn.reasons import LOCALES
 from churn.retention import PERIODS
 
@@ -215,14 +214,26 @@ def _thousands(value: Any) -> str | None:
 
 
 def _encoding(value: Any) -> str:
-    allowed = "must be a text encoding such as utf-8, utf-16 or latin-1"
+    allowed = (
+        "must be utf-8, utf-16, latin-1 (ISO-8859-1) or windows-1252 (cp1252), in any of "
+        "their usual spellings; convert the file to UTF-8 first for another encoding"
+    )
     if not isinstance(value, str):
         raise ValueError(allowed)
     try:
-        codecs.lookup(value)
-    except LookupError:
+        csv_encoding(value)  # what ingest reads, and nothing else
+    except ConfigError:
         raise ValueError(allowed) from None
     return value
+
+
+def _product_ids(value: Any) -> list[str]:
+    allowed = "must be a list of product ids (quote one that looks like a number)"
+    if not isinstance(value, list) or not all(
+        (isinstance(v, str) and v.strip()) or (_is_number(v) and isinstance(v, int)) for v in value
+    ):
+        raise ValueError(allowed)
+    return [str(v) for v in value]
 
 
 def _date_format(value: Any) -> str | None:
@@ -485,6 +496,8 @@ class DataSettings(Group):
     date_format: Annotated[str | None, checked(_date_format)]
     timezone: Annotated[str, checked(_timezone)]
     currency: Annotated[str, checked(_currency)]
+    # Product ids that are not customer purchases: dropped and counted (churn.ingest.LeftOut).
+    exclude_products: Annotated[list[str], checked(_product_ids)] = []
 
     @classmethod
     def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:
@@ -502,6 +515,8 @@ class IngestSettings(Group):
     max_abs_value: Annotated[float, number(gt=0)] = 1e12
     valid_from: Annotated[dt.date, checked(_date)] = dt.date(1990, 1, 1)
     valid_until: Annotated[dt.date | None, checked(_one_date)] = None
+    # Rows without a customer id: dropped and counted, or quarantined (churn.ingest.LeftOut).
+    without_customer: Annotated[str, choice(*WITHOUT_CUSTOMER)] = "drop"
 
     @classmethod
     def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:

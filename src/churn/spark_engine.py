@@ -40,17 +40,22 @@ from churn.features import (
     finish_table,
 )
 from churn.ingest import (
+    CSV_ENCODINGS,
     CUSTOMERS,
     DERIVED_ORDER_ID_SQL,
     TRANSACTIONS,
     IngestResult,
+    LeftOut,
     Plausibility,
     SourceSpec,
     TableContract,
     check_bad_fraction,
     check_header,
+    check_rows_kept,
     check_source,
     check_whole_columns,
+    count_left_out,
+    csv_encoding,
     header_less_names,
     ingest_manifest,
     is_csv,
@@ -61,6 +66,11 @@ from churn.ingest import (
 )
 
 log = logging.getLogger(__name__)
+
+
+_JAVA_CHARSETS = "spark.sql.legacy.javaCharsets"
+# Charsets Spark 4 reads without spark.sql.legacy.javaCharsets.
+_SPARK_CHARSETS = ("UTF-8", "UTF-16", "ISO-8859-1")
 
 
 def to_spark_sql(duckdb_sql: str) -> str:
@@ -98,6 +108,9 @@ def get_session(master: str | None = "local[*]", options: Mapping[str, Any] | No
         "PYTHONWARNINGS", "ignore:PySpark does not yet fully support:FutureWarning"
     )
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # Spark 4 reads CSV in a short list of charsets unless told otherwise; windows-1252,
+    # which data.csv.encoding accepts, is not among them.
+    builder = builder.config(_JAVA_CHARSETS, "true")
     for key, value in (options or {}).items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
@@ -148,6 +161,8 @@ def build_features_spark(
 
 # The staged rows' key: their position in the source (the first of identical rows).
 _KEY = "_churn_row"
+# Quarantined rows a failed ingest brings to the driver, to write (the counts are whole).
+FAILED_QUARANTINE_ROWS = 100_000
 _CORRUPT = "_corrupt_record"
 # Spark's type names as DuckDB's, which the parse query is written against.
 _DUCKDB_TYPES = {
@@ -192,6 +207,13 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
     from pyspark.sql.types import StringType, StructField, StructType
 
     o = spec.csv
+    charset = CSV_ENCODINGS[csv_encoding(o.encoding)][1]
+    if charset not in _SPARK_CHARSETS and spark.conf.get(_JAVA_CHARSETS, "false") != "true":
+        raise ConfigError(
+            f"data.csv.encoding={o.encoding!r}: this Spark session reads it only with "
+            f"{_JAVA_CHARSETS}=true (engine.options={{{_JAVA_CHARSETS}: true}}, or the "
+            "cluster's settings); or convert the file to UTF-8, or use engine=duckdb"
+        )
     # DuckDB's dialect: "" escapes a quote, quoted fields may span lines.
     options = {
         "header": str(o.header).lower(),
@@ -199,7 +221,7 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
         "quote": o.quote,
         "escape": o.quote,
         "multiLine": "true",
-        "encoding": o.encoding,
+        "encoding": charset,
     }
     # The header as written: Spark's own reading renames a repeated name (amount3).
     first = spark.read.options(**{**options, "header": "false"}).csv(path).first()
@@ -263,6 +285,7 @@ def ingest_table_spark(
     contract: TableContract,
     max_bad_fraction: float = 0.01,
     plausibility: Plausibility | None = None,
+    left_out: LeftOut | None = None,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
 
@@ -272,7 +295,9 @@ def ingest_table_spark(
     several rows" (a customer listed twice) follows Spark's order of the input files,
     which is the source order within one file; Spark's number and timestamp casts accept
     a few forms DuckDB rejects (``1.5d``, a year alone); Spark has no longest line, so
-    a line DuckDB rejects as longer than its ``max_line_size`` is read like any other.
+    a line DuckDB rejects as longer than its ``max_line_size`` is read like any other;
+    a failed ingest (:class:`churn.ingest.TooManyBadRows`) carries the first
+    :data:`FAILED_QUARANTINE_ROWS` quarantined rows, not all of them.
     """
     plausibility = plausibility or Plausibility()
     from pyspark.sql import functions as F
@@ -319,7 +344,7 @@ def ingest_table_spark(
         duplicates = int(rows_in_table - staged.count())
 
         sql, parsed_columns = parse_sql(
-            contract, present, source_types, spec, _KEY, "spark", plausibility
+            contract, present, source_types, spec, _KEY, "spark", plausibility, left_out
         )
         try:
             parsed = spark.sql(to_spark_sql(sql))
@@ -333,8 +358,10 @@ def ingest_table_spark(
         check_whole_columns(
             partial(query_rows, spark), name, contract, present, source_types, found, spec
         )
+        left_out_counts = count_left_out(partial(query_rows, spark), left_out)
+        checked = parsed.filter(F.col("_left_out").isNull())
         bad = keep(
-            parsed.select("_row", *rule_columns(contract, parsed_columns)).mapInPandas(
+            checked.select("_row", *rule_columns(contract, parsed_columns)).mapInPandas(
                 partial(
                     _partition_failures,
                     contract=contract,
@@ -353,24 +380,41 @@ def ingest_table_spark(
             )
         )
         rows_quarantined = int(bad_rows.count() + len(rejects))
-        over_limit = rows_quarantined > max_bad_fraction * rows_read
+        rows_checked = (
+            rows_read
+            - left_out_counts["rows_without_customer"]
+            - left_out_counts["rows_excluded_products"]
+        )
+        over_limit = rows_quarantined > max_bad_fraction * rows_checked
         quarantined = (
             staged.join(bad_rows, staged[_KEY] == bad_rows["_row"])
             .orderBy("_row")
             .drop(_KEY, "_row")
         )
-        quarantine = (quarantined.limit(3) if over_limit else quarantined).toPandas()
+        if over_limit:
+            quarantined = quarantined.limit(FAILED_QUARANTINE_ROWS)
+        quarantine = quarantined.toPandas()
         quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
         if len(rejects):
             quarantine = pd.concat([quarantine, rejects], ignore_index=True)
-        check_bad_fraction(
-            name, rows_quarantined, rows_read, max_bad_fraction, reason_counts, quarantine
+        manifest = partial(
+            ingest_manifest,
+            name,
+            rows_read,
+            rows_quarantined,
+            duplicates,
+            reason_counts,
+            present,
+            spec,
+            plausibility,
+            left_out_counts,
         )
+        check_bad_fraction(name, contract, max_bad_fraction, quarantine, manifest)
 
         output = [
             c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
         ]
-        table = parsed.join(bad_rows.select("_row"), "_row", "left_anti")
+        table = checked.join(bad_rows.select("_row"), "_row", "left_anti")
         if contract.unique:  # a small table, kept in source order as DuckDB does
             table = table.orderBy("_row")
         table = table.select(*output)
@@ -388,22 +432,14 @@ def ingest_table_spark(
             spark.catalog.dropTempView(view)
         for frame in cached:
             frame.unpersist()
+    result = IngestResult(
+        manifest=manifest(rows_kept=int(rows_kept), customers=int(customers)),
+        quarantine=quarantine,
+    )
     if rows_kept == 0:
         drop_view(spark, contract.table)
-        raise DataContractError(f"{name}: no valid rows left after quarantine")
-    manifest = ingest_manifest(
-        name,
-        rows_read,
-        int(rows_kept),
-        rows_quarantined,
-        duplicates,
-        reason_counts,
-        int(customers),
-        present,
-        spec,
-        plausibility,
-    )
-    return IngestResult(manifest=manifest, quarantine=quarantine)
+    check_rows_kept(name, result.manifest)
+    return result
 
 
 def ingest_transactions_spark(
@@ -411,9 +447,12 @@ def ingest_transactions_spark(
     spec: SourceSpec,
     max_bad_fraction: float = 0.01,
     plausibility: Plausibility | None = None,
+    left_out: LeftOut | None = None,
 ) -> IngestResult:
     """:func:`churn.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
-    result = ingest_table_spark(spark, spec, TRANSACTIONS, max_bad_fraction, plausibility)
+    result = ingest_table_spark(
+        spark, spec, TRANSACTIONS, max_bad_fraction, plausibility, left_out or LeftOut()
+    )
     ts_min, ts_max = query_rows(spark, "SELECT MIN(ts), MAX(ts) FROM transactions")[0]
     result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
     return result

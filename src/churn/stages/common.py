@@ -26,16 +26,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from churn import data
 from churn.config import register_resolvers
-from churn.errors import ChurnError, ConfigError, StorageError
+from churn.errors import ChurnError, ConfigError, DataContractError, StorageError
 from churn.features import build_features
 from churn.ingest import (
     CsvOptions,
     IngestResult,
+    LeftOut,
     Plausibility,
     SourceSpec,
+    TooManyBadRows,
     ingest_customers,
     ingest_transactions,
 )
@@ -196,12 +199,59 @@ def require_duckdb(cfg: DictConfig, stage: str, why: str) -> None:
         )
 
 
-def open_transactions(cfg: DictConfig) -> OpenedData:
+def open_transactions(cfg: DictConfig, manifest_name: str = "ingest_manifest.json") -> OpenedData:
     """Connect the configured engine and ingest ``cfg.data`` into its ``transactions`` table.
 
     ``ingest.valid_until: null`` is the day after today: the one place ingest reads the
-    clock (the window used is in the manifest).
+    clock (the window used is in the manifest). When too many rows are bad, the manifest
+    of counts (``manifest_name``) and the quarantined rows (``quarantine.csv``, or
+    ``customers_quarantine.csv``) are left in the stage's run folder all the same, and
+    the error names them.
     """
+    try:
+        return _open_transactions(cfg)
+    except TooManyBadRows as exc:
+        folder = _run_folder(cfg)
+        if folder is None:
+            raise
+        written = _write_failed_report(exc, folder, manifest_name)
+        raise DataContractError(
+            f"{exc}. The rejected rows, each with its reason, are in {written[-1]}; the "
+            f"counts in {written[0]}"
+        ) from exc
+
+
+def _run_folder(cfg: DictConfig) -> Path | None:
+    """The folder a stage writes its run's files to: ``output_dir``, or Hydra's run folder
+    (the score stage's log folder); ``None`` outside Hydra without ``output_dir``."""
+    try:
+        if cfg.get("output_dir"):
+            return Path(cfg.output_dir)
+    except OmegaConfBaseException:  # ${hydra:runtime.output_dir} outside Hydra
+        pass
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:  # not under Hydra (a test, a notebook)
+        return None
+
+
+def _write_failed_report(exc: TooManyBadRows, folder: Path, manifest_name: str) -> list[Path]:
+    """Write a failed ingest's manifest and quarantine to ``folder``; the files written
+    (the manifest first)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "" if exc.table == "transactions" else f"{exc.table}_"
+    written = [folder / manifest_name, folder / f"{prefix}quarantine.csv"]
+    manifest = exc.result.manifest
+    if prefix:  # where a stage's manifest keeps the customers table's counts
+        manifest = {"customers_table": manifest}
+    write_json(written[0], manifest)
+    exc.result.quarantine.to_csv(written[1], index=False)
+    return written
+
+
+def _open_transactions(cfg: DictConfig) -> OpenedData:
     limit = float(cfg.ingest.max_bad_fraction)
     valid_until = cfg.ingest.valid_until
     plausibility = Plausibility(
@@ -213,12 +263,16 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
             else parse_date(valid_until, "ingest.valid_until")
         ),
     )
+    left_out = LeftOut(
+        without_customer=str(cfg.ingest.get("without_customer", "drop")),
+        products=tuple(str(p) for p in cfg.data.get("exclude_products") or ()),
+    )
     if cfg.engine.name == "spark":
         from churn import spark_engine
 
         spark = spark_session(cfg.engine)
         result = spark_engine.ingest_transactions_spark(
-            spark, source_spec(cfg.data), limit, plausibility
+            spark, source_spec(cfg.data), limit, plausibility, left_out
         )
         customers = None
         if cfg.data.customers:
@@ -248,6 +302,7 @@ def open_transactions(cfg: DictConfig) -> OpenedData:
         max_bad_fraction=limit,
         batch_rows=int(cfg.ingest.batch_rows),
         plausibility=plausibility,
+        left_out=left_out,
     )
     customers = None
     if cfg.data.customers:

@@ -17,11 +17,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ``customers_quarantine.csv``.
 
     ``quarantine.csv`` is always written (only a header when no row was rejected), so a
-    scheduler can rely on the file being there.
+    scheduler can rely on the file being there; when too many rows are bad, the stage
+    fails but leaves ``quarantine.csv`` and ``manifest.json`` (with ``error``) all the same.
     """
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    opened = open_transactions(cfg)
+    # A failed ingest leaves manifest.json and quarantine.csv here too.
+    opened = open_transactions(cfg, manifest_name="manifest.json")
     target = out / "transactions.parquet"
     opened.write_parquet("transactions", target)
     quarantine = opened.ingest.quarantine
@@ -37,11 +39,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     write_json(out / "manifest.json", manifest)
     m = opened.ingest.manifest
     log.info(
-        "wrote %s: %d rows kept of %d read (%d quarantined, %d duplicates dropped)",
+        "wrote %s: %d rows kept of %d read (%d quarantined, %d duplicates dropped, "
+        "%d without a customer id, %d of excluded products)",
         target,
         m["rows_kept"],
         m["rows_read"],
         m["rows_quarantined"],
         m["duplicates_dropped"],
+        m["rows_without_customer"],
+        m["rows_excluded_products"],
     )
     return manifest
