@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -46,3 +47,65 @@ def test_ignored_features_warn_but_never_fail():
     tonight = pd.DataFrame({"seasonal": [1.0] * 95 + [9.0] * 5})
     report = drift_report(profile, tonight, warn_psi=0.1, fail_psi=0.25, ignore=["seasonal"])
     assert report[0]["status"] == "warn"
+
+
+def test_an_ignored_feature_that_would_fail_says_why_it_did_not():
+    profile = {"seasonal": {"edges": [5.0], "shares": [0.5, 0.5, 0.0]}}
+    tonight = pd.DataFrame({"seasonal": [1.0] * 95 + [9.0] * 5})
+    report = drift_report(
+        profile, tonight, 0.1, 0.25, ignore={"seasonal": "promotions move it with the calendar"}
+    )
+    assert report[0]["ignored"] == "promotions move it with the calendar"
+    listed = drift_report(profile, tonight, 0.1, 0.25, ignore=["seasonal"])
+    assert listed[0]["ignored"] == "listed in score.drift.ignore"
+
+
+def _young_shop(as_of: str, ages: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"tenure_days": ages, "as_of": pd.Timestamp(as_of)})
+
+
+def test_tenure_of_a_young_shop_ageing_with_the_calendar_is_not_drift():
+    # Everyone arrived after the data starts: 90 days later, every tenure is 90 days longer.
+    ages = np.arange(0, 300, dtype="float64")
+    profile = reference_profile(_young_shop("2024-01-01", ages), ["tenure_days"])
+    assert profile["tenure_days"]["as_of"] == "2024-01-01"
+    tonight = _young_shop("2024-03-31", ages + 90)
+    assert psi(profile["tenure_days"], tonight["tenure_days"].to_numpy()) > 0.25
+    row = drift_report(profile, tonight, 0.1, 0.25, as_of=dt.date(2024, 3, 31))[0]
+    assert row["status"] == "ok"
+    assert row["psi"] == pytest.approx(0.0, abs=1e-9)
+    assert (row["aligned_days"], row["elapsed_days"]) == (90, 90)
+    assert row["psi_as_measured"] > 0.25
+
+
+def test_tenure_moving_more_than_the_calendar_allows_still_fails():
+    ages = np.arange(0, 300, dtype="float64")
+    profile = reference_profile(_young_shop("2024-01-01", ages), ["tenure_days"])
+    # Ten days elapsed, but everyone looks 200 days older: a broken export.
+    row = drift_report(
+        profile, _young_shop("2024-01-11", ages + 200), 0.1, 0.25, as_of=dt.date(2024, 1, 11)
+    )[0]
+    assert row["status"] == "fail"
+    # Younger than at the reference: the calendar never does that.
+    younger = drift_report(
+        profile, _young_shop("2024-03-31", ages / 3), 0.1, 0.25, as_of=dt.date(2024, 3, 31)
+    )[0]
+    assert younger["status"] == "fail"
+
+
+def test_a_mature_shops_stable_tenure_stays_stable():
+    ages = np.arange(0, 300, dtype="float64")
+    profile = reference_profile(_young_shop("2024-01-01", ages), ["tenure_days"])
+    row = drift_report(
+        profile, _young_shop("2024-03-31", ages), 0.1, 0.25, as_of=dt.date(2024, 3, 31)
+    )[0]
+    assert (row["psi"], row["aligned_days"], row["status"]) == (0.0, 0, "ok")
+
+
+def test_only_ages_are_aligned():
+    frame = pd.DataFrame({"spend_365d": np.arange(300.0), "as_of": pd.Timestamp("2024-01-01")})
+    profile = reference_profile(frame, ["spend_365d"])
+    assert "as_of" not in profile["spend_365d"]
+    tonight = pd.DataFrame({"spend_365d": np.arange(300.0) + 90})
+    row = drift_report(profile, tonight, 0.1, 0.25, as_of=dt.date(2024, 3, 31))[0]
+    assert row["status"] == "fail" and "aligned_days" not in row

@@ -18,11 +18,19 @@ zero-purchase probability derived in the docstring of :func:`p_no_purchase`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
+
+log = logging.getLogger(__name__)
+
+# Bounds of the optimiser on the log parameters (r, alpha, a, b): e^-10 to e^10 (alpha
+# e^15, for time scales in days). A fit that ends on one is no interior optimum.
+_LOG_BOUNDS = ((-10.0, 10.0), (-10.0, 15.0), (-10.0, 10.0), (-10.0, 10.0))
+_AT_BOUND = 1e-3
 
 
 @dataclass(frozen=True)
@@ -105,12 +113,38 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeoParams:
         start,
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-10, 10), (-10, 15), (-10, 10), (-10, 10)],
+        bounds=list(_LOG_BOUNDS),
         # Tight tolerances: the optimum, not the optimiser's path, should set the features.
         options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 2000},
     )
     r, alpha, a, b = np.exp(result.x)
-    return BetaGeoParams(float(r), float(alpha), float(a), float(b))
+    params = BetaGeoParams(float(r), float(alpha), float(a), float(b))
+    at_bounds = parameters_at_bounds(params)
+    if at_bounds:
+        log.warning(
+            "BG/NBD fit on %d customers is degenerate: %s at the optimiser's bounds%s; "
+            "read bgnbd_p_no_order, bgnbd_expected_orders and the BG/NBD baseline with care "
+            "(features.btyd.enabled=false drops the features)",
+            len(x),
+            ", ".join(at_bounds),
+            ": the dropout probability is pushed to 0 (no sign of customers leaving after "
+            "a purchase), so the model reduces to a purchase rate"
+            if any(p.startswith(("a=", "b=")) for p in at_bounds)
+            else "",
+        )
+    return params
+
+
+def parameters_at_bounds(params: BetaGeoParams) -> list[str]:
+    """The fitted parameters that ended on a bound of the optimiser, as ``name=value``
+    (empty for an interior optimum)."""
+    values = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}
+    found = []
+    for (name, value), (low, high) in zip(values.items(), _LOG_BOUNDS, strict=True):
+        logged = np.log(value)
+        if logged - low < _AT_BOUND or high - logged < _AT_BOUND:
+            found.append(f"{name}={value:.3g}")
+    return found
 
 
 def log_likelihood(params: BetaGeoParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> float:

@@ -7,10 +7,22 @@ PSI = sum over bins of ``(actual - expected) * ln(actual / expected)``, with mis
 values as one more bin and shares floored at ``1e-4`` so an empty bin stays finite.
 Rules of thumb: below 0.1 stable, 0.1 to 0.25 a shift worth a look, above 0.25 a shift
 that makes the model's scores unreliable.
+
+Ages drift by construction. A feature in :data:`AGES` counts the days since a fixed event
+of the customer's past, so every customer's value grows by one a day: between the
+reference (the newest labelled snapshot, at least a label horizon before the end of the
+data) and tonight, ``elapsed`` days pass. A shop whose customers all arrived after its data
+starts (a young shop, or a short export) sees its whole population age by ``elapsed``
+days; a mature shop, where newcomers replace leavers, sees a stable distribution. Either,
+or anything between, is the calendar at work, not a broken export. So an age is compared
+after the best alignment: the reference's edges shifted by every whole number of days
+from 0 to ``elapsed`` (at most :data:`ALIGNMENT_STEPS` of them), keeping the smallest
+PSI. Ages moving backwards (fewer old customers) or by more than ``elapsed`` still count.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +30,10 @@ import numpy as np
 import pandas as pd
 
 FLOOR = 1e-4
+# Features that grow by one a day for every customer: days since their first order, since
+# they signed up. Their reference remembers its date, to allow for the days elapsed.
+AGES = ("tenure_days", "account_age_days")
+ALIGNMENT_STEPS = 60
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -33,7 +49,12 @@ def reference_profile(
     features: pd.DataFrame, names: Sequence[str], n_bins: int = 10
 ) -> dict[str, dict[str, Any]]:
     """Per feature: the interior bin edges (distinct deciles of the non-missing values) and
-    the reference share of each bin, the last entry being the missing values' share."""
+    the reference share of each bin, the last entry being the missing values' share; for an
+    age (:data:`AGES`), also the cutoff ``as_of`` of the reference when ``features`` has
+    that column."""
+    as_of = None
+    if "as_of" in features and len(features):
+        as_of = pd.Timestamp(features["as_of"].max()).date().isoformat()
     profile = {}
     for name in names:
         values = features[name].to_numpy(dtype="float64")
@@ -47,6 +68,8 @@ def reference_profile(
             "edges": edges.tolist(),
             "shares": _bin_shares(values, edges).tolist(),
         }
+        if name in AGES and as_of is not None:
+            profile[name]["as_of"] = as_of
     return profile
 
 
@@ -59,25 +82,77 @@ def psi(reference: Mapping[str, Any], values: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def aligned_psi(
+    reference: Mapping[str, Any], values: np.ndarray, elapsed_days: int
+) -> tuple[float, int]:
+    """The smallest PSI of an age against its reference with the reference's edges moved
+    forward by 0 to ``elapsed_days`` days, and the shift that gives it (see the module
+    docstring)."""
+    if elapsed_days <= 0:
+        return psi(reference, values), 0
+    steps = min(elapsed_days, ALIGNMENT_STEPS)
+    shifts = np.unique(np.round(np.linspace(0, elapsed_days, steps + 1)).astype(int))
+    edges = np.asarray(reference["edges"], dtype="float64")
+    best = (psi(reference, values), 0)
+    for shift in shifts[1:]:
+        moved = {"edges": (edges + shift).tolist(), "shares": reference["shares"]}
+        value = psi(moved, values)
+        if value < best[0]:
+            best = (value, int(shift))
+    return best
+
+
 def drift_report(
     profile: Mapping[str, Mapping[str, Any]],
     features: pd.DataFrame,
     warn_psi: float,
     fail_psi: float | None,
-    ignore: Sequence[str] = (),
+    ignore: Mapping[str, str] | Sequence[str] = (),
+    as_of: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """PSI of every profiled feature present in ``features``, largest first, each with a
     status: ``ok``, ``warn`` (at least ``warn_psi``) or ``fail`` (at least ``fail_psi``;
-    ``None`` never fails). Features in ``ignore`` can warn but never fail."""
+    ``None`` never fails).
+
+    Features in ``ignore`` (a list, or a mapping from feature to the reason) can warn but
+    never fail; a row that would have failed says so in ``ignored`` (the reason, or
+    ``"listed in score.drift.ignore"``). An age (:data:`AGES`) whose reference has a
+    date is compared after allowing for the days from that date to ``as_of``: its row
+    then has ``psi`` aligned, ``psi_as_measured`` and ``aligned_days``.
+    """
+    reasons = (
+        dict(ignore)
+        if isinstance(ignore, Mapping)
+        else dict.fromkeys(ignore, "listed in score.drift.ignore")
+    )
     rows = []
     for name, reference in profile.items():
         if name not in features:
             continue
-        value = round(psi(reference, features[name].to_numpy(dtype="float64")), 6)
+        values = features[name].to_numpy(dtype="float64")
+        row: dict[str, Any] = {"feature": name}
+        if name in AGES and as_of is not None and reference.get("as_of"):
+            elapsed = (as_of - dt.date.fromisoformat(reference["as_of"])).days
+            measured = psi(reference, values)
+            value, shift = aligned_psi(reference, values, elapsed)
+            row.update(
+                psi=round(value, 6),
+                psi_as_measured=round(measured, 6),
+                aligned_days=shift,
+                elapsed_days=elapsed,
+            )
+        else:
+            row["psi"] = round(psi(reference, values), 6)
+        value = row["psi"]
         status = "ok"
-        if fail_psi is not None and value >= fail_psi and name not in ignore:
-            status = "fail"
+        if fail_psi is not None and value >= fail_psi:
+            if name in reasons:
+                row["ignored"] = reasons[name]
+                status = "warn"
+            else:
+                status = "fail"
         elif value >= warn_psi:
             status = "warn"
-        rows.append({"feature": name, "psi": value, "status": status})
+        row["status"] = status
+        rows.append(row)
     return sorted(rows, key=lambda r: (-r["psi"], r["feature"]))

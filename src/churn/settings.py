@@ -626,6 +626,9 @@ class GateSettings(Group):
 
     min_roc_auc: Fraction
     tolerance: Annotated[float, number(ge=0)]
+    beat_baselines: Flag
+    baseline_margin_roc_auc: Fraction
+    baseline_margin_brier: Fraction
     force: Flag
 
 
@@ -643,6 +646,8 @@ class DriftGate(Group):
     warn_psi: Annotated[float, number(ge=0)]
     fail_psi: Annotated[float | None, number(gt=0, null=True)]
     ignore: Annotated[list[str], checked(_names)] = []
+    # Why the listed features' drift is expected, for the log (the data config says).
+    ignore_reason: OptionalText = None
 
     @classmethod
     def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:

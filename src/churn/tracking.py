@@ -396,13 +396,15 @@ def record_gate(name: str, version: str, run_id: str, alias: str, tags: Mapping[
 @dataclass(frozen=True)
 class ChampionReference:
     """The current champion as the gate compares with it: the model evaluated before its
-    final refit (or the registered one for versions logged without it), and the last
-    date whose outcome that model saw in training."""
+    final refit (or the registered one for versions logged without it), the last
+    date whose outcome that model saw in training, and the data source it was trained on
+    (``None`` if not recorded)."""
 
     classifier: ChurnClassifier
     version: str
     labels_end: str | None
     evaluated_model: bool
+    data_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +414,24 @@ class UnusableChampion:
 
     version: str
     reason: str
+    data_source: str | None = None
+
+
+# The tag (on the run, and on the model version) naming the data a model was trained on.
+DATA_SOURCE_TAG = "data.source"
+
+
+def _data_source(client: MlflowClient, mv: Any) -> str | None:
+    """The data source a registered version was trained on: its version tag, else its
+    run's (versions registered before the version tag existed); ``None`` if unknown."""
+    source = (mv.tags or {}).get(DATA_SOURCE_TAG)
+    if source is None and mv.run_id:
+        try:
+            with _store_errors():
+                source = client.get_run(mv.run_id).data.tags.get(DATA_SOURCE_TAG)
+        except MlflowException:
+            return None
+    return source
 
 
 def champion_reference(name: str) -> ChampionReference | UnusableChampion | None:
@@ -429,6 +449,7 @@ def champion_reference(name: str) -> ChampionReference | UnusableChampion | None
             mv = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
+    source = _data_source(client, mv)
     try:
         with _store_errors(), tempfile.TemporaryDirectory() as tmp:
             folder = mlflow.artifacts.download_artifacts(
@@ -443,13 +464,14 @@ def champion_reference(name: str) -> ChampionReference | UnusableChampion | None
             reason = _missing_files(client, mv.source) or (
                 f"it cannot be loaded: {_first_line(unusable.__cause__ or unusable)}"
             )
-            return UnusableChampion(version=str(mv.version), reason=reason)
+            return UnusableChampion(version=str(mv.version), reason=reason, data_source=source)
         evaluated = False
     return ChampionReference(
         classifier=classifier,
         version=str(mv.version),
         labels_end=(mv.tags or {}).get("evaluation_labels_end" if evaluated else "labels_end"),
         evaluated_model=evaluated,
+        data_source=source,
     )
 
 

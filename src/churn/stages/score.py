@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from churn import tracking
 from churn.consent import quarantined_objections, suppression_reasons
 from churn.drift import drift_report
-from churn.errors import ConfigError, DataContractError, DriftError
+from churn.errors import ChurnError, ConfigError, DataContractError, DriftError
 from churn.feature_registry import FAMILIES
 from churn.reasons import check_locale, localise_segments, top_reasons
 from churn.scoring import (
@@ -118,9 +118,35 @@ def _write_scores(opened: OpenedData, scores: pd.DataFrame, target: Path) -> Non
     frame.write.mode("overwrite").partitionBy("risk_tier").parquet(local_uri(target))
 
 
+def _drift_ignored(cfg: DictConfig) -> dict[str, str]:
+    """``score.drift.ignore``: feature -> why its drift may not stop the run."""
+    why = cfg.score.drift.get("ignore_reason")
+    reason = f"{why} (score.drift.ignore)" if why else "listed in score.drift.ignore"
+    return dict.fromkeys(map(str, cfg.score.drift.get("ignore") or []), reason)
+
+
 def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
     for row in report:
-        if row["status"] == "warn":
+        if "aligned_days" in row and row["psi_as_measured"] >= cfg.score.drift.warn_psi:
+            log.info(
+                "drift: %s PSI %.3f as measured, %.3f after allowing for the %d days since "
+                "the model's reference snapshot (every customer's value grows by one a day)",
+                row["feature"],
+                row["psi_as_measured"],
+                row["psi"],
+                row["elapsed_days"],
+            )
+        if row["status"] != "warn":
+            continue
+        if "ignored" in row:
+            log.warning(
+                "drift: %s PSI %.3f >= score.drift.fail_psi %s, ignored: %s; the run goes on",
+                row["feature"],
+                row["psi"],
+                cfg.score.drift.fail_psi,
+                row["ignored"],
+            )
+        else:
             log.warning(
                 "drift: %s PSI %.3f >= score.drift.warn_psi %s",
                 row["feature"],
@@ -214,9 +240,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         model = tracking.load_registered_model(
             cfg.tracking.registered_model, alias=cfg.model.alias, version=cfg.model.version
         )
-    classifier = model.classifier
     log.info("model %s version %s (run %s)", model.name, model.version, model.run_id)
+    try:
+        return _score(cfg, model, timings, locale)
+    except ChurnError as exc:
+        # Which model failed matters once several shops share a store.
+        raise type(exc)(f"model {model.name} v{model.version}: {exc}") from exc
 
+
+def _score(cfg: DictConfig, model: Any, timings: dict[str, float], locale: str) -> dict[str, Any]:
+    """:func:`run` once the model is loaded."""
+    classifier = model.classifier
     with step("ingest", timings):
         opened = open_transactions(cfg)
     last = opened.last_date
@@ -242,7 +276,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if missing:
         raise DataContractError(
             f"{opened.ingest.manifest['source']}: the model needs features this data cannot "
-            f"feed ({', '.join(missing)}); their input columns are missing"
+            f"feed ({', '.join(missing)}); their input columns are missing, or the model "
+            "belongs to another shop (set tracking.registered_model to this shop's model)"
         )
 
     with step("drift check", timings):
@@ -252,7 +287,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             features,
             float(cfg.score.drift.warn_psi),
             None if fail_psi is None else float(fail_psi),
-            ignore=list(cfg.score.drift.get("ignore") or []),
+            ignore=_drift_ignored(cfg),
+            as_of=as_of,
         )
         _check_drift(drift, cfg)
     if not classifier.reference:

@@ -6,6 +6,7 @@ What each step means (and why) is in the README's "Evaluation" section.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from churn.errors import ConfigError
 from churn.eval_report import write_evaluation_report
 from churn.evaluate import probability_metrics, ranking_metrics, segment_metrics
 from churn.features import KEY_COLUMNS, bgnbd_predictions, build_features
-from churn.gate import GateVerdict, promotion_verdict
+from churn.gate import MODEL, GateVerdict, promotion_verdict, same_data_source
 from churn.labels import make_labels
 from churn.model import ChurnClassifier, fit_lightgbm, refit
 from churn.scoring import assign_segments
@@ -103,27 +104,44 @@ class _ChampionComparison:
     label: str
     notes: list[str]
     unusable: str | None = None
+    not_comparable: str | None = None
 
 
 def _compare_with_champion(
-    con: Any, cfg: DictConfig, schedule: Schedule, test: pd.DataFrame, candidate_p: np.ndarray
+    con: Any,
+    cfg: DictConfig,
+    schedule: Schedule,
+    test: pd.DataFrame,
+    candidate_p: np.ndarray,
+    source: str,
 ) -> _ChampionComparison:
-    """Re-score the current champion on the test snapshot."""
+    """Re-score the current champion on the test snapshot, when it is a model of the same
+    data (``source``) that this data can feed."""
     champion = tracking.champion_reference(cfg.tracking.registered_model)
-    if champion is None or isinstance(champion, tracking.UnusableChampion):
-        candidate = ranking_metrics(test["churned"], candidate_p)["roc_auc"]
-        if champion is None:
-            return _ChampionComparison(None, candidate, "", [])
-        label = f"champion v{champion.version}"
+    candidate = ranking_metrics(test["churned"], candidate_p)["roc_auc"]
+    if champion is None:
+        return _ChampionComparison(None, candidate, "", [])
+    label = f"champion v{champion.version}"
+    if champion.data_source is not None and not same_data_source(champion.data_source, source):
+        why = (
+            f"it was trained on {champion.data_source}, this run on {source} (another "
+            f"shop's data shares the registered model {cfg.tracking.registered_model!r})"
+        )
         log.warning(
-            "%s is unusable (%s): the new model is judged on the floor and the recency "
-            "baseline only",
+            "%s is not comparable: %s; it stays @champion, the new version @challenger: "
+            "set tracking.registered_model=NAME to give this shop its own model",
+            label,
+            why,
+        )
+        return _ChampionComparison(None, candidate, label, [], not_comparable=why)
+    if isinstance(champion, tracking.UnusableChampion):
+        log.warning(
+            "%s is unusable (%s): the new model is judged on the floor and the baselines only",
             label,
             champion.reason,
         )
         return _ChampionComparison(None, candidate, label, [], unusable=champion.reason)
     notes = []
-    label = f"champion v{champion.version}"
     settings = champion.classifier.feature_settings
     if set(champion.classifier.feature_names) <= set(test.columns) and (
         settings.get("active_lookback_days") == int(cfg.label.active_lookback_days)
@@ -132,6 +150,11 @@ def _compare_with_champion(
     else:
         # Trained with other feature settings: rebuild its features for the test cutoff.
         champion_features = build_features(con, [schedule.test], **settings)
+    missing = [c for c in champion.classifier.feature_names if c not in champion_features]
+    if missing:
+        why = f"it needs features this data cannot feed ({', '.join(missing)})"
+        log.warning("%s is unusable on this data: %s; not compared", label, why)
+        return _ChampionComparison(None, candidate, label, [], unusable=why)
     rows = test[["customer_id", "churned"]].assign(candidate=candidate_p)
     rows = rows.merge(champion_features, on="customer_id", suffixes=("", "_champion"))
     if len(rows) < len(test):
@@ -154,6 +177,39 @@ def _compare_with_champion(
         label,
         notes,
     )
+
+
+def _gate_scores(metrics: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], int]:
+    """What the gate judges: each model's mean ROC AUC and Brier over the test origins
+    (``metrics["mean"]``), else the single test snapshot's; and the number of origins."""
+    if "mean" in metrics:
+        return metrics["mean"], int(metrics.get("n_origins", 1))
+    return {
+        MODEL: {"roc_auc": metrics["test_roc_auc"], "brier": metrics["test_brier"]},
+        # A ranking, not a probability: no Brier score.
+        "recency": {"roc_auc": metrics["baseline_recency_roc_auc"], "brier": None},
+        **{
+            name: {
+                "roc_auc": metrics[f"baseline_{name}_roc_auc"],
+                "brier": metrics[f"baseline_{name}_brier"],
+            }
+            for name in ("logistic", "bgnbd")
+        },
+    }, 1
+
+
+@dataclass
+class _Origin:
+    """One test origin: its schedule and snapshots, the model evaluated there, the flat
+    metrics (``test_*``, ``baseline_*``, ...), the scores of the model and the baselines on
+    its test rows (by label) and the model's probabilities before and after calibration."""
+
+    schedule: Schedule
+    parts: dict[str, pd.DataFrame]
+    classifier: ChurnClassifier
+    metrics: dict[str, Any]
+    scores: dict[str, np.ndarray]
+    probabilities: dict[str, np.ndarray]
 
 
 def _evaluate(
@@ -340,12 +396,48 @@ def _summary(metrics: dict[str, Any], report: Path) -> str:
             f"as @{metrics['model_alias']}"
         )
     lines.append(f"report: {report}")
+    if metrics.get("warnings"):
+        lines.append(f"warnings ({len(metrics['warnings'])}, also in the log and metrics.json):")
+        lines += [f"  {message}" for message in metrics["warnings"]]
     return "\n".join(lines)
+
+
+class _Warnings(logging.Handler):
+    """The WARNING messages of one run, for its summary: they change what its figures mean
+    (a degenerate BG/NBD fit, constant features, a champion not compared). Messages of one
+    kind (one format, such as a BG/NBD fit per cutoff) are shown once, with their count."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._first: dict[str, str] = {}
+        self._count: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = str(record.msg)
+        self._first.setdefault(kind, record.getMessage())
+        self._count[kind] = self._count.get(kind, 0) + 1
+
+    @property
+    def messages(self) -> list[str]:
+        return [
+            message
+            + (f" (and {self._count[kind] - 1} more like it)" if self._count[kind] > 1 else "")
+            for kind, message in self._first.items()
+        ]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train, evaluate, gate and register a churn model; return the metrics written to
-    ``<output_dir>/metrics.json``."""
+    ``<output_dir>/metrics.json`` (with ``warnings``: what the run logged as WARNING)."""
+    warned = _Warnings()
+    log.addHandler(warned)
+    try:
+        return _train(cfg, warned)
+    finally:
+        log.removeHandler(warned)
+
+
+def _train(cfg: DictConfig, warned: _Warnings) -> dict[str, Any]:
     require_duckdb(cfg, "train", "training fits one machine on the snapshot table")
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -407,21 +499,39 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             ]
         metrics, scores, probabilities = _evaluate(cfg, parts, classifier, bgnbd, out)
 
+    constant = [c for c in feature_cols if parts["train"][c].nunique(dropna=False) <= 1]
+    if constant:
+        log.warning(
+            "%d features are constant on the training snapshots, so the model cannot use them: %s",
+            len(constant),
+            ", ".join(constant),
+        )
     if register:
         with step("promotion gate", timings):
             compared = _compare_with_champion(
-                con, cfg, schedule, test, scores["LightGBM (calibrated)"]
+                con,
+                cfg,
+                schedule,
+                test,
+                scores["LightGBM (calibrated)"],
+                opened.ingest.manifest["source"],
             )
             champion_auc = compared.champion_roc_auc
+            gate_scores, n_origins = _gate_scores(metrics)
             verdict = promotion_verdict(
-                compared.candidate_roc_auc if champion_auc is not None else metrics["test_roc_auc"],
-                metrics["baseline_recency_roc_auc"],
-                champion_auc,
+                gate_scores,
+                champion_roc_auc=champion_auc,
+                candidate_roc_auc_vs_champion=compared.candidate_roc_auc,
                 min_roc_auc=float(cfg.gate.min_roc_auc),
                 tolerance=float(cfg.gate.tolerance),
+                beat_baselines=bool(cfg.gate.beat_baselines),
+                baseline_margin_roc_auc=float(cfg.gate.baseline_margin_roc_auc),
+                baseline_margin_brier=float(cfg.gate.baseline_margin_brier),
                 force=bool(cfg.gate.force),
+                n_origins=n_origins,
                 champion_label=compared.label or "the champion",
                 champion_unusable=compared.unusable,
+                champion_not_comparable=compared.not_comparable,
                 notes=compared.notes,
             )
             if champion_auc is not None:
@@ -455,6 +565,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "gate.verdict": metrics["gate"]["verdict"],
             "gate.forced": str(verdict.forced).lower(),
             "gate.reasons": " | ".join(verdict.reasons)[:5000],
+            **({"gate.outcome": verdict.outcome[:5000]} if verdict.outcome else {}),
         }
         if verdict.champion_unusable is not None:
             gate_tags["gate.champion_unusable"] = verdict.champion_unusable[:5000]
@@ -492,6 +603,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 verdict.alias,
                 {
                     **gate_tags,
+                    tracking.DATA_SOURCE_TAG: opened.ingest.manifest["source"],
                     "evaluation_labels_end": schedule.test.isoformat(),
                     "labels_end": last.isoformat(),
                 },
@@ -519,6 +631,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             _shap_images(classifier, test, out, int(cfg.train.explain_rows), int(cfg.seed)),
         )
         tracking.log_files(run_id, [*report_files, out / "shap_importance.csv"])
+    metrics["warnings"] = list(warned.messages)
     write_json(out / "metrics.json", metrics)
     print(_summary(metrics, out / REPORT_FILE), flush=True)
     return metrics
