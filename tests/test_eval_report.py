@@ -170,3 +170,29 @@ def test_write_evaluation_report_writes_utf8_and_returns_the_path(tmp_path: Path
     path = write_evaluation_report({"title": "Churn – test"}, {}, tmp_path / "report.html")
     assert path == tmp_path / "report.html"
     assert "<h1>Churn – test</h1>" in path.read_text(encoding="utf-8")
+
+
+def test_origins_and_differences_are_tables_with_the_mean_last():
+    models = {"model": {"roc_auc": 0.8, "brier": 0.17}, "recency": {"roc_auc": 0.75, "brier": None}}
+    report = {
+        "origins": [
+            {"test_cutoff": "2025-09-01", "customers": 1200, "churn_rate": 0.5, "models": models},
+            {"test_cutoff": "2025-10-01", "customers": 1300, "churn_rate": 0.4, "models": models},
+        ],
+        "origins_mean": models,
+        "differences": [
+            {
+                "baseline": "recency",
+                "origin": "mean",
+                "roc_auc": {"estimate": 0.05, "low": 0.04, "high": 0.061},
+                "brier": None,
+            }
+        ],
+    }
+    page = render_evaluation_report(report, {})
+    origins = page.split("<h2>Test origins</h2>", 1)[1].split("</table>", 1)[0]
+    assert origins.index("2025-09-01") < origins.index("2025-10-01") < origins.index("<b>mean")
+    assert "1,300" in origins and "0.7500" in origins
+    differences = page.split("<h2>Model minus baseline</h2>", 1)[1].split("</table>", 1)[0]
+    assert "+0.0500" in differences and "[+0.0400, +0.0610]" in differences
+    assert "[–, –]" not in differences and differences.count("–") == 2  # no Brier: dashes

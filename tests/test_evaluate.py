@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from churn.evaluate import (
+    bootstrap_weights,
     expected_calibration_error,
+    interval,
     lift_and_capture,
+    paired_bootstrap,
     probability_metrics,
     segment_metrics,
+    weighted_roc_auc,
 )
 
 
@@ -72,3 +77,64 @@ def test_segment_metrics_leave_auc_empty_for_a_one_class_segment():
         {"segment": "a", "customers": 2, "churn_rate": 0.5, "roc_auc": 1.0},
         {"segment": "b", "customers": 2, "churn_rate": 1.0, "roc_auc": None},
     ]
+
+
+def test_weighted_roc_auc_with_ones_is_roc_auc_and_counts_ties_half():
+    y = np.array([0, 1, 0, 1, 1, 0])
+    score = np.array([1.0, 2.0, 2.0, 3.0, 0.5, 0.5])
+    # Pairs (pos, neg): 2>1, 2=2 (half), 2>0.5, 3>all three, 0.5<1, 0.5<2, 0.5=0.5 (half):
+    # (1 + 0.5 + 1) + 3 + (0 + 0 + 0.5) = 6 of 9.
+    assert weighted_roc_auc(y, score, np.ones((1, 6)))[0] == pytest.approx(6 / 9)
+    assert roc_auc_score(y, score) == pytest.approx(6 / 9)
+
+
+def test_weighted_roc_auc_counts_a_row_drawn_twice_twice():
+    y = np.array([0, 1, 0, 1])
+    score = np.array([0.1, 0.4, 0.35, 0.8])
+    counts = np.array([[2, 1, 1, 0]])
+    # The positive 0.4 beats both copies of 0.1 and the 0.35: 3 of 3 pairs.
+    assert weighted_roc_auc(y, score, counts)[0] == pytest.approx(1.0)
+    # Both positives beat the negative 0.35, drawn twice: 4 of 4 pairs.
+    counts = np.array([[0, 1, 2, 1]])
+    assert weighted_roc_auc(y, score, counts)[0] == pytest.approx(1.0)
+    assert weighted_roc_auc(y, score[::-1], counts)[0] == pytest.approx(0.0)
+
+
+def test_bootstrap_weights_are_resamples_of_every_row_count():
+    chunks = list(bootstrap_weights(7, 450, seed=1))
+    weights = np.concatenate(chunks)
+    assert weights.shape == (450, 7)
+    assert (weights.sum(axis=1) == 7).all()
+    again = np.concatenate(list(bootstrap_weights(7, 450, seed=1)))
+    assert np.array_equal(weights, again)
+
+
+def test_identical_predictions_give_a_zero_width_interval_at_zero():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    p = rng.random(200)
+    draws = paired_bootstrap(y, p, {"same": p.copy()}, ["same"], n_resamples=200, seed=3)
+    for metric in ("roc_auc", "brier"):
+        assert interval(0.0, draws["same"][metric]) == {"estimate": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_a_known_difference_is_inside_its_interval_and_a_ranking_has_no_brier():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    good = np.clip(0.5 + 0.3 * (y - 0.5) + 0.2 * rng.standard_normal(2000), 0.01, 0.99)
+    coin = np.full(2000, 0.5)
+    draws = paired_bootstrap(
+        y, good, {"coin": coin, "rank": -good}, ["coin"], n_resamples=300, seed=0
+    )
+    assert set(draws["rank"]) == {"roc_auc"}
+    # Against a constant 0.5: ROC AUC difference = AUC(good) - 0.5; Brier difference =
+    # Brier(good) - 0.25.
+    auc_gap = roc_auc_score(y, good) - 0.5
+    brier_gap = np.mean((good - y) ** 2) - 0.25
+    shown = interval(auc_gap, draws["coin"]["roc_auc"])
+    assert shown["low"] < auc_gap < shown["high"]
+    assert shown["high"] - shown["low"] < 0.05
+    brier = interval(brier_gap, draws["coin"]["brier"])
+    assert brier["low"] < brier_gap < brier["high"] < 0
+    # Reversing the ranking: exactly 2 * AUC - 1 in every resample.
+    assert np.allclose(draws["rank"]["roc_auc"], 2 * draws["coin"]["roc_auc"], atol=1e-6)

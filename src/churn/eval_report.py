@@ -59,7 +59,9 @@ predictions are off by about 2 percentage points on average.</li>
 than a random 10%. A lift of 3 means three times as many.</li>
 <li><b>Capture at 10%</b>: the share of all churners found among the riskiest 10% of
 customers (likewise at 20%).</li>
-<li>All figures are measured on the test snapshot, which no model saw during training.</li>
+<li>The comparison, calibration, segment and curve figures are measured on the newest
+test snapshot, which no model saw during training; the test origins table repeats the
+evaluation at earlier cutoffs.</li>
 </ul>
 </section>
 """
@@ -89,6 +91,14 @@ def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Pat
           ``churn_rate`` (float, 0-1), ``roc_auc`` (float or None).
         - ``gate``: ``verdict`` ("passed" or "failed"), ``alias`` (str), ``forced`` (bool),
           ``reasons`` (list of str).
+        - ``origins``: list of dicts, oldest first, one per test origin: ``test_cutoff``
+          (str), ``customers`` (int), ``churn_rate`` (float, 0-1), ``schedule`` (str, how
+          its training cutoffs were placed) and ``models``: model label to ``roc_auc`` and
+          ``brier`` (float or None); ``origins_mean``: the same ``models`` mapping,
+          averaged over the origins.
+        - ``differences``: list of dicts, model minus baseline: ``baseline`` (str),
+          ``origin`` (str: a test cutoff, or "mean"), ``roc_auc`` and ``brier`` (None or a
+          dict with ``estimate``, ``low``, ``high``: the 95% interval).
         - ``notes``: list of str, one paragraph each.
     images : mapping of str to Path
         Caption to PNG file, rendered in this order as embedded figures.
@@ -110,6 +120,8 @@ def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Pat
         _gate(report.get("gate")),
         HOW_TO_READ,
         _data(report.get("schedule"), report.get("rows")),
+        _origins(report.get("origins"), report.get("origins_mean")),
+        _differences(report.get("differences")),
         _comparison(report.get("comparison")),
         _calibration(report.get("calibration")),
         _segments(report.get("segments")),
@@ -245,6 +257,87 @@ def _data(schedule: Mapping[str, Any] | None, rows: Mapping[str, Any] | None) ->
     )
     churn_rate = _percent(rows.get("test_churn_rate"))
     return f"<section>\n<h2>Data</h2>\n{table}\n<p>Test churn rate: {churn_rate}</p>\n</section>"
+
+
+def _origins(origins: Sequence[Mapping[str, Any]] | None, mean: Mapping[str, Any] | None) -> str:
+    if not origins:
+        return ""
+    names = list(origins[-1].get("models") or {})
+    fmt = _number(4)
+
+    def cells(models: Mapping[str, Any]) -> list[str]:
+        out = []
+        for name in names:
+            values = models.get(name) or {}
+            out += [fmt(values.get("roc_auc")), fmt(values.get("brier"))]
+        return out
+
+    rows = [
+        [
+            _text(o.get("test_cutoff")),
+            _count(o.get("customers")),
+            _percent(o.get("churn_rate")),
+            _text(o.get("schedule")),
+            *cells(o.get("models") or {}),
+        ]
+        for o in origins
+    ]
+    if mean:
+        rows.append(["<b>mean</b>", "", "", "", *(f"<b>{c}</b>" for c in cells(mean))])
+    headers = ["Test cutoff", "Customers", "Churn rate", "Training cutoffs"]
+    headers += [f"{_text(n)} {m}" for n in names for m in ("ROC AUC", "Brier")]
+    table = _table(headers, rows, numeric=[False, True, True, False] + [True] * 2 * len(names))
+    return (
+        "<section>\n<h2>Test origins</h2>\n"
+        f"<p>The model and every baseline scored at each of the last {len(origins)} test "
+        "cutoffs, each model trained only on what was known at its cutoff; the mean is "
+        "what the promotion gate judges. Recency is a ranking: it has no Brier score.</p>\n"
+        f"{table}\n</section>"
+    )
+
+
+def _difference(value: Mapping[str, Any] | None) -> list[str]:
+    if not value:
+        return [MISSING, MISSING]
+
+    def signed(x: Any) -> str:
+        return MISSING if _is_missing(x) else f"{float(x):+.4f}"
+
+    return [
+        signed(value.get("estimate")),
+        f"[{signed(value.get('low'))}, {signed(value.get('high'))}]",
+    ]
+
+
+def _differences(differences: Sequence[Mapping[str, Any]] | None) -> str:
+    if not differences:
+        return ""
+    rows = []
+    for d in differences:
+        origin = _text(d.get("origin"))
+        if d.get("origin") == "mean":
+            origin = "<b>mean</b>"
+        rows.append(
+            [
+                _text(d.get("baseline")),
+                origin,
+                *_difference(d.get("roc_auc")),
+                *_difference(d.get("brier")),
+            ]
+        )
+    table = _table(
+        ["Baseline", "Test cutoff", "ROC AUC", "95% interval", "Brier", "95% interval"],
+        rows,
+        numeric=[False, False, True, True, True, True],
+    )
+    return (
+        "<section>\n<h2>Model minus baseline</h2>\n"
+        "<p>The model's ROC AUC and Brier score minus each baseline's, with 95% intervals "
+        "from a paired bootstrap over customers (the same resampled customers score both; "
+        "for the mean, customers are resampled within each origin). ROC AUC above 0 and "
+        "Brier below 0 favour the model; an interval that holds 0 is no clear difference."
+        f"</p>\n{table}\n</section>"
+    )
 
 
 def _comparison(comparison: Sequence[Mapping[str, Any]] | None) -> str:

@@ -300,3 +300,42 @@ def shap_dependence_figure(
     ax.set_ylabel("Contribution to the churn log-odds")
     ax.grid(alpha=0.3)
     return fig
+
+
+def differences_figure(rows: list[dict]) -> Figure:
+    """Model minus baseline, with 95% intervals: one panel for ROC AUC, one for Brier.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per (baseline, origin): ``label`` (str, the row's name on the y axis),
+        ``mean`` (bool, drawn in black: the mean over origins), and ``roc_auc`` and
+        ``brier``, each ``None`` or a dict with ``estimate``, ``low`` and ``high``.
+
+    Returns
+    -------
+    Figure
+        Points at the estimates, horizontal bars over the intervals and a dashed line at
+        0; right of 0 favours the model in ROC AUC, left of 0 in Brier.
+    """
+    fig = Figure(figsize=(9.0, 0.32 * len(rows) + 1.6), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    positions = np.arange(len(rows))[::-1]
+    for ax, metric, title in (
+        (axes[0], "roc_auc", "ROC AUC: model - baseline (> 0: model better)"),
+        (axes[1], "brier", "Brier: model - baseline (< 0: model better)"),
+    ):
+        for y, row in zip(positions, rows, strict=True):
+            value = row.get(metric)
+            if not value:
+                continue
+            low, high = value.get("low"), value.get("high")
+            colour = "black" if row.get("mean") else "#1f77b4"
+            if low is not None and high is not None:
+                ax.plot([low, high], [y, y], color=colour, linewidth=2 if row.get("mean") else 1)
+            ax.plot([value["estimate"]], [y], "o", color=colour)
+        ax.axvline(0, **REFERENCE_STYLE)
+        ax.set_title(title, fontsize="medium")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(positions, [row["label"] for row in rows], fontsize="small")
+    return fig

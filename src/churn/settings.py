@@ -731,12 +731,13 @@ class ReportSettings(Group):
 
 
 class TrainSettings(Group):
-    """``train``: registration, refit and the SHAP sample."""
+    """``train``: registration, refit, the SHAP sample and the bootstrap's resamples."""
 
     # "register" is a method name of pydantic's models: the key is its alias.
     register_model: Flag = Field(alias="register")
     refit: Flag
     explain_rows: Whole0
+    bootstrap_resamples: Annotated[int, whole(ge=10)]
 
 
 def _engine_tag(value: Any) -> str | None:
