@@ -66,12 +66,13 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert written["gate"]["verdict"] == "passed"
     assert (written["model_version"], written["model_alias"]) == ("1", "champion")
     report = (tmp_path / "train" / "evaluation_report.html").read_text()
-    # ROC, PR, gains, reliability; SHAP summary, importance and 5 dependence plots.
-    assert report.count("data:image/png;base64,") == 11
+    # ROC, PR, gains, reliability, differences; SHAP summary, importance, 5 dependence.
+    assert report.count("data:image/png;base64,") == 12
     predictions = pd.read_csv(tmp_path / "train" / "test_predictions.csv")
     assert list(predictions.columns) == ["customer_id", "as_of", "y_true", "p_churn"]
-    assert (predictions["as_of"] == written["test_cutoff"]).all()
-    assert len(predictions) == written["n_test"]
+    assert predictions["as_of"].max() == written["test_cutoff"]
+    newest = predictions[predictions["as_of"] == written["test_cutoff"]]
+    assert len(newest) == written["n_test"]
 
     manifest = score.run(score_config(small_shop_path, tmp_path / "scores", tracking_overrides))
     folder = tmp_path / "scores" / manifest["as_of"]
@@ -86,6 +87,50 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert (at_risk["model_version"] == 1).all()
     scores = pd.read_parquet(folder / "scores.parquet")
     assert len(scores) == manifest["rows_scored"] >= len(at_risk)
+
+
+def test_train_evaluates_every_origin_and_averages_them(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    out = tmp_path / "train"
+    cfg = train_config(small_shop_path, out, [*tracking_overrides, "train.register=false"])
+    metrics = train.run(cfg)
+    written = json.loads((out / "metrics.json").read_text())
+    # Two years of data, 90-day horizon: the last three origins, a month apart.
+    origins = written["origins"]
+    assert [o["test_cutoff"] for o in origins] == ["2024-08-02", "2024-09-01", "2024-10-01"]
+    assert written["n_origins"] == 3 and written["test_cutoff"] == "2024-10-01"
+    names = {"model", "recency", "logistic", "bgnbd"}
+    assert set(written["mean"]) == names
+    for name in names:
+        for metric in ("roc_auc", "brier"):
+            values = [o["models"][name].get(metric) for o in origins]
+            if name == "recency" and metric == "brier":
+                assert written["mean"][name][metric] is None
+                continue
+            assert written["mean"][name][metric] == pytest.approx(sum(values) / 3)
+    # The newest origin is what the flat keys report.
+    assert origins[-1]["models"]["model"]["roc_auc"] == pytest.approx(written["test_roc_auc"])
+    for origin in origins:
+        schedule = origin["schedule"]
+        ends = [
+            pd.Timestamp(c) + pd.Timedelta(days=90)
+            for c in [*schedule["train_cutoffs"].split(","), schedule["validation_cutoff"]]
+        ]
+        assert max(ends) <= pd.Timestamp(origin["test_cutoff"])
+        for name in ("recency", "logistic", "bgnbd"):
+            auc = origin["differences"][name]["roc_auc"]
+            assert auc["low"] <= auc["estimate"] <= auc["high"]
+    assert set(written["differences"]["recency"]) == {"roc_auc"}
+    assert set(written["differences"]["bgnbd"]) == {"roc_auc", "brier"}
+    predictions = pd.read_csv(out / "test_predictions.csv")
+    assert sorted(predictions["as_of"].unique()) == [o["test_cutoff"] for o in origins]
+    assert len(predictions) == sum(o["n_test"] for o in origins)
+    schedule = json.loads((out / "schedule.json").read_text())
+    assert [s["test_cutoff"] for s in schedule["origins"]] == [o["test_cutoff"] for o in origins]
+    report = (out / "evaluation_report.html").read_text()
+    assert "Test origins" in report and "Model minus baseline" in report
+    assert metrics["mean"] == written["mean"]
 
 
 def test_a_model_failing_the_gate_stays_challenger_and_scoring_keeps_the_champion(

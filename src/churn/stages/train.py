@@ -21,13 +21,19 @@ from churn.calibration import fit_calibrator
 from churn.drift import reference_profile
 from churn.errors import ConfigError
 from churn.eval_report import write_evaluation_report
-from churn.evaluate import probability_metrics, ranking_metrics, segment_metrics
+from churn.evaluate import (
+    interval,
+    paired_bootstrap,
+    probability_metrics,
+    ranking_metrics,
+    segment_metrics,
+)
 from churn.features import KEY_COLUMNS, bgnbd_predictions, build_features
 from churn.gate import MODEL, GateVerdict, promotion_verdict, same_data_source
 from churn.labels import make_labels
 from churn.model import ChurnClassifier, fit_lightgbm, refit
 from churn.scoring import assign_segments
-from churn.split import Schedule, snapshot_schedule
+from churn.split import OUT_OF_TIME, Schedule, holdout_customers, origin_schedules
 from churn.stages.common import (
     log,
     open_transactions,
@@ -38,39 +44,83 @@ from churn.stages.common import (
 )
 
 REPORT_FILE = "evaluation_report.html"
+# Names in metrics["mean"] and metrics["origins"][i]["models"]: the model (churn.gate.MODEL),
+# then the baselines as in the flat keys (baseline_<name>_*), with their labels.
+BASELINES = {
+    "logistic": "logistic RFM",
+    "bgnbd": "BG/NBD",
+    "recency": "recency",
+}
+# Baselines whose scores are probabilities (recency is a ranking: no Brier score).
+PROBABILITY_BASELINES = ("logistic", "bgnbd")
 
 
 def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
 
 
-def _schedule(cfg: DictConfig, first: Any, last: Any) -> Schedule:
-    schedule = snapshot_schedule(
+def _schedules(cfg: DictConfig, first: Any, last: Any) -> tuple[Schedule, ...]:
+    """The schedule of each test origin, oldest first; logged, with a warning when the
+    history changed what the evaluation means."""
+    wanted = int(cfg.split.n_test_origins)
+    schedules = origin_schedules(
         first,
         last,
         int(cfg.label.horizon_days),
+        n_origins=wanted,
+        origin_spacing_days=int(cfg.split.origin_spacing_days),
         n_train_cutoffs=int(cfg.split.n_train_cutoffs),
         spacing_days=int(cfg.split.spacing_days),
         min_history_days=int(cfg.split.min_history_days),
+        min_spacing_days=int(cfg.split.min_spacing_days),
     )
-    log.info(
-        "snapshots: train %s, validation %s, test %s",
-        ", ".join(d.isoformat() for d in schedule.train),
-        schedule.validation,
-        schedule.test,
-    )
-    return schedule
+    if len(schedules) < wanted:
+        log.warning(
+            "only %d of split.n_test_origins=%d test origins fit in the history (%s to %s): "
+            "the evaluation averages over fewer periods",
+            len(schedules),
+            wanted,
+            first,
+            last,
+        )
+    for schedule in schedules:
+        log.info(
+            "origin %s: train %s, validation %s (%s)",
+            schedule.test,
+            ", ".join(d.isoformat() for d in schedule.train),
+            schedule.validation,
+            schedule.mode,
+        )
+        for note in schedule.notes:
+            if schedule.mode == OUT_OF_TIME:
+                log.info("origin %s: %s", schedule.test, note)
+            else:
+                log.warning("origin %s: %s", schedule.test, note)
+    return schedules
 
 
 def _split(table: pd.DataFrame, schedule: Schedule) -> dict[str, pd.DataFrame]:
     as_of = table["as_of"].dt.date
+    train = as_of.isin(schedule.train)
+    validation = (as_of == schedule.validation).to_numpy()
+    if schedule.validation_holdout > 0:
+        # The validation cutoff also trains: its held-out customers validate, and they
+        # train at no cutoff.
+        held = holdout_customers(table["customer_id"], schedule.validation_holdout)
+        train, validation = train & ~held, validation & held
     parts = {
-        "train": table[as_of.isin(schedule.train)],
-        "validation": table[as_of == schedule.validation],
+        "train": table[train],
+        "validation": table[validation],
         "test": table[as_of == schedule.test],
     }
     for name, part in parts.items():
-        log.info("%s: %d rows, churn rate %.3f", name, len(part), part["churned"].mean())
+        log.info(
+            "origin %s, %s: %d rows, churn rate %.3f",
+            schedule.test,
+            name,
+            len(part),
+            part["churned"].mean(),
+        )
         if part["churned"].nunique() < 2:
             raise ConfigError(
                 f"the {name} snapshot has {len(part)} rows, all labelled "
@@ -212,16 +262,50 @@ class _Origin:
     probabilities: dict[str, np.ndarray]
 
 
+def _fit(
+    cfg: DictConfig, parts: dict[str, pd.DataFrame], feature_cols: list[str]
+) -> ChurnClassifier:
+    """LightGBM with early stopping on the validation snapshot, calibrated there."""
+    train, valid = parts["train"], parts["validation"]
+    horizon = int(cfg.label.horizon_days)
+    classifier = fit_lightgbm(
+        train[feature_cols],
+        train["churned"],
+        valid[feature_cols],
+        valid["churned"],
+        params=OmegaConf.to_container(cfg.model.params, resolve=True),
+        num_boost_round=int(cfg.model.num_boost_round),
+        early_stopping_rounds=int(cfg.model.early_stopping_rounds),
+        seed=int(cfg.seed),
+        feature_settings={
+            "windows": list(cfg.features.windows),
+            "active_lookback_days": int(cfg.label.active_lookback_days),
+            "families": list(cfg.features.families),
+            "btyd_horizon_days": horizon if cfg.features.btyd.enabled else None,
+        },
+    )
+    classifier.calibrator = fit_calibrator(
+        classifier.predict_raw(valid), valid["churned"], str(cfg.model.calibration)
+    )
+    return classifier
+
+
 def _evaluate(
     cfg: DictConfig,
+    con: Any,
+    schedule: Schedule,
     parts: dict[str, pd.DataFrame],
     classifier: ChurnClassifier,
-    bgnbd: pd.Series,
-    out: Path,
-) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Metrics of the model and the baselines on the test rows; also the scores and
-    probabilities to plot."""
+) -> _Origin:
+    """Metrics of the model and the baselines on one origin's test rows."""
     test, valid, train = parts["test"], parts["validation"], parts["train"]
+    if "bgnbd_p_no_order" in test:
+        bgnbd = test["bgnbd_p_no_order"]
+    else:  # family off for the model; the baseline still needs it
+        preds = bgnbd_predictions(con, [schedule.test], int(cfg.label.horizon_days))
+        bgnbd = test[list(KEY_COLUMNS)].merge(preds, on=list(KEY_COLUMNS), how="left")[
+            "bgnbd_p_no_order"
+        ]
     y = test["churned"].to_numpy()
     features = classifier.feature_names
     raw = classifier.predict_raw(test[features])
@@ -247,22 +331,123 @@ def _evaluate(
         "calibration": classifier.calibrator.method,
         "segments": segment_metrics(y, p, segments.tolist()),
     }
-    pd.DataFrame(
-        {
-            "customer_id": test["customer_id"].to_numpy(),
-            "as_of": test["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
-            "y_true": y,
-            "p_churn": p,
-        }
-    ).to_csv(out / "test_predictions.csv", index=False)
     scores = {
         "LightGBM (calibrated)": p,
-        "logistic RFM": p_logistic,
-        "BG/NBD": bgnbd.to_numpy(),
-        "recency": test["days_since_last_order"].to_numpy(dtype="float64"),
+        BASELINES["logistic"]: p_logistic,
+        BASELINES["bgnbd"]: bgnbd.to_numpy(dtype="float64"),
+        BASELINES["recency"]: test["days_since_last_order"].to_numpy(dtype="float64"),
     }
     probabilities = {"before calibration": raw, "after calibration": p}
-    return metrics, scores, probabilities
+    return _Origin(schedule, parts, classifier, metrics, scores, probabilities)
+
+
+def _origin_models(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """One origin's flat metrics by model name (``model``, ``model_uncalibrated`` and
+    each baseline)."""
+    prefixes = {
+        MODEL: "test",
+        f"{MODEL}_uncalibrated": "test_uncalibrated",
+        **{name: f"baseline_{name}" for name in BASELINES},
+    }
+    return {
+        name: {
+            key.removeprefix(f"{prefix}_"): value
+            for key, value in metrics.items()
+            if key.startswith(f"{prefix}_") and isinstance(value, float)
+        }
+        for name, prefix in prefixes.items()
+    }
+
+
+def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> dict[str, Any]:
+    """Per origin and averaged over origins: every model's ROC AUC and Brier score, and
+    the model-minus-baseline differences with 95% intervals from a paired bootstrap over
+    customers (resampled within each origin; the mean's draws average the origins'
+    draws of the same resample)."""
+    rows, draws = [], []
+    for i, origin in enumerate(origins):
+        y = origin.parts["test"]["churned"].to_numpy()
+        scores = origin.scores
+        model_p = scores["LightGBM (calibrated)"]
+        boot = paired_bootstrap(
+            y,
+            model_p,
+            {name: scores[label] for name, label in BASELINES.items()},
+            PROBABILITY_BASELINES,
+            n_resamples=n_resamples,
+            seed=seed + i,
+        )
+        models = _origin_models(origin.metrics)
+        differences = {
+            name: {
+                metric: interval(models[MODEL][metric] - models[name][metric], values)
+                for metric, values in boot[name].items()
+            }
+            for name in BASELINES
+        }
+        draws.append(boot)
+        m = origin.metrics
+        rows.append(
+            {
+                "test_cutoff": origin.schedule.test.isoformat(),
+                "schedule": origin.schedule.describe(),
+                **{k: m[k] for k in ("n_train", "n_validation", "n_test", "test_churn_rate")},
+                "best_iteration": m["best_iteration"],
+                "models": models,
+                "differences": differences,
+            }
+        )
+    mean = {
+        name: {
+            "roc_auc": float(np.mean([r["models"][name]["roc_auc"] for r in rows])),
+            "brier": (
+                float(np.mean([r["models"][name]["brier"] for r in rows]))
+                if name == MODEL or name in PROBABILITY_BASELINES
+                else None
+            ),
+        }
+        for name in (MODEL, *BASELINES)
+    }
+    differences = {
+        name: {
+            metric: interval(
+                float(np.mean([r["differences"][name][metric]["estimate"] for r in rows])),
+                np.mean([d[name][metric] for d in draws], axis=0),
+            )
+            for metric in draws[0][name]
+        }
+        for name in BASELINES
+    }
+    flat = {
+        f"mean_{name}_{metric}": value
+        for name, values in mean.items()
+        for metric, value in values.items()
+        if value is not None
+    }
+    return {
+        "n_origins": len(rows),
+        "origins": rows,
+        "mean": mean,
+        "differences": differences,
+        **flat,
+    }
+
+
+def _write_predictions(origins: list[_Origin], path: Path) -> None:
+    """``customer_id, as_of, y_true, p_churn`` of every origin, oldest first."""
+    pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "customer_id": o.parts["test"]["customer_id"].to_numpy(),
+                    "as_of": o.parts["test"]["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
+                    "y_true": o.parts["test"]["churned"].to_numpy(),
+                    "p_churn": o.scores["LightGBM (calibrated)"],
+                }
+            )
+            for o in origins
+        ]
+    ).to_csv(path, index=False)
 
 
 def _comparison(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -308,6 +493,41 @@ def _shap_images(
     return images
 
 
+def _labelled(models: dict[str, Any]) -> dict[str, Any]:
+    """``{label: {"roc_auc", "brier"}}`` of the model and the baselines, for the report."""
+    labels = {MODEL: "LightGBM (calibrated)", **BASELINES}
+    return {
+        label: {k: models[name].get(k) for k in ("roc_auc", "brier")}
+        for name, label in labels.items()
+    }
+
+
+def _difference_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Model-minus-baseline rows of the report: per baseline, each origin then the mean."""
+    rows = []
+    for name, label in BASELINES.items():
+        for origin in metrics["origins"]:
+            rows.append(
+                {"baseline": label, "origin": origin["test_cutoff"], **origin["differences"][name]}
+            )
+        rows.append({"baseline": label, "origin": "mean", **metrics["differences"][name]})
+    return rows
+
+
+def _differences_image(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
+    rows = [
+        {
+            "label": f"{row['baseline']} @ {row['origin']}",
+            "mean": row["origin"] == "mean",
+            "roc_auc": row.get("roc_auc"),
+            "brier": row.get("brier"),
+        }
+        for row in _difference_rows(metrics)
+    ]
+    caption = "Model minus baseline with 95% intervals (paired bootstrap over customers)"
+    return {caption: plots.save_png(plots.differences_figure(rows), out / "differences.png")}
+
+
 def _write_report(
     out: Path,
     y: np.ndarray,
@@ -319,7 +539,7 @@ def _write_report(
     shap_images: dict[str, Path],
 ) -> list[Path]:
     images = {
-        "ROC curves on the test snapshot": plots.save_png(
+        "ROC curves on the newest test snapshot": plots.save_png(
             plots.roc_figure(y, scores), out / "roc.png"
         ),
         "Precision-recall curves": plots.save_png(plots.pr_figure(y, scores), out / "pr.png"),
@@ -329,6 +549,7 @@ def _write_report(
         "Reliability of the churn probabilities, before and after calibration": plots.save_png(
             plots.reliability_figure(y, probabilities), out / "calibration.png"
         ),
+        **_differences_image(metrics, out),
         **shap_images,
     }
     gate = metrics["gate"]
@@ -345,6 +566,19 @@ def _write_report(
             "test": metrics["n_test"],
             "test_churn_rate": metrics["test_churn_rate"],
         },
+        "origins": [
+            {
+                "test_cutoff": o["test_cutoff"],
+                "customers": o["n_test"],
+                "churn_rate": o["test_churn_rate"],
+                "schedule": f"{len(o['schedule']['train_cutoffs'].split(','))} "
+                f"({o['schedule']['mode']}, every {o['schedule']['spacing_days']} days)",
+                "models": _labelled(o["models"]),
+            }
+            for o in metrics["origins"]
+        ],
+        "origins_mean": _labelled(metrics["mean"]),
+        "differences": _difference_rows(metrics),
         "comparison": _comparison(metrics),
         "calibration": {
             "method": metrics["calibration"],
@@ -387,6 +621,18 @@ def _summary(metrics: dict[str, Any], report: Path) -> str:
             f"{'-' if brier is None else f'{brier:.4f}':>8} "
             f"{metrics[f'{prefix}_lift_at_10pct']:>9.2f}"
         )
+    origins = metrics["origins"]
+    cutoffs = ", ".join(o["test_cutoff"] for o in origins)
+    lines.append(f"over {len(origins)} test origins ({cutoffs}): mean, and model - baseline [95%]")
+    labels = {MODEL: "LightGBM (calibrated)", **BASELINES}
+    for name, label in labels.items():
+        mean = metrics["mean"][name]
+        brier = "-" if mean["brier"] is None else f"{mean['brier']:.4f}"
+        line = f"{label:<22} ROC AUC {mean['roc_auc']:.4f}  Brier {brier:>6}"
+        if name in metrics["differences"]:
+            d = metrics["differences"][name]["roc_auc"]
+            line += f"  ROC AUC {d['estimate']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
+        lines.append(line)
     gate = metrics["gate"]
     lines.append(f"gate: {gate['verdict']}{' (forced)' if gate.get('forced') else ''}")
     lines += [f"  {reason}" for reason in gate["reasons"]]
@@ -456,48 +702,32 @@ def _train(cfg: DictConfig, warned: _Warnings) -> dict[str, Any]:
     opened = open_transactions(cfg)
     con, last = opened.con, opened.last_date
     ingest_files = write_ingest_report(opened, out)
-    schedule = _schedule(cfg, opened.first_date, last)
-    cutoffs = [*schedule.train, schedule.validation, schedule.test]
+    schedules = _schedules(cfg, opened.first_date, last)
+    # Every origin's cutoffs in one feature table: a cutoff shared by origins (they step
+    # back on the same grid) is computed once, and its label does not depend on the origin.
+    cutoffs = sorted({d for s in schedules for d in (*s.train, s.validation, s.test)})
 
     with step("features and labels", timings):
         table = build_features(con, cutoffs, windows, lookback, families, btyd_horizon)
         table["churned"] = make_labels(con, table, horizon, last)
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
-    parts = _split(table, schedule)
     log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
 
-    with step("fit LightGBM", timings):
-        train, valid = parts["train"], parts["validation"]
-        classifier = fit_lightgbm(
-            train[feature_cols],
-            train["churned"],
-            valid[feature_cols],
-            valid["churned"],
-            params=OmegaConf.to_container(cfg.model.params, resolve=True),
-            num_boost_round=int(cfg.model.num_boost_round),
-            early_stopping_rounds=int(cfg.model.early_stopping_rounds),
-            seed=int(cfg.seed),
-            feature_settings={
-                "windows": windows,
-                "active_lookback_days": lookback,
-                "families": families,
-                "btyd_horizon_days": btyd_horizon,
-            },
-        )
-        classifier.calibrator = fit_calibrator(
-            classifier.predict_raw(valid), valid["churned"], str(cfg.model.calibration)
-        )
-
-    with step("evaluate against baselines", timings):
-        test = parts["test"]
-        if "bgnbd_p_no_order" in test:
-            bgnbd = test["bgnbd_p_no_order"]
-        else:  # family off for the model; the baseline still needs it
-            preds = bgnbd_predictions(con, [schedule.test], horizon)
-            bgnbd = test[list(KEY_COLUMNS)].merge(preds, on=list(KEY_COLUMNS), how="left")[
-                "bgnbd_p_no_order"
-            ]
-        metrics, scores, probabilities = _evaluate(cfg, parts, classifier, bgnbd, out)
+    origins = []
+    for schedule in schedules:
+        parts = _split(table, schedule)
+        with step(f"fit LightGBM (origin {schedule.test})", timings):
+            classifier = _fit(cfg, parts, feature_cols)
+        with step(f"evaluate against baselines (origin {schedule.test})", timings):
+            origins.append(_evaluate(cfg, con, schedule, parts, classifier))
+    # The newest origin's model is the one gated, refitted and registered.
+    newest = origins[-1]
+    schedule, parts, classifier = newest.schedule, newest.parts, newest.classifier
+    test = parts["test"]
+    metrics, scores, probabilities = newest.metrics, newest.scores, newest.probabilities
+    with step("paired bootstrap over customers", timings):
+        metrics.update(_across_origins(origins, int(cfg.train.bootstrap_resamples), int(cfg.seed)))
+    _write_predictions(origins, out / "test_predictions.csv")
 
     constant = [c for c in feature_cols if parts["train"][c].nunique(dropna=False) <= 1]
     if constant:
@@ -555,7 +785,10 @@ def _train(cfg: DictConfig, warned: _Warnings) -> dict[str, Any]:
 
     with step("log to MLflow" + (" and register" if register else ""), timings):
         OmegaConf.save(cfg, out / "config.yaml", resolve=True)
-        write_json(out / "schedule.json", schedule.as_dict())
+        write_json(
+            out / "schedule.json",
+            {**schedule.describe(), "origins": [o.schedule.describe() for o in origins]},
+        )
         numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
         for row in metrics["segments"]:
             numeric[f"segment_{row['segment']}_churn_rate"] = row["churn_rate"]
