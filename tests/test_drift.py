@@ -109,3 +109,15 @@ def test_only_ages_are_aligned():
     tonight = pd.DataFrame({"spend_365d": np.arange(300.0) + 90})
     row = drift_report(profile, tonight, 0.1, 0.25, as_of=dt.date(2024, 3, 31))[0]
     assert row["status"] == "fail" and "aligned_days" not in row
+
+
+def test_a_young_shop_gaining_customers_stretches_its_tenures_and_that_is_not_drift():
+    # Steady arrivals since the data starts: 270 days of history at the reference, 360
+    # tonight, the same share of customers in every period.
+    rng = np.random.default_rng(0)
+    reference = _young_shop("2024-01-01", rng.uniform(0, 270, 3000).round())
+    tonight = _young_shop("2024-03-31", rng.uniform(0, 360, 3000).round())
+    profile = reference_profile(reference, ["tenure_days"])
+    row = drift_report(profile, tonight, 0.1, 0.25, as_of=dt.date(2024, 3, 31))[0]
+    assert row["psi_as_measured"] > 0.25
+    assert row["status"] == "ok"

@@ -14,10 +14,13 @@ reference (the newest labelled snapshot, at least a label horizon before the end
 data) and tonight, ``elapsed`` days pass. A shop whose customers all arrived after its data
 starts (a young shop, or a short export) sees its whole population age by ``elapsed``
 days; a mature shop, where newcomers replace leavers, sees a stable distribution. Either,
-or anything between, is the calendar at work, not a broken export. So an age is compared
-after the best alignment: the reference's edges shifted by every whole number of days
-from 0 to ``elapsed`` (at most :data:`ALIGNMENT_STEPS` of them), keeping the smallest
-PSI. Ages moving backwards (fewer old customers) or by more than ``elapsed`` still count.
+or anything between, is the calendar at work, not a broken export; so is a young shop
+whose customers aged while newcomers kept arriving, which stretches its ages in
+proportion (the oldest customer's from ``max`` to ``max + elapsed``). So an age is
+compared after the best alignment: the reference's edges shifted, or stretched, by every
+whole number of days from 0 to ``elapsed`` (at most :data:`ALIGNMENT_STEPS` of them),
+keeping the smallest PSI. Ages moving backwards (fewer old customers) or by more than
+``elapsed`` still count.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def reference_profile(
         }
         if name in AGES and as_of is not None:
             profile[name]["as_of"] = as_of
+            profile[name]["max"] = float(present.max()) if len(present) else None
     return profile
 
 
@@ -93,12 +97,18 @@ def aligned_psi(
     steps = min(elapsed_days, ALIGNMENT_STEPS)
     shifts = np.unique(np.round(np.linspace(0, elapsed_days, steps + 1)).astype(int))
     edges = np.asarray(reference["edges"], dtype="float64")
+    oldest = reference.get("max")
     best = (psi(reference, values), 0)
     for shift in shifts[1:]:
-        moved = {"edges": (edges + shift).tolist(), "shares": reference["shares"]}
-        value = psi(moved, values)
-        if value < best[0]:
-            best = (value, int(shift))
+        candidates = [edges + shift]
+        if oldest:
+            # A young shop: everyone aged and newcomers arrived, so the ages stretch in
+            # proportion, as far as the oldest customer's can.
+            candidates.append(edges * (oldest + shift) / oldest)
+        for moved in candidates:
+            value = psi({"edges": moved.tolist(), "shares": reference["shares"]}, values)
+            if value < best[0]:
+                best = (value, int(shift))
     return best
 
 
