@@ -809,7 +809,14 @@ def _train(cfg: DictConfig, warned: _Warnings) -> dict[str, Any]:
                 **numeric,
                 **{
                     f"ingest_{k}": opened.ingest.manifest[k]
-                    for k in ("rows_read", "rows_kept", "rows_quarantined", "duplicates_dropped")
+                    for k in (
+                        "rows_read",
+                        "rows_kept",
+                        "rows_quarantined",
+                        "duplicates_dropped",
+                        "rows_without_customer",
+                        "rows_excluded_products",
+                    )
                 },
             },
             classifier=final,
