@@ -7,7 +7,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report test test-spark test-all bench lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data ingest train score features report test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,9 @@ test-all: $(STAMP) ## Run every test, the slow and Spark suites too (installs th
 bench: $(STAMP) ## Measure stage speed and memory into benchmarks/results.md (ARGS="--sizes 1m")
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/run.py $(ARGS)
+
+bench-quality: $(STAMP) ## Train on every shop at the defaults: model vs baselines into benchmarks/quality.md
+	$(PY) benchmarks/quality.py $(ARGS)
 
 lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check src pipelines tests benchmarks
