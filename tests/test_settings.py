@@ -83,6 +83,7 @@ WRONG = {
     "model.params.bagging_fraction": ("abc", "0"),
     "model.params.bagging_freq": ("abc", "-1"),
     "model.params.lambda_l2": ("abc", "-1"),
+    "model.params.extra_trees": ("abc", "1"),
     "model.params.num_threads": ("abc", "-1"),
     "model.num_boost_round": ("abc", "0"),
     "model.early_stopping_rounds": ("1.5", "0"),

@@ -593,6 +593,7 @@ class LightGBMParams(BaseModel):
     bagging_fraction: Annotated[float, number(gt=0, le=1)] | None = None
     bagging_freq: Whole0 | None = None
     lambda_l2: Annotated[float, number(ge=0)] | None = None
+    extra_trees: Annotated[bool, flag()] | None = None
     num_threads: Whole0 | None = None
 
 
