@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from churn.errors import DataContractError
+from churn.errors import DataContractError, NoModelError
 from churn.stages import score, train
 from churn.synth import ShopSpec, generate_transactions
 from tests.conftest import compose_config
@@ -113,3 +113,32 @@ def test_data_configs_name_their_own_model(data, name):
     cfg = compose_config("train", [f"data={data}"])
     assert cfg.tracking.registered_model == name
     assert cfg.tracking.experiment == name
+
+
+def test_scoring_a_shop_whose_only_version_failed_the_gate_says_how_to_use_it(
+    small_shop_path, tmp_path
+):
+    overrides = [
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+        "tracking.registered_model=lonely",
+    ]
+    trained = train.run(
+        compose_config(
+            "train",
+            [
+                f"data.transactions={small_shop_path}",
+                "experiment=quick",
+                "gate.min_roc_auc=0.99",
+                f"output_dir={tmp_path / 'train'}",
+                *overrides,
+            ],
+        )
+    )
+    assert trained["model_alias"] == "challenger"
+    cfg = compose_config(
+        "score",
+        [f"data.transactions={small_shop_path}", f"score.output_dir={tmp_path / 's'}", *overrides],
+    )
+    with pytest.raises(NoModelError, match=r"none passed the promotion gate.*model\.version=1"):
+        score.run(cfg)

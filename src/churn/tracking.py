@@ -521,7 +521,7 @@ def load_registered_model(
         wanted = f"version {version}" if version is not None else f"alias @{alias or CHAMPION}"
         raise NoModelError(
             f"no registered model '{name}' with {wanted} in {mlflow.get_tracking_uri()}: "
-            f"run `make train` first, or choose another with model.version=N / model.alias=NAME"
+            + _what_exists(client, name, version is None and (alias or CHAMPION) == CHAMPION)
         ) from exc
     try:
         with _store_errors():
@@ -538,6 +538,29 @@ def load_registered_model(
     return RegisteredModel(
         classifier=wrapper.classifier, name=name, version=str(mv.version), run_id=mv.run_id
     )
+
+
+def _what_exists(client: MlflowClient, name: str, asked_for_champion: bool) -> str:
+    """What to do when the version asked for is missing, given the versions that exist."""
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except Exception:  # the hint must not hide the error it explains
+        versions = []
+    if not versions:
+        return "run `make train` first, or choose another with model.version=N / model.alias=NAME"
+    if asked_for_champion:
+        newest = max(versions, key=lambda v: int(v.version))
+        return (
+            f"{len(versions)} version(s) exist but none passed the promotion gate (the "
+            f"newest, v{newest.version}, says why in its gate.outcome tag and the training "
+            f"summary); score it anyway with model.version={newest.version}, or retrain with "
+            "gate.force=true"
+        )
+    listed = ", ".join(
+        f"v{v.version}" + "".join(f" @{a}" for a in (v.aliases or []))
+        for v in sorted(versions, key=lambda v: int(v.version))
+    )
+    return f"the registry has {listed}; choose one with model.version=N or model.alias=NAME"
 
 
 def spark_udf(spark: Any, name: str, version: str) -> Any:
