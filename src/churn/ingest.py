@@ -607,10 +607,19 @@ _TRIMMED = rf"(?s)^{_WHITESPACE}*(.*?){_WHITESPACE}*\z"
 _CONTROL = r"\p{Cc}"
 
 
+# A value that starts or ends with white space: only those pay for the extraction, which
+# costs about four times as much as this test (10M ids: 2.7 s against 0.6 s).
+_PADDED = rf"^{_WHITESPACE}|{_WHITESPACE}$"
+
+
 def _text_expr(col: str) -> str:
     """A source column as text trimmed of white space at both ends; NULL when nothing
     is left."""
-    return f"NULLIF(regexp_extract(CAST({col} AS VARCHAR), {_quote(_TRIMMED)}, 1), '')"
+    text = f"CAST({col} AS VARCHAR)"
+    return (
+        f"NULLIF(CASE WHEN regexp_matches({text}, {_quote(_PADDED)}) "
+        f"THEN regexp_extract({text}, {_quote(_TRIMMED)}, 1) ELSE {text} END, '')"
+    )
 
 
 def _window_expr(column: str, window: Plausibility) -> str:
