@@ -26,7 +26,8 @@ h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
 dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; }
 dl.meta dt { color: #666; }
 dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
-table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.92rem; }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.92rem;
+        display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; }
 th { background: #f4f4f4; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
