@@ -27,6 +27,7 @@ from churn.ingest import (
     SourceSpec,
     ingest_customers,
     ingest_transactions,
+    rows_accounted,
 )
 from churn.settings import validate_settings
 from churn.stages import ingest as ingest_stage
@@ -617,13 +618,7 @@ def test_rows_read_equals_kept_quarantined_duplicates_and_rows_left_out(tmp_path
         return
     m = result.manifest
     assert m["rows_read"] == len(rows)
-    assert m["rows_read"] == (
-        m["rows_kept"]
-        + m["rows_quarantined"]
-        + m["duplicates_dropped"]
-        + m["rows_without_customer"]
-        + m["rows_excluded_products"]
-    )
+    assert m["rows_read"] == rows_accounted(m)
     assert len(result.quarantine) == m["rows_quarantined"]
     assert len(kept(con)) == m["rows_kept"]
 

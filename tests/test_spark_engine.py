@@ -24,6 +24,7 @@ from churn.ingest import (
     SourceSpec,
     ingest_customers,
     ingest_transactions,
+    rows_accounted,
 )
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
@@ -379,13 +380,7 @@ def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out)
     on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0, left_out=left_out)
     assert on_spark.manifest == duck.manifest
     m = duck.manifest
-    assert m["rows_read"] == (
-        m["rows_kept"]
-        + m["rows_quarantined"]
-        + m["duplicates_dropped"]
-        + m["rows_without_customer"]
-        + m["rows_excluded_products"]
-    )
+    assert m["rows_read"] == rows_accounted(m)
     kept = sorted(r["customer_id"] for r in spark.table("transactions").collect())
     assert kept == (["A", "D"] if left_out.products else ["A", "B", "D"])
 

@@ -1047,6 +1047,18 @@ def check_source(
     return present
 
 
+def rows_accounted(manifest: Mapping[str, Any]) -> int:
+    """The rows an ingest manifest accounts for: kept, quarantined, duplicates dropped,
+    and rows left out on purpose (guest orders, excluded products); equals ``rows_read``."""
+    return int(
+        manifest["rows_kept"]
+        + manifest["rows_quarantined"]
+        + manifest["duplicates_dropped"]
+        + manifest["rows_without_customer"]
+        + manifest["rows_excluded_products"]
+    )
+
+
 def check_bad_fraction(
     name: str,
     contract: TableContract,
