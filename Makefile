@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install churn (editable, with the dev tools)
 
 $(DEMO): | $(STAMP)
-	$(PY) -m churn.synth --out $(DEMO)
+	$(PY) -m churn.data.synth --out $(DEMO)
 
 demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customers, 3 years)
-	$(PY) -m churn.synth --out $(DEMO)
+	$(PY) -m churn.data.synth --out $(DEMO)
 
 train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train/<time>/, mlflow.db)
 	$(PY) pipelines/train.py $(ARGS)
@@ -68,7 +68,7 @@ format: $(STAMP) ## Reformat the code with ruff
 	$(VENV)/bin/ruff format src pipelines tests benchmarks
 
 mlflow-server: $(STAMP) ## Team tracking server: PostgreSQL (data/postgres) + MLflow on 127.0.0.1:5000; use tracking=server
-	$(PY) -m churn.tracking_server $(ARGS)
+	$(PY) -m churn.tracking.server $(ARGS)
 
 mlflow-ui: $(STAMP) ## Browse runs and the registry at http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

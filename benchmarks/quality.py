@@ -44,7 +44,9 @@ def train_shop(shop: str, overrides: list[str], register: bool, folder: Path) ->
     if shop == "demo":
         demo = ROOT / "data" / "demo" / "transactions.parquet"
         if not demo.exists():
-            subprocess.run([sys.executable, "-m", "churn.synth", "--out", str(demo)], check=True)
+            subprocess.run(
+                [sys.executable, "-m", "churn.data.synth", "--out", str(demo)], check=True
+            )
     run_dir = folder / shop
     command = [
         sys.executable,

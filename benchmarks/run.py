@@ -34,7 +34,7 @@ STAGE_CASES = (
     ("features, BTYD on (90 d), 1 cutoff (after ingest)", "features", ["90"]),
     ("reference: minimal DuckDB RFM query", "minimal_rfm", []),
     ("reference: PyMC-Marketing rfm_summary (in-memory frame)", "pymc_rfm_summary", []),
-    ("BG/NBD fit, all customers: churn.btyd (MLE, SciPy)", "bgnbd_fit", ["ours"]),
+    ("BG/NBD fit, all customers: churn.features.btyd (MLE, SciPy)", "bgnbd_fit", ["ours"]),
     ("BG/NBD fit, all customers: PyMC-Marketing BetaGeoModel (MAP)", "bgnbd_fit", ["pymc"]),
 )
 # In-memory pandas references too large for the 100m shop.
@@ -62,7 +62,7 @@ def ensure_shop(label: str, customers: int, with_csv: bool = True) -> tuple[Path
             [
                 sys.executable,
                 "-m",
-                "churn.synth",
+                "churn.data.synth",
                 "--customers",
                 str(customers),
                 "--seed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from churn.stages.common import main_with_exit_codes, run_cli
+from churn.stages.cli import main_with_exit_codes, run_cli
 from churn.stages.features import run
 
 

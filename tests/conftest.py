@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from churn import data
-from churn.ingest import SourceSpec, ingest_transactions
-from churn.synth import ShopSpec, generate_transactions
+from churn.data.ingest import SourceSpec, ingest_transactions
+from churn.data.synth import ShopSpec, generate_transactions
+from churn.engines import duckdb_engine
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -28,7 +28,7 @@ def make_transactions(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
 
 def connect_to(frame: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection whose ``transactions`` table is ``frame``, ingested."""
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, SourceSpec(), frame=frame)
     return con
 

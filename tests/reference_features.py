@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.btyd import expected_purchases, fit_bgnbd, p_no_purchase
+from churn.features.btyd import expected_purchases, fit_bgnbd, p_no_purchase
 
 
 def _safe_div(a: float, b: float) -> float:
@@ -31,7 +31,7 @@ def reference_features(
     """Every feature for every customer in the population at ``as_of``.
 
     With ``horizon``, also the BG/NBD features: a model fitted on every customer seen so
-    far (repeat order days, day of the last one and age, in days) by :mod:`churn.btyd`.
+    far (repeat order days, day of the last one and age, in days) by :mod:`churn.features.btyd`.
     """
     cutoff = pd.Timestamp(as_of)
     seen = tx[tx["ts"] < cutoff + pd.Timedelta(days=1)].copy()

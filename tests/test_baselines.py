@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.baselines import fit_logistic_rfm, predict_logistic_rfm
+from churn.modeling.baselines import fit_logistic_rfm, predict_logistic_rfm
 
 
 def test_logistic_rfm_learns_that_long_absence_means_churn():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.btyd import (
+from churn.features.btyd import (
     BetaGeoParams,
     expected_purchases,
     fit_bgnbd,
@@ -66,7 +66,7 @@ def test_one_time_buyers_are_not_certain_to_buy():
 def test_analytic_gradient_matches_finite_differences():
     from scipy.optimize import approx_fprime
 
-    from churn.btyd import _log_likelihood, _log_likelihood_and_gradient
+    from churn.features.btyd import _log_likelihood, _log_likelihood_and_gradient
 
     x, t_x, T = (CDNOW[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     for point in (np.log([0.243, 4.414, 0.793, 2.426]), np.log([1.5, 20.0, 0.5, 0.8])):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from churn.calibration import Calibrator, fit_calibrator
 from churn.errors import ConfigError
+from churn.modeling.calibration import Calibrator, fit_calibrator
 
 
 def test_isotonic_maps_each_step_to_its_observed_rate():

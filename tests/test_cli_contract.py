@@ -13,7 +13,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from churn.errors import DataContractError
-from churn.stages.common import finite_json, one_line, run_cli, write_json
+from churn.stages.cli import one_line, run_cli
+from churn.stages.outputs import finite_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ def last_line(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def no_settings_check(monkeypatch):
     """Stages here are stand-ins with an empty config: skip the settings check."""
-    monkeypatch.setattr("churn.stages.common.validate_settings", lambda cfg, stage=None: None)
+    monkeypatch.setattr("churn.stages.cli.validate_settings", lambda cfg, stage=None: None)
 
 
 def run_in_process(run, capsys) -> tuple[int, str]:

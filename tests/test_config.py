@@ -53,7 +53,7 @@ DATA_CONFIGS = sorted(p.stem for p in (Path(CONF_DIR) / "data").glob("*.yaml"))
 
 @pytest.mark.parametrize("data_config", DATA_CONFIGS)
 def test_every_data_config_composes_into_a_source(data_config):
-    from churn.stages.common import source_spec
+    from churn.stages.inputs import source_spec
 
     cfg = compose_config("train", [f"data={data_config}"])
     spec = source_spec(cfg.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churn.consent import (
+from churn.data.consent import (
     LOOSE_MATCH,
     OPTED_OUT,
     UNREADABLE,

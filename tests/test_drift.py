@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.drift import drift_report, psi, reference_profile
+from churn.scoring.drift import drift_report, psi, reference_profile
 
 
 def test_psi_by_hand_for_two_bins():

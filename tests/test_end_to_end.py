@@ -352,7 +352,7 @@ def test_features_command_takes_several_cutoffs(small_shop_path, tmp_path):
 def test_the_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch, small_shop_path):
     import importlib.util
 
-    from churn.stages.common import open_transactions
+    from churn.stages.inputs import open_transactions
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

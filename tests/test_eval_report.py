@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from churn.eval_report import render_evaluation_report, write_evaluation_report
+from churn.reporting.evaluation_page import render_evaluation_report, write_evaluation_report
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"not really pixels"
 

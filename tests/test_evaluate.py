@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn.evaluate import (
+from churn.modeling.evaluation import (
     bootstrap_weights,
     expected_calibration_error,
     interval,

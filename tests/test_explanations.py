@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn import tracking
-from churn.feature_registry import registry
-from churn.features import build_features
-from churn.reasons import top_reasons
+from churn.features.query import build_features
+from churn.features.registry import registry
+from churn.scoring.reasons import top_reasons
+from churn.tracking import store as tracking
 from tests.conftest import compose_config, connect_to
 
 RETURN_FEATURES = {f.name for f in registry() if f.family == "returns"}

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churn import data
-from churn.feature_registry import FAMILIES, registry
-from churn.features import build_features
-from churn.ingest import SourceSpec, ingest_customers, ingest_transactions
-from churn.synth import ShopSpec, generate_transactions
+from churn.data.ingest import SourceSpec, ingest_customers, ingest_transactions
+from churn.data.synth import ShopSpec, generate_transactions
+from churn.engines import duckdb_engine
+from churn.features.query import build_features
+from churn.features.registry import FAMILIES, registry
 from tests.reference_features import reference_features
 
 WINDOWS = [30, 90, 180, 365]
@@ -42,7 +42,7 @@ def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def engine_features(tx: pd.DataFrame, customers: pd.DataFrame | None, as_of: str) -> pd.DataFrame:
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, SourceSpec(), frame=tx)
     if customers is not None:
         ingest_customers(
@@ -130,11 +130,11 @@ def test_no_row_after_the_cutoff_changes_any_feature(shop, rows):
 def test_docs_feature_reference_is_generated_from_the_registry():
     from pathlib import Path
 
-    from churn.feature_registry import markdown
+    from churn.features.registry import markdown
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "features.md"
     assert docs.read_text() == markdown(), (
-        "run: python -m churn.feature_registry > docs/features.md"
+        "run: python -m churn.features.registry > docs/features.md"
     )
 
 
@@ -149,8 +149,8 @@ def test_feature_names_are_unique_and_reasons_exist_in_both_languages():
 def test_the_feature_query_transpiles_to_spark_sql():
     import sqlglot
 
-    from churn.feature_registry import select_features
-    from churn.features import OPTIONAL_COLUMNS, feature_sql
+    from churn.features.query import OPTIONAL_COLUMNS, feature_sql
+    from churn.features.registry import select_features
 
     available = [*OPTIONAL_COLUMNS, "customers"]
     features = select_features(WINDOWS, FAMILIES, available)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.feature_registry import FAMILIES, registry
-from churn.features import build_features, feature_names
+from churn.features.query import build_features, feature_names
+from churn.features.registry import FAMILIES, registry
 from tests.conftest import connect_to, make_transactions
 
 AS_OF = dt.date(2024, 3, 31)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from churn.gate import MODEL, best_baselines, promotion_verdict, same_data_source
+from churn.modeling.gate import MODEL, best_baselines, promotion_verdict, same_data_source
 
 
 def scores(model=(0.80, 0.15), recency=0.70, logistic=(0.75, 0.18), bgnbd=(0.74, 0.17)):

@@ -17,9 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churn import data
-from churn.errors import ConfigError, DataContractError
-from churn.ingest import (
+from churn.data.ingest import (
     CsvOptions,
     IngestResult,
     LeftOut,
@@ -29,9 +27,11 @@ from churn.ingest import (
     ingest_transactions,
     rows_accounted,
 )
+from churn.engines import duckdb_engine
+from churn.errors import ConfigError, DataContractError
 from churn.settings import validate_settings
 from churn.stages import ingest as ingest_stage
-from churn.stages.common import open_transactions, source_spec
+from churn.stages.inputs import open_transactions, source_spec
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def ingest_file(path: Path, **spec) -> tuple[duckdb.DuckDBPyConnection, IngestRe
     limit = spec.pop("max_bad_fraction", 1.0)
     plausibility = spec.pop("plausibility", None)
     left_out = spec.pop("left_out", None)
-    con = data.connect()
+    con = duckdb_engine.connect()
     result = ingest_transactions(
         con,
         SourceSpec(transactions=str(path), **spec),
@@ -331,7 +331,7 @@ def test_a_line_over_max_line_size_is_quarantined_and_the_rest_of_the_file_inges
 
 
 def test_a_second_csv_does_not_inherit_the_first_ones_malformed_lines(tmp_path):
-    con = data.connect()
+    con = duckdb_engine.connect()
     bad = write(tmp_path, GOOD + "C,3,2024-01-05 10:00:00,1,extra\n")
     ingest_transactions(con, SourceSpec(transactions=str(bad)), max_bad_fraction=1.0)
     people = write(tmp_path, "customer_id\nA\nB\n", "people.csv")
@@ -494,7 +494,7 @@ def test_european_csv(tmp_path):
         "customer_id;ts;amount\nA;31/01/2024 09:30;1.234,56\nB;01/07/2024 12:00;-7,5\n",
     )
     cfg = compose_config("ingest", ["data=european_csv", f"data.transactions={path}"])
-    con, result = data.connect(), None
+    con, result = duckdb_engine.connect(), None
     result = ingest_transactions(con, source_spec(cfg.data))
     table = kept(con)
     assert table["amount"].tolist() == [1234.56, -7.5]
@@ -511,7 +511,7 @@ def test_mapped_ecommerce_export_derives_amount_from_quantity_and_price(tmp_path
         "C489449,22087,PAPER BUNTING,-12,2009-12-01 10:33:00,2.95,16321,Australia\n",
     )
     cfg = compose_config("ingest", ["data=ecommerce_export", f"data.transactions={path}"])
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, source_spec(cfg.data))
     table = kept(con)
     assert table["customer_id"].tolist() == ["13085", "16321"]
@@ -526,7 +526,7 @@ def test_sql_query_over_files(tmp_path):
         f"SELECT client AS customer_id, CAST(day AS TIMESTAMP) AS ts, total * 2 AS amount "
         f"FROM read_csv('{orders}')"
     )
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, SourceSpec(query=query))
     assert kept(con)["amount"].tolist() == [10.0, 12.0]
 
@@ -538,7 +538,7 @@ def test_sql_query_over_a_duckdb_database(tmp_path):
             "CREATE TABLE sales AS SELECT 'A' AS customer_id, TIMESTAMP '2024-01-01 10:00' AS ts,"
             " 9.5 AS amount"
         )
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, SourceSpec(query="SELECT * FROM sales", database=str(db)))
     assert kept(con)["amount"].tolist() == [9.5]
 
@@ -694,7 +694,7 @@ def test_command_line_contract_violation_exits_3_with_one_line(tmp_path):
 
 
 def ingest_customers_csv(path: Path, **kw) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
-    con = data.connect()
+    con = duckdb_engine.connect()
     spec = SourceSpec(
         transactions=str(path),
         columns={"customer_id": "id", "signup_ts": "joined", "marketing_opt_out": "no_mail"},
@@ -774,6 +774,6 @@ def test_ingest_stage_writes_the_customers_table(tmp_path):
     ],
 )
 def test_date_formats_become_java_patterns_with_literals_quoted(strftime, java):
-    from churn.ingest import java_time_format
+    from churn.data.ingest import java_time_format
 
     assert java_time_format(strftime) == java

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.labels import last_labelled_cutoff, make_labels
+from churn.modeling.labels import last_labelled_cutoff, make_labels
 from tests.conftest import connect_to, make_transactions
 
 AS_OF = "2024-03-31"

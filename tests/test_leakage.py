@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from churn.features import build_features
-from churn.synth import ShopSpec, generate_transactions
+from churn.data.synth import ShopSpec, generate_transactions
+from churn.features.query import build_features
 from tests.conftest import connect_to
 
 AS_OF = dt.date(2023, 9, 30)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shap
 
-from churn.model import ChurnClassifier, fit_lightgbm
+from churn.modeling.model import ChurnClassifier, fit_lightgbm
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.ingest import rows_accounted
+from churn.data.ingest import rows_accounted
 from churn.stages import features as features_stage
 from tests.conftest import compose_config
 

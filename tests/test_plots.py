@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from churn import plots
-from churn.plots import gains_figure, pr_figure, reliability_figure, roc_figure, save_png
+from churn.reporting import plots
+from churn.reporting.plots import gains_figure, pr_figure, reliability_figure, roc_figure, save_png
 
 Y = np.array([1, 1, 0, 1, 0, 0, 0, 0])
 MODEL = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1])

@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.feature_registry import registry
-from churn.reasons import format_money, format_value, localise_segments, render_reason, top_reasons
+from churn.features.registry import registry
+from churn.scoring.reasons import (
+    format_money,
+    format_value,
+    localise_segments,
+    render_reason,
+    top_reasons,
+)
 
 FEATURES = {f.name: f for f in registry()}
 

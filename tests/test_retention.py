@@ -13,7 +13,7 @@ import math
 import pytest
 
 from churn.errors import ConfigError
-from churn.retention import cohort_retention, retention_by_period, retention_by_segment
+from churn.reporting.retention import cohort_retention, retention_by_period, retention_by_segment
 from tests.conftest import connect_to, make_transactions
 
 ROWS = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from churn.retention_page import render_retention_report, write_retention_report
+from churn.reporting.retention_page import render_retention_report, write_retention_report
 
 
 def make_report(locale: str = "en", **changes: Any) -> dict[str, Any]:

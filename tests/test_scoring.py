@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.scoring import (
+from churn.scoring.selection import (
     assign_segments,
     empty_list_reason,
     expected_value_at_risk,

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from churn.errors import ConfigError
 from churn.settings import STAGES, parse_settings, stage_of, validate_settings
 from churn.stages import features, ingest, report, score, train
-from churn.stages.common import run_cli
+from churn.stages.cli import run_cli
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from churn.data.synth import ShopSpec, generate_transactions
 from churn.errors import DataContractError, NoModelError
 from churn.stages import score, train
-from churn.synth import ShopSpec, generate_transactions
 from tests.conftest import compose_config
 
 # The small shop's quick model may lose to a baseline; these tests are about the store.

@@ -15,9 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn import data
-from churn.errors import ConfigError, DataContractError
-from churn.ingest import (
+from churn.data.ingest import (
     CsvOptions,
     LeftOut,
     Plausibility,
@@ -26,10 +24,12 @@ from churn.ingest import (
     ingest_transactions,
     rows_accounted,
 )
+from churn.engines import duckdb_engine
+from churn.errors import ConfigError, DataContractError
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import score as score_stage
-from churn.stages.common import open_transactions
+from churn.stages.inputs import open_transactions
 from tests.conftest import compose_config, has_java_17
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
@@ -56,7 +56,7 @@ def engine_overrides(engine: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def spark():
-    from churn.spark_engine import get_session
+    from churn.engines.spark_engine import get_session
 
     session = get_session("local[2]", {"spark.sql.shuffle.partitions": 4})
     yield session
@@ -187,11 +187,11 @@ def dirty_spec(path: Path) -> SourceSpec:
 
 
 def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
-    con = data.connect()
+    con = duckdb_engine.connect()
     duck = ingest_transactions(con, dirty_spec(path), max_bad_fraction=1.0, left_out=STRICT)
     on_spark = ingest_transactions_spark(
         spark, dirty_spec(path), max_bad_fraction=1.0, left_out=STRICT
@@ -217,7 +217,7 @@ def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
 
 
 def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
-    from churn.spark_engine import ingest_customers_spark
+    from churn.engines.spark_engine import ingest_customers_spark
 
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,marketing_opt_out\nA,yes\nB,0\nA,no\nC,maybe\n")
@@ -225,7 +225,7 @@ def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
         transactions=str(path),
         columns={"customer_id": "customer_id", "marketing_opt_out": "marketing_opt_out"},
     )
-    duck = ingest_customers(data.connect(), spec, max_bad_fraction=1.0)
+    duck = ingest_customers(duckdb_engine.connect(), spec, max_bad_fraction=1.0)
     on_spark = ingest_customers_spark(spark, spec, max_bad_fraction=1.0)
     assert on_spark.manifest == duck.manifest
     table = spark.table("customers").toPandas().sort_values("customer_id")
@@ -233,12 +233,14 @@ def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
 
 
 def test_spark_stops_on_too_many_bad_rows_with_the_same_counts_and_reasons(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
     with pytest.raises(DataContractError) as duck:
-        ingest_transactions(data.connect(), dirty_spec(path), max_bad_fraction=0.1, left_out=STRICT)
+        ingest_transactions(
+            duckdb_engine.connect(), dirty_spec(path), max_bad_fraction=0.1, left_out=STRICT
+        )
     with pytest.raises(DataContractError) as on_spark:
         ingest_transactions_spark(spark, dirty_spec(path), max_bad_fraction=0.1, left_out=STRICT)
     # The same counts, reasons and advice; the example rows are the first quarantined rows,
@@ -249,19 +251,19 @@ def test_spark_stops_on_too_many_bad_rows_with_the_same_counts_and_reasons(tmp_p
 
 
 def test_a_query_source_on_spark_is_a_config_error(spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     with pytest.raises(ConfigError, match="engine=spark reads files"):
         ingest_transactions_spark(spark, SourceSpec(query="SELECT 1"))
 
 
 def test_spark_reads_an_iso_format_with_a_literal_t_like_duckdb(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "orders.csv"
     path.write_text("customer_id,ts,amount\nA,2024-03-01T10:05:00,1\nB,01/03/2024,2\n")
     spec = SourceSpec(transactions=str(path), date_format="%Y-%m-%dT%H:%M:%S")
-    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0)
+    duck = ingest_transactions(duckdb_engine.connect(), spec, max_bad_fraction=1.0)
     on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0)
     assert on_spark.manifest == duck.manifest
     assert duck.manifest["rows_kept"] == 1
@@ -271,7 +273,7 @@ def test_spark_reads_an_iso_format_with_a_literal_t_like_duckdb(tmp_path, spark)
 def test_a_new_spark_run_does_not_see_the_customers_of_the_last_one(
     small_shop_path, customers_file, spark, tmp_path
 ):
-    from churn.stages.common import open_transactions
+    from churn.stages.inputs import open_transactions
 
     with_customers = compose_config(
         "score",
@@ -299,13 +301,13 @@ WINDOW = Plausibility(valid_from=dt.date(1990, 1, 1), valid_until=dt.date(2025, 
 
 
 def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(IMPLAUSIBLE_EXPORT)
     spec = SourceSpec(transactions=str(path))
     duck = ingest_transactions(
-        data.connect(), spec, max_bad_fraction=1.0, plausibility=WINDOW, left_out=STRICT
+        duckdb_engine.connect(), spec, max_bad_fraction=1.0, plausibility=WINDOW, left_out=STRICT
     )
     on_spark = ingest_transactions_spark(
         spark, spec, max_bad_fraction=1.0, plausibility=WINDOW, left_out=STRICT
@@ -324,27 +326,27 @@ def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, 
 
 
 def test_spark_stops_on_a_repeated_header_name_like_duckdb(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text("customer_id,ts,amount,Amount\nA,2024-01-01,1,2\n")
     spec = SourceSpec(transactions=str(path))
     with pytest.raises(DataContractError) as duck:
-        ingest_transactions(data.connect(), spec)
+        ingest_transactions(duckdb_engine.connect(), spec)
     with pytest.raises(DataContractError) as on_spark:
         ingest_transactions_spark(spark, spec)
     assert str(on_spark.value) == str(duck.value)
 
 
 def test_spark_quarantines_an_unterminated_quote_and_keeps_the_lines_before_it(tmp_path, spark):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(
         'customer_id,ts,amount\nA,2024-01-01,1\nB,2024-01-02,2\n"C,2024-01-03,3\nD,2024-01-04,4\n'
     )
     spec = SourceSpec(transactions=str(path))
-    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0)
+    duck = ingest_transactions(duckdb_engine.connect(), spec, max_bad_fraction=1.0)
     on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0)
     counts = ("rows_read", "rows_kept", "rows_quarantined")
     assert [on_spark.manifest[k] for k in counts] == [duck.manifest[k] for k in counts] == [3, 2, 1]
@@ -371,12 +373,14 @@ GUESTS = (
     ids=["guests dropped", "and a product excluded", "guests quarantined"],
 )
 def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(GUESTS)
     spec = SourceSpec(transactions=str(path))
-    duck = ingest_transactions(data.connect(), spec, max_bad_fraction=1.0, left_out=left_out)
+    duck = ingest_transactions(
+        duckdb_engine.connect(), spec, max_bad_fraction=1.0, left_out=left_out
+    )
     on_spark = ingest_transactions_spark(spark, spec, max_bad_fraction=1.0, left_out=left_out)
     assert on_spark.manifest == duck.manifest
     m = duck.manifest
@@ -389,7 +393,7 @@ def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out)
     "encoding", ["ISO-8859-1", "latin1", "latin-1", "iso8859-1", "l1", "cp1252", "windows-1252"]
 )
 def test_spark_reads_each_spelling_of_latin_1_like_duckdb(tmp_path, spark, encoding):
-    from churn.spark_engine import ingest_transactions_spark
+    from churn.engines.spark_engine import ingest_transactions_spark
 
     path = tmp_path / "orders.csv"
     path.write_bytes("customer_id,ts,amount,product_id\nRené,2024-01-01,1,£5\n".encode("latin-1"))

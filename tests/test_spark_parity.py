@@ -11,9 +11,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from churn import data
-from churn.features import build_features
-from churn.synth import ShopSpec, generate_transactions
+from churn.data.synth import ShopSpec, generate_transactions
+from churn.engines import duckdb_engine
+from churn.features.query import build_features
 from tests.conftest import connect_to, has_java_17
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
@@ -30,7 +30,7 @@ def shop():
 
 @pytest.fixture(scope="module")
 def spark():
-    from churn.spark_engine import get_session
+    from churn.engines.spark_engine import get_session
 
     session = get_session("local[2]", {"spark.sql.shuffle.partitions": 4})
     yield session
@@ -40,11 +40,11 @@ def spark():
 def test_spark_and_duckdb_feature_tables_are_equal_with_every_family(shop, spark):
     con = connect_to(shop)
     canonical = con.execute("SELECT * FROM transactions").df()
-    _, last = data.date_range(con)
+    _, last = duckdb_engine.date_range(con)
     cutoffs = [last - dt.timedelta(days=60), last]
     duck = build_features(con, cutoffs, btyd_horizon_days=90)
 
-    from churn.spark_engine import build_features_spark
+    from churn.engines.spark_engine import build_features_spark
 
     spark.createDataFrame(canonical).createOrReplaceTempView("transactions")
     on_spark = build_features_spark(spark, cutoffs, btyd_horizon_days=90)

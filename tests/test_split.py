@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.split import (
+from churn.modeling.schedule import (
     OUT_OF_TIME,
     RECENT,
     SINGLE,

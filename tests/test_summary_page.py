@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from churn.summary_page import render_summary, write_summary
+from churn.reporting.summary_page import render_summary, write_summary
 
 
 def make_summary(locale: str = "en", **changes: Any) -> dict[str, Any]:

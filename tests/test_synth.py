@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn.synth import ShopSpec, generate_transactions
+from churn.data.synth import ShopSpec, generate_transactions
 
 SPEC = ShopSpec(n_customers=3000, days=730, seed=5)
 

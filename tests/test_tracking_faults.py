@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from churn import tracking
 from churn.errors import NoModelError, StorageError
 from churn.stages import score, train
-from churn.stages.common import run_cli
+from churn.stages.cli import run_cli
+from churn.tracking import store as tracking
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from churn.stages import score, train
-from churn.tracking_server import postgres_bin, running_server
+from churn.tracking.server import postgres_bin, running_server
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

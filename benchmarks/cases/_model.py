@@ -7,13 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from churn import data
-from churn.calibration import fit_calibrator
-from churn.features import build_features
-from churn.ingest import SourceSpec, ingest_transactions
-from churn.labels import make_labels
-from churn.model import ChurnClassifier, fit_lightgbm
-from churn.split import snapshot_schedule
+from churn.data.ingest import SourceSpec, ingest_transactions
+from churn.engines import duckdb_engine
+from churn.features.query import build_features
+from churn.modeling.calibration import fit_calibrator
+from churn.modeling.labels import make_labels
+from churn.modeling.model import ChurnClassifier, fit_lightgbm
+from churn.modeling.schedule import snapshot_schedule
 
 HORIZON = 90
 
@@ -28,9 +28,9 @@ def train_default(parquet: str, max_depth: int = -1, seed: int = 42, **overrides
     """Fit the default model (all families, BG/NBD on, sigmoid calibration) on the shop's
     default schedule, with ``max_depth`` and any other LightGBM parameter overridden;
     returns the classifier, the test snapshot and the fit seconds."""
-    con = data.connect()
+    con = duckdb_engine.connect()
     ingest_transactions(con, SourceSpec(transactions=parquet))
-    first, last = data.date_range(con)
+    first, last = duckdb_engine.date_range(con)
     schedule = snapshot_schedule(first, last, HORIZON)
     table = build_features(
         con, [*schedule.train, schedule.validation, schedule.test], btyd_horizon_days=HORIZON

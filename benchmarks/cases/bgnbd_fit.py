@@ -1,6 +1,6 @@
 """Bench case: fitting BG/NBD on a shop's customers at its last date.
 
-Arguments: the Parquet path and ``ours`` (churn.btyd, maximum likelihood, SciPy) or
+Arguments: the Parquet path and ``ours`` (churn.features.btyd, maximum likelihood, SciPy) or
 ``pymc`` (PyMC-Marketing's BetaGeoModel, MAP; its model compilation counts, as it does
 in every fresh process). The customer summary is built first and not timed.
 """
@@ -25,7 +25,7 @@ summary = duckdb.sql(
 ).df()
 start = time.perf_counter()
 if which == "ours":
-    from churn.btyd import fit_bgnbd
+    from churn.features.btyd import fit_bgnbd
 
     params = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
     fitted = {k: getattr(params, k) for k in ("r", "alpha", "a", "b")}

@@ -8,16 +8,16 @@ import time
 
 from _measure import report
 
-from churn import data
-from churn.features import build_features
-from churn.ingest import SourceSpec, ingest_transactions
+from churn.data.ingest import SourceSpec, ingest_transactions
+from churn.engines import duckdb_engine
+from churn.features.query import build_features
 
 # Spill to the bench folder, and leave room for pandas beside DuckDB on large shops.
-con = data.connect(memory_limit="14GB", temp_directory="data/bench/duckdb_tmp")
+con = duckdb_engine.connect(memory_limit="14GB", temp_directory="data/bench/duckdb_tmp")
 start = time.perf_counter()
 result = ingest_transactions(con, SourceSpec(transactions=sys.argv[1]))
 ingested = time.perf_counter()
-_, last = data.date_range(con)
+_, last = duckdb_engine.date_range(con)
 horizon = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 table = build_features(con, [last], btyd_horizon_days=horizon or None)
 done = time.perf_counter()

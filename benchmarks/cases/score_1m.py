@@ -13,10 +13,10 @@ import numpy as np
 from _measure import report
 from _model import HORIZON, train_default
 
-from churn import data
-from churn.features import build_features
-from churn.ingest import SourceSpec, ingest_transactions
-from churn.reasons import top_reasons
+from churn.data.ingest import SourceSpec, ingest_transactions
+from churn.engines import duckdb_engine
+from churn.features.query import build_features
+from churn.scoring.reasons import top_reasons
 
 model, _, _ = train_default(sys.argv[1], max_depth=int(sys.argv[3]))
 steps = {}
@@ -30,10 +30,10 @@ def mark(name: str) -> None:
     last_mark = now
 
 
-con = data.connect()
+con = duckdb_engine.connect()
 result = ingest_transactions(con, SourceSpec(transactions=sys.argv[2]))
 mark("ingest")
-_, last = data.date_range(con)
+_, last = duckdb_engine.date_range(con)
 features = build_features(con, [last], btyd_horizon_days=HORIZON)
 mark("features")
 p = model.predict_proba(features)

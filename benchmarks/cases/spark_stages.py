@@ -13,8 +13,8 @@ from pathlib import Path
 
 from _measure import report
 
-from churn.ingest import SourceSpec
-from churn.spark_engine import (
+from churn.data.ingest import SourceSpec
+from churn.engines.spark_engine import (
     build_features_spark,
     date_range,
     get_session,

@@ -36,14 +36,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from churn.config import register_resolvers
+from churn.data.ingest import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
 from churn.errors import ConfigError
-from churn.feature_registry import FAMILIES
-from churn.features import REQUIRED_WINDOWS
-from churn.ingest import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
-from churn.reasons import LOCALES
-from churn.retention import PERIODS
+from churn.features.query import REQUIRED_WINDOWS
+from churn.features.registry import FAMILIES
+from churn.reporting.retention import PERIODS
+from churn.scoring.reasons import LOCALES
 
-# The tier every probability below all of score.tiers' bounds gets (churn.scoring.risk_tier).
+# The tier every probability below all of score.tiers' bounds gets (selection.risk_tier).
 LOW_TIER = "low"
 # reason_1 .. reason_5 columns at most in the at-risk CSV.
 MAX_REASONS = 5
@@ -339,7 +339,9 @@ def _names(value: Any) -> list[str]:
 
 
 def _calibration(value: Any) -> str:
-    from churn.calibration import METHODS  # scikit-learn: imported by the stages that train
+    from churn.modeling.calibration import (
+        METHODS,  # scikit-learn: imported by the stages that train
+    )
 
     if value not in METHODS:
         raise ValueError(f"must be one of {', '.join(METHODS)}")
@@ -496,7 +498,7 @@ class DataSettings(Group):
     date_format: Annotated[str | None, checked(_date_format)]
     timezone: Annotated[str, checked(_timezone)]
     currency: Annotated[str, checked(_currency)]
-    # Product ids that are not customer purchases: dropped and counted (churn.ingest.LeftOut).
+    # Product ids that are not customer purchases: dropped and counted (churn.data.ingest.LeftOut).
     exclude_products: Annotated[list[str], checked(_product_ids)] = []
 
     @classmethod
@@ -511,11 +513,11 @@ class IngestSettings(Group):
 
     max_bad_fraction: Fraction
     batch_rows: Whole1
-    # Plausibility bounds (churn.ingest.Plausibility), with its defaults when not set.
+    # Plausibility bounds (churn.data.ingest.Plausibility), with its defaults when not set.
     max_abs_value: Annotated[float, number(gt=0)] = 1e12
     valid_from: Annotated[dt.date, checked(_date)] = dt.date(1990, 1, 1)
     valid_until: Annotated[dt.date | None, checked(_one_date)] = None
-    # Rows without a customer id: dropped and counted, or quarantined (churn.ingest.LeftOut).
+    # Rows without a customer id: dropped and counted, or quarantined (churn.data.ingest.LeftOut).
     without_customer: Annotated[str, choice(*WITHOUT_CUSTOMER)] = "drop"
 
     @classmethod

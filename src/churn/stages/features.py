@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, ListConfig
 
-from churn.stages.common import log, open_transactions, resolve_as_of, write_ingest_report
+from churn.stages.inputs import open_transactions, write_ingest_report
+from churn.stages.run_context import log, resolve_as_of
 
 
 def run(cfg: DictConfig) -> pd.DataFrame:

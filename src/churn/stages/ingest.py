@@ -7,7 +7,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from churn.stages.common import ingest_manifest, log, open_transactions, write_json
+from churn.stages.inputs import combined_manifest, open_transactions
+from churn.stages.outputs import write_json
+from churn.stages.run_context import log
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -35,7 +37,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         opened.customers.quarantine.reindex(
             columns=list(opened.customers.quarantine.columns) or ["reason"]
         ).to_csv(out / "customers_quarantine.csv", index=False)
-    manifest = ingest_manifest(opened)
+    manifest = combined_manifest(opened)
     write_json(out / "manifest.json", manifest)
     m = opened.ingest.manifest
     log.info(

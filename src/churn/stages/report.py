@@ -10,10 +10,12 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from churn.reasons import check_locale
-from churn.retention import cohort_retention, retention_by_period, retention_by_segment
-from churn.retention_page import write_retention_report
-from churn.stages.common import log, open_transactions, require_duckdb, step, write_json
+from churn.reporting.retention import cohort_retention, retention_by_period, retention_by_segment
+from churn.reporting.retention_page import write_retention_report
+from churn.scoring.reasons import check_locale
+from churn.stages.inputs import open_transactions, require_duckdb
+from churn.stages.outputs import write_json
+from churn.stages.run_context import log, step
 
 SEGMENT_COLUMN = "channel"
 

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import tracking
-from churn.consent import quarantined_objections, suppression_reasons
-from churn.drift import drift_report
+from churn.data.consent import quarantined_objections, suppression_reasons
 from churn.errors import ChurnError, ConfigError, DataContractError, DriftError
-from churn.feature_registry import FAMILIES
-from churn.reasons import check_locale, localise_segments, top_reasons
-from churn.scoring import (
+from churn.features.registry import FAMILIES
+from churn.reporting.summary_page import write_summary
+from churn.scoring.drift import drift_report
+from churn.scoring.reasons import check_locale, localise_segments, top_reasons
+from churn.scoring.selection import (
     assign_segments,
     empty_list_reason,
     expected_value_at_risk,
@@ -26,20 +26,17 @@ from churn.scoring import (
     risk_tier,
     select_at_risk,
 )
-from churn.stages.common import (
+from churn.stages.inputs import (
     OpenedData,
-    code_version,
-    ingest_manifest,
+    combined_manifest,
     input_fingerprint,
     local_uri,
-    log,
     open_transactions,
-    resolve_as_of,
-    step,
-    write_json,
 )
 from churn.stages.output_folder import atomic_dir, check_output_folder
-from churn.summary_page import write_summary
+from churn.stages.outputs import write_json
+from churn.stages.run_context import code_version, log, resolve_as_of, step
+from churn.tracking import store as tracking
 
 CSV_FILE = "at_risk_customers.csv"
 # The at-risk CSV holds these columns only, in this order (an allow-list: nothing else
@@ -76,7 +73,7 @@ def csv_columns(n_reasons: int) -> list[str]:
 
 def _do_not_contact(opened: OpenedData, customer_ids: pd.Series, delimiter: str) -> pd.Series:
     """Why each scored customer must not be contacted (``None``: they may be); see
-    :mod:`churn.consent`."""
+    :mod:`churn.data.consent`."""
     columns = opened.columns("customers") or []
     if opened.customers is None or "customer_id" not in columns:
         return pd.Series(None, index=customer_ids.index, dtype=object)
@@ -381,7 +378,7 @@ def _score(cfg: DictConfig, model: Any, timings: dict[str, float], locale: str) 
         "as_of": as_of.isoformat(),
         "data_last_date": last.isoformat(),
         "input": input_fingerprint(opened),
-        "ingest": ingest_manifest(opened),
+        "ingest": combined_manifest(opened),
         "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
         "rows_read": opened.ingest.manifest["rows_read"],
         "rows_scored": len(scores),

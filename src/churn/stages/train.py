@@ -15,36 +15,32 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import plots, tracking
-from churn.baselines import fit_logistic_rfm, predict_logistic_rfm
-from churn.calibration import fit_calibrator
-from churn.drift import reference_profile
 from churn.errors import ConfigError
-from churn.eval_report import write_evaluation_report
-from churn.evaluate import (
+from churn.features.query import KEY_COLUMNS, bgnbd_predictions, build_features
+from churn.modeling.baselines import fit_logistic_rfm, predict_logistic_rfm
+from churn.modeling.calibration import fit_calibrator
+from churn.modeling.evaluation import (
     interval,
     paired_bootstrap,
     probability_metrics,
     ranking_metrics,
     segment_metrics,
 )
-from churn.features import KEY_COLUMNS, bgnbd_predictions, build_features
-from churn.gate import MODEL, GateVerdict, promotion_verdict, same_data_source
-from churn.labels import make_labels
-from churn.model import ChurnClassifier, fit_lightgbm, refit
-from churn.scoring import assign_segments
-from churn.split import OUT_OF_TIME, Schedule, holdout_customers, origin_schedules
-from churn.stages.common import (
-    log,
-    open_transactions,
-    require_duckdb,
-    step,
-    write_ingest_report,
-    write_json,
-)
+from churn.modeling.gate import MODEL, GateVerdict, promotion_verdict, same_data_source
+from churn.modeling.labels import make_labels
+from churn.modeling.model import ChurnClassifier, fit_lightgbm, refit
+from churn.modeling.schedule import OUT_OF_TIME, Schedule, holdout_customers, origin_schedules
+from churn.reporting import plots
+from churn.reporting.evaluation_page import write_evaluation_report
+from churn.scoring.drift import reference_profile
+from churn.scoring.selection import assign_segments
+from churn.stages.inputs import open_transactions, require_duckdb, write_ingest_report
+from churn.stages.outputs import write_json
+from churn.stages.run_context import log, step
+from churn.tracking import store as tracking
 
 REPORT_FILE = "evaluation_report.html"
-# Names in metrics["mean"] and metrics["origins"][i]["models"]: the model (churn.gate.MODEL),
+# Names in metrics["mean"] and metrics["origins"][i]["models"]: the model (gate.MODEL),
 # then the baselines as in the flat keys (baseline_<name>_*), with their labels.
 BASELINES = {
     "logistic": "logistic RFM",

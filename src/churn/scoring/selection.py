@@ -1,5 +1,5 @@
 """Turning probabilities into a marketer's list: risk tiers and segments (reasons and the
-localised names and actions are in :mod:`churn.reasons`)."""
+localised names and actions are in :mod:`churn.scoring.reasons`)."""
 
 from __future__ import annotations
 

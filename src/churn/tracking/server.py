@@ -1,6 +1,6 @@
 """A team MLflow tracking server: PostgreSQL backend store, local artifact root, loopback.
 
-``python -m churn.tracking_server`` (``make mlflow-server``) starts, in the foreground:
+``python -m churn.tracking.server`` (``make mlflow-server``) starts, in the foreground:
 
 1. a PostgreSQL cluster in ``--data-dir`` (created on first use with ``initdb``; trust
    authentication, listening on 127.0.0.1 only), with a database ``mlflow``;

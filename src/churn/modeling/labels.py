@@ -1,7 +1,7 @@
 """Churn labels: did a customer of the population order again within the horizon?
 
 At cutoff ``t`` the population is the customers with an order in the
-``active_lookback_days`` up to ``t`` (see :func:`churn.features.build_features`). A
+``active_lookback_days`` up to ``t`` (see :func:`churn.features.query.build_features`). A
 customer is *churned* (label 1) when they place no order in ``(t, t + horizon]``: no
 order (an ``order_id`` with a positive line) whose first positive line has
 ``t + 1 day <= ts < t + 1 day + horizon days``. A late line of an order placed before the

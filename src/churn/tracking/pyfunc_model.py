@@ -1,7 +1,7 @@
 """MLflow "models from code" definition of the logged churn model.
 
 MLflow runs this file when it logs or loads the model (never imported by the package):
-``load_context`` reads the :class:`~churn.model.ChurnClassifier` saved as an artifact,
+``load_context`` reads the :class:`~churn.modeling.model.ChurnClassifier` saved as an artifact,
 ``predict`` returns churn probabilities.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from churn.model import ChurnClassifier
+from churn.modeling.model import ChurnClassifier
 
 
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):

@@ -7,7 +7,7 @@ the last 30 calendar days including ``as_of`` itself.
 
 An **order** is a distinct ``order_id`` with at least one line of positive amount, dated
 by its first such line; return rows (negative amount) are not orders. The definitions of
-the features themselves live in :mod:`churn.feature_registry`; this module assembles them
+the features themselves live in :mod:`churn.features.registry`; this module assembles them
 into one SQL query over a cutoffs table (see :func:`feature_sql`).
 """
 
@@ -21,9 +21,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from churn.btyd import expected_purchases, fit_bgnbd, p_no_purchase
 from churn.errors import ConfigError
-from churn.feature_registry import (
+from churn.features.btyd import expected_purchases, fit_bgnbd, p_no_purchase
+from churn.features.registry import (
     BTYD_FAMILY,
     DEFAULT_WINDOWS,
     FAMILIES,
@@ -195,7 +195,7 @@ def build_features(
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection with the canonical ``transactions`` table (see :mod:`churn.ingest`).
+        Connection with the canonical ``transactions`` table (see :mod:`churn.data.ingest`).
     cutoffs : sequence of datetime.date
         The ``as_of`` dates; each means through the end of that day.
     windows : sequence of int
@@ -204,7 +204,7 @@ def build_features(
         Population: customers with an order in the last ``active_lookback_days`` days
         up to and including ``as_of``.
     families : sequence of str
-        Feature families to compute (see :data:`churn.feature_registry.FAMILIES`);
+        Feature families to compute (see :data:`churn.features.registry.FAMILIES`);
         features whose optional input columns the data lacks are left out.
     btyd_horizon_days : int, optional
         When given, add the buy-till-you-die family (``bgnbd_*``): a BG/NBD model is

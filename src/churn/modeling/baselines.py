@@ -5,7 +5,7 @@
   and spend in the last 365 days, log-scaled), standardised; fitted on the training
   snapshots, like the model.
 * **BG/NBD**: the buy-till-you-die model's probability of no order in the horizon (see
-  :mod:`churn.btyd`); fitted at each cutoff on the history up to it, no labels needed.
+  :mod:`churn.features.btyd`); fitted at each cutoff on the history up to it, no labels needed.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ It has inline CSS only, no JavaScript and no external URLs; the charts are inlin
 here, so the single file can be mailed or attached as it is. Every string taken from the
 summary is HTML-escaped. Numbers follow each language's conventions (``€1,234.50``,
 ``12,345``, ``12.5%`` in English; ``1.234,50 €``, ``12.345``, ``12,5%`` in Italian) with the
-formatting helpers of :mod:`churn.reasons`.
+formatting helpers of :mod:`churn.scoring.reasons`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 # format_number is reasons' per-language number format; reusing it keeps one convention for the
 # reason sentences, the CSV and this page.
-from churn.reasons import LOCALES, format_money, format_number
+from churn.scoring.reasons import LOCALES, format_money, format_number
 
 TIERS = ("high", "medium", "low")
 TIER_NAMES = {
@@ -268,7 +268,7 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         - ``actions``: list of ``segment`` and ``action`` (str, in ``locale``).
         - ``files``: ``csv`` (str), the file name of the full at-risk list.
         - ``empty_reason`` (optional): why the list is empty, from
-          :func:`churn.scoring.empty_list_reason`; the page says it in a sentence.
+          :func:`churn.scoring.selection.empty_list_reason`; the page says it in a sentence.
 
     Returns
     -------
@@ -393,7 +393,7 @@ def _left_out_note(by_reason: Mapping[str, int], locale: str) -> str:
 
 
 def _empty_notice(reason: Mapping[str, Any] | None, locale: str, currency: str) -> str:
-    """Why the at-risk list is empty (see :func:`churn.scoring.empty_list_reason`)."""
+    """Why the at-risk list is empty (see :func:`churn.scoring.selection.empty_list_reason`)."""
     if not reason:
         return ""
     template = TEXT[locale]["empty"].get(str(reason.get("code")))

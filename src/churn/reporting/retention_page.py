@@ -7,10 +7,10 @@ time, the repeat purchase rate and the revenue per period, a cohort table (share
 first-order month's customers buying again k months later), the retention per customer
 group when given, and every figure per period in a table.
 
-Like :mod:`churn.summary_page` it has inline CSS only, no JavaScript and no external URLs;
+Like :mod:`churn.reporting.summary_page` it has inline CSS only, no JavaScript and no external URLs;
 the charts are inline SVG drawn here, so the single file can be mailed as it is. Every string
 taken from the report is HTML-escaped, and numbers follow each language's conventions with the
-formatting helpers of :mod:`churn.reasons`.
+formatting helpers of :mod:`churn.scoring.reasons`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from churn.reasons import LOCALES, format_money, format_number
+from churn.scoring.reasons import LOCALES, format_money, format_number
 
 PERIODS = ("month", "quarter")
 RETENTION_COLOUR = "#2f6db5"

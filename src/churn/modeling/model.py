@@ -12,7 +12,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from churn.calibration import Calibrator
+from churn.modeling.calibration import Calibrator
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ChurnClassifier:
         model was not calibrated).
     reference : dict
         Per feature, the training population's bins and shares (see
-        :func:`churn.drift.reference_profile`), for drift checks when scoring; empty
+        :func:`churn.scoring.drift.reference_profile`), for drift checks when scoring; empty
         when not recorded.
     """
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churn.errors import ConfigError
-from churn.feature_registry import MISSING_REASONS, Feature, registry
+from churn.features.registry import MISSING_REASONS, Feature, registry
 
 LOCALES = ("en", "it")
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "JPY": "¥"}

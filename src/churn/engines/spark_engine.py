@@ -3,14 +3,14 @@
 Nothing is defined twice:
 
 - **Ingest** reads the files with Spark, parses them with the query
-  :func:`churn.ingest.parse_sql` writes (transpiled to Spark SQL), and checks the row
+  :func:`churn.data.ingest.parse_sql` writes (transpiled to Spark SQL), and checks the row
   rules with the same pandera schema, per partition (``mapInPandas``); the manifest and
   the quarantine are the DuckDB engine's.
-- **Features**: the one query :func:`churn.features.feature_sql` builds from the registry
+- **Features**: the one query :func:`churn.features.query.feature_sql` builds from the registry
   is transpiled from DuckDB's SQL dialect to Spark SQL by sqlglot and run on the
   ``transactions`` (and ``customers``) views; the BG/NBD family reuses
-  :func:`churn.features.btyd_features` on the transpiled summary query, and the table goes
-  through the same :func:`churn.features.finish_table`, so both engines return identical
+  :func:`churn.features.query.btyd_features` on the transpiled summary query, and the table goes
+  through the same :func:`churn.features.query.finish_table`, so both engines return identical
   tables (a parity test checks them to 1e-9).
 
 Needs the ``spark`` extra (``pip install -e .[spark]``) and a Java runtime (17+).
@@ -29,17 +29,7 @@ from typing import Any
 import pandas as pd
 import sqlglot
 
-from churn.errors import ConfigError, DataContractError
-from churn.feature_registry import DEFAULT_WINDOWS, FAMILIES
-from churn.features import (
-    BTYD_SUMMARY_SQL,
-    OPTIONAL_COLUMNS,
-    btyd_features,
-    chosen_features,
-    feature_sql,
-    finish_table,
-)
-from churn.ingest import (
+from churn.data.ingest import (
     CSV_ENCODINGS,
     CUSTOMERS,
     DERIVED_ORDER_ID_SQL,
@@ -64,6 +54,16 @@ from churn.ingest import (
     rule_failures,
     source_path,
 )
+from churn.errors import ConfigError, DataContractError
+from churn.features.query import (
+    BTYD_SUMMARY_SQL,
+    OPTIONAL_COLUMNS,
+    btyd_features,
+    chosen_features,
+    feature_sql,
+    finish_table,
+)
+from churn.features.registry import DEFAULT_WINDOWS, FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def build_features_spark(
     families: Sequence[str] = FAMILIES,
     btyd_horizon_days: int | None = None,
 ) -> pd.DataFrame:
-    """:func:`churn.features.build_features` on Spark: the same table, from the session's
+    """:func:`churn.features.query.build_features` on Spark: the same table, from the session's
     ``transactions`` view (canonical columns, as ingest writes them)."""
     available = available_inputs(spark)
     features = chosen_features(
@@ -287,7 +287,7 @@ def ingest_table_spark(
     plausibility: Plausibility | None = None,
     left_out: LeftOut | None = None,
 ) -> IngestResult:
-    """:func:`churn.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
+    """:func:`churn.data.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
 
     The same contract checks, parse query, row rules, manifest and quarantine as DuckDB's.
     Differences: ``data.query`` is not supported (it is DuckDB SQL); a malformed CSV line
@@ -296,7 +296,7 @@ def ingest_table_spark(
     which is the source order within one file; Spark's number and timestamp casts accept
     a few forms DuckDB rejects (``1.5d``, a year alone); Spark has no longest line, so
     a line DuckDB rejects as longer than its ``max_line_size`` is read like any other;
-    a failed ingest (:class:`churn.ingest.TooManyBadRows`) carries the first
+    a failed ingest (:class:`churn.data.ingest.TooManyBadRows`) carries the first
     :data:`FAILED_QUARANTINE_ROWS` quarantined rows, not all of them.
     """
     plausibility = plausibility or Plausibility()
@@ -449,7 +449,7 @@ def ingest_transactions_spark(
     plausibility: Plausibility | None = None,
     left_out: LeftOut | None = None,
 ) -> IngestResult:
-    """:func:`churn.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
+    """:func:`churn.data.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
     result = ingest_table_spark(
         spark, spec, TRANSACTIONS, max_bad_fraction, plausibility, left_out or LeftOut()
     )
@@ -464,5 +464,5 @@ def ingest_customers_spark(
     max_bad_fraction: float = 0.01,
     plausibility: Plausibility | None = None,
 ) -> IngestResult:
-    """:func:`churn.ingest.ingest_customers` on Spark: the ``customers`` view."""
+    """:func:`churn.data.ingest.ingest_customers` on Spark: the ``customers`` view."""
     return ingest_table_spark(spark, spec, CUSTOMERS, max_bad_fraction, plausibility)

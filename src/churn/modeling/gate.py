@@ -3,7 +3,7 @@
 A pure decision from numbers the training stage measured: each model's mean ROC AUC and
 Brier score over the test origins (the new model under :data:`MODEL`, each baseline
 under its own name), and the current champion re-scored on the newest test snapshot.
-:mod:`churn.tracking` applies the resulting alias.
+:mod:`churn.tracking.store` applies the resulting alias.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ DERIVED_ORDER_ID_SQL = (
     "SELECT *, customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f') AS order_id "
     "FROM transactions"
 )
-# The spellings of a boolean (any case); churn.consent reads quarantined opt-outs with them.
+# The spellings of a boolean (any case); churn.data.consent reads quarantined opt-outs with them.
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -1197,7 +1197,7 @@ def parse_sql(
 
     Written in DuckDB's SQL; with ``dialect="spark"`` the few functions sqlglot cannot
     translate (timestamp formats, time zones, infinite timestamps) are written so that
-    :func:`churn.spark_engine.to_spark_sql` turns the query into Spark SQL. Besides each
+    :func:`churn.engines.spark_engine.to_spark_sql` turns the query into Spark SQL. Besides each
     canonical value the result has ``<col>__present`` (the source had a non-blank value)
     and ``<col>__parsed`` (the value parsed); a timestamp has ``<col>__plausible`` (in
     the window of ``plausibility``), an identifier ``<col>__control`` (it has a control

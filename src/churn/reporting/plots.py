@@ -20,7 +20,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from churn.evaluate import calibration_bins
+from churn.modeling.evaluation import calibration_bins
 
 FIGSIZE = (6.4, 4.8)
 REFERENCE_STYLE = {"color": "0.5", "linestyle": "--", "linewidth": 1.0}

@@ -1,10 +1,10 @@
 """Everything that talks to MLflow: runs, the logged model, the registry and its aliases.
 
 Other modules return plain dicts and objects; only this module imports :mod:`mlflow`.
-The logged model is a pyfunc defined by code (:mod:`churn.pyfunc_model`, MLflow's
+The logged model is a pyfunc defined by code (:mod:`churn.tracking.pyfunc_model`, MLflow's
 "models from code") around the classifier saved in LightGBM's text format, so no pickle is
 involved. Its ``predict`` returns churn probabilities; the full
-:class:`~churn.model.ChurnClassifier` (with SHAP contributions) is recovered by
+:class:`~churn.modeling.model.ChurnClassifier` (with SHAP contributions) is recovered by
 :func:`load_registered_model`. Loading it needs the ``churn`` package installed.
 
 A store that cannot be read or written (read-only, corrupt, unreachable) is a
@@ -36,8 +36,8 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from churn.errors import NoModelError, StorageError
-from churn.gate import CHAMPION
-from churn.model import ChurnClassifier
+from churn.modeling.gate import CHAMPION
+from churn.modeling.model import ChurnClassifier
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The feature registry: every feature's name, family, unit, meaning, reason sentence and SQL.
 
-This is the one place a feature is defined. :mod:`churn.features` assembles the SQL, the
-docs (``docs/features.md``, ``python -m churn.feature_registry``) and, later, the
+This is the one place a feature is defined. :mod:`churn.features.query` assembles the SQL, the
+docs (``docs/features.md``, ``python -m churn.features.registry``) and, later, the
 plain-language reasons come from here.
 
 How a definition reads
@@ -22,7 +22,7 @@ Each feature is one SQL expression evaluated at a *level*:
     an expression of other features of the same family (by name), or of
     ``days_since_last_order``, which every table has;
 ``btyd``
-    computed in Python by :mod:`churn.btyd` from a BG/NBD model fitted at each cutoff on
+    computed in Python by :mod:`churn.features.btyd` from a BG/NBD model fitted at each cutoff on
     every customer seen so far (``sql`` is empty).
 
 Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
@@ -670,8 +670,8 @@ def markdown(windows: Sequence[int] = DEFAULT_WINDOWS) -> str:
     lines = [
         "# Features",
         "",
-        "Generated from `src/churn/feature_registry.py` by "
-        "`python -m churn.feature_registry > docs/features.md`; do not edit by hand.",
+        "Generated from `src/churn/features/registry.py` by "
+        "`python -m churn.features.registry > docs/features.md`; do not edit by hand.",
         "Every feature is point in time: only rows up to the end of the `as_of` day count. "
         f"Windows: {', '.join(str(w) for w in sorted(windows))} days.",
         "",
@@ -689,7 +689,7 @@ def markdown(windows: Sequence[int] = DEFAULT_WINDOWS) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Print the feature reference (Markdown)."""
     parser = argparse.ArgumentParser(
-        prog="python -m churn.feature_registry",
+        prog="python -m churn.features.registry",
         description="Print the feature reference as Markdown.",
     )
     parser.parse_args(argv)

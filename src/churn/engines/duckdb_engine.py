@@ -1,6 +1,6 @@
 """The DuckDB connection every stage works in, and facts about its ``transactions`` table.
 
-:mod:`churn.ingest` fills the canonical ``transactions`` table; this module opens the
+:mod:`churn.data.ingest` fills the canonical ``transactions`` table; this module opens the
 connection and reads what stages need to know about the table.
 """
 
