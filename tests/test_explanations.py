@@ -41,7 +41,7 @@ def test_a_planted_recent_return_is_among_the_reasons_of_that_group(small_shop_p
         quantity=-1.0,
     )
     con = connect_to(pd.concat([shop, planted], ignore_index=True))
-    settings = trained.feature_settings
+    settings = trained.feature_settings.to_dict()
     features = build_features(con, [as_of.date()], **settings).set_index("customer_id")
     reasons = top_reasons(trained.contributions(features), features).features
     cites_returns = reasons.isin(RETURN_FEATURES).any(axis=1)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import shap
 
-from churn.modeling.model import ChurnClassifier, fit_lightgbm
+from churn.features.registry import FAMILIES
+from churn.modeling.calibration import Calibrator
+from churn.modeling.model import ChurnClassifier, FeatureSettings, fit_lightgbm
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def fitted() -> tuple[ChurnClassifier, pd.DataFrame]:
         y[400:],
         params={"num_leaves": 7},
         num_boost_round=50,
-        feature_settings={"windows": [30, 90], "active_lookback_days": 365},
+        feature_settings=FeatureSettings(windows=(30, 90), active_lookback_days=365),
     )
     return model, x
 
@@ -56,4 +60,25 @@ def test_save_and_load_keep_predictions_and_settings(fitted, tmp_path):
     loaded = ChurnClassifier.load(model.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     assert loaded.feature_names == model.feature_names
-    assert loaded.feature_settings == {"windows": [30, 90], "active_lookback_days": 365}
+    assert loaded.feature_settings == FeatureSettings(windows=(30, 90), active_lookback_days=365)
+
+
+def test_a_model_saved_with_the_untyped_settings_of_old_loads_with_the_defaults(fitted, tmp_path):
+    model, _ = fitted
+    folder = model.save(tmp_path / "old")
+    meta = json.loads((folder / "classifier.json").read_text())
+    meta["feature_settings"] = {"windows": [30, 90], "active_lookback_days": 365}
+    (folder / "classifier.json").write_text(json.dumps(meta))
+    settings = ChurnClassifier.load(folder).feature_settings
+    assert settings == FeatureSettings(windows=(30, 90), active_lookback_days=365)
+    assert settings.families == FAMILIES
+    assert settings.btyd_horizon_days is None
+
+
+def test_calibrating_makes_a_new_model_and_leaves_the_fitted_one_as_it_was(fitted):
+    model, x = fitted
+    halved = Calibrator("isotonic", {"x": [0.0, 1.0], "y": [0.0, 0.5]})
+    calibrated = model.calibrated(halved)
+    np.testing.assert_allclose(calibrated.predict_proba(x), model.predict_raw(x) / 2)
+    assert model.calibrator == Calibrator()
+    assert calibrated.booster is model.booster

@@ -12,7 +12,7 @@ from churn.engines import duckdb_engine
 from churn.features.query import build_features
 from churn.modeling.calibration import fit_calibrator
 from churn.modeling.labels import make_labels
-from churn.modeling.model import ChurnClassifier, fit_lightgbm
+from churn.modeling.model import ChurnClassifier, FeatureSettings, fit_lightgbm
 from churn.modeling.schedule import snapshot_schedule
 
 HORIZON = 90
@@ -53,13 +53,11 @@ def train_default(parquet: str, max_depth: int = -1, seed: int = 42, **overrides
         num_boost_round=cfg["num_boost_round"],
         early_stopping_rounds=cfg["early_stopping_rounds"],
         seed=seed,
-        feature_settings={
-            "windows": [30, 90, 180, 365],
-            "active_lookback_days": 365,
-            "btyd_horizon_days": HORIZON,
-        },
+        feature_settings=FeatureSettings(
+            windows=(30, 90, 180, 365), active_lookback_days=365, btyd_horizon_days=HORIZON
+        ),
     )
-    model.calibrator = fit_calibrator(
-        model.predict_raw(valid), valid["churned"], cfg["calibration"]
+    model = model.calibrated(
+        fit_calibrator(model.predict_raw(valid), valid["churned"], cfg["calibration"])
     )
     return model, test, time.perf_counter() - start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,55 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from churn.features.registry import FAMILIES
 from churn.modeling.calibration import Calibrator
 
 
-@dataclass
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How the feature table a model was trained on is built; scoring rebuilds it the same
+    way (see :func:`churn.features.query.build_features`).
+
+    Attributes
+    ----------
+    windows : tuple of int
+        Look-back windows of the windowed features, in days.
+    active_lookback_days : int
+        A customer is in the population at a cutoff when they ordered in this many days.
+    families : tuple of str
+        Feature families computed (a model saved before families existed used them all).
+    btyd_horizon_days : int or None
+        Horizon of the BG/NBD features, in days; ``None`` when that family is off.
+    """
+
+    windows: tuple[int, ...]
+    active_lookback_days: int
+    families: tuple[str, ...] = tuple(FAMILIES)
+    btyd_horizon_days: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~churn.features.query.build_features`, as
+        plain JSON (the form stored with the model)."""
+        return {
+            "windows": list(self.windows),
+            "active_lookback_days": self.active_lookback_days,
+            "families": list(self.families),
+            "btyd_horizon_days": self.btyd_horizon_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSettings:
+        """Inverse of :meth:`to_dict`; the keys a model saved before them lacks take their
+        defaults."""
+        return cls(
+            windows=tuple(int(w) for w in data["windows"]),
+            active_lookback_days=int(data["active_lookback_days"]),
+            families=tuple(data.get("families", FAMILIES)),
+            btyd_horizon_days=data.get("btyd_horizon_days"),
+        )
+
+
+@dataclass(frozen=True)
 class ChurnClassifier:
     """A fitted churn model.
 
@@ -27,9 +72,9 @@ class ChurnClassifier:
         Columns the booster expects, in order.
     params : dict
         LightGBM parameters used for the fit (for the record).
-    feature_settings : dict
-        Settings of the feature stage the model was trained with (``windows``,
-        ``active_lookback_days``); scoring rebuilds features with the same settings.
+    feature_settings : FeatureSettings or None
+        Settings of the feature stage the model was trained with; scoring rebuilds
+        features with the same settings. ``None`` for a model fitted outside the pipeline.
     calibrator : Calibrator
         Map from the booster's raw probabilities to calibrated ones (identity when the
         model was not calibrated).
@@ -37,14 +82,25 @@ class ChurnClassifier:
         Per feature, the training population's bins and shares (see
         :func:`churn.scoring.drift.reference_profile`), for drift checks when scoring; empty
         when not recorded.
+
+    Frozen: a calibrated or reference-carrying model is a new one, made by
+    :meth:`calibrated` or :meth:`with_reference`.
     """
 
     booster: lgb.Booster
     feature_names: list[str]
     params: dict[str, Any] = field(default_factory=dict)
-    feature_settings: dict[str, Any] = field(default_factory=dict)
+    feature_settings: FeatureSettings | None = None
     calibrator: Calibrator = field(default_factory=Calibrator)
     reference: dict[str, Any] = field(default_factory=dict)
+
+    def calibrated(self, calibrator: Calibrator) -> ChurnClassifier:
+        """This model with ``calibrator`` mapping its raw probabilities."""
+        return replace(self, calibrator=calibrator)
+
+    def with_reference(self, reference: dict[str, Any]) -> ChurnClassifier:
+        """This model carrying ``reference``, the population scoring checks drift against."""
+        return replace(self, reference=reference)
 
     def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names if c not in features.columns]
@@ -80,7 +136,9 @@ class ChurnClassifier:
         meta = {
             "feature_names": self.feature_names,
             "params": self.params,
-            "feature_settings": self.feature_settings,
+            "feature_settings": (
+                None if self.feature_settings is None else self.feature_settings.to_dict()
+            ),
             "calibrator": self.calibrator.to_dict(),
             "reference": self.reference,
         }
@@ -94,7 +152,15 @@ class ChurnClassifier:
         meta = json.loads((folder / "classifier.json").read_text())
         booster = lgb.Booster(model_file=str(folder / "booster.txt"))
         calibrator = Calibrator.from_dict(meta.pop("calibrator", None) or {"method": "none"})
-        return cls(booster=booster, calibrator=calibrator, **meta)
+        # Saved before the settings had a type, or by a model fitted outside the pipeline
+        # (an empty dict).
+        settings = meta.pop("feature_settings", None)
+        return cls(
+            booster=booster,
+            calibrator=calibrator,
+            feature_settings=FeatureSettings.from_dict(settings) if settings else None,
+            **meta,
+        )
 
     @property
     def best_iteration(self) -> int | None:
@@ -124,7 +190,7 @@ def fit_lightgbm(
     num_boost_round: int = 1000,
     early_stopping_rounds: int = 50,
     seed: int = 0,
-    feature_settings: Mapping[str, Any] | None = None,
+    feature_settings: FeatureSettings | None = None,
 ) -> ChurnClassifier:
     """Fit a binary LightGBM classifier with early stopping on the validation snapshot.
 
@@ -142,7 +208,7 @@ def fit_lightgbm(
         Stop when validation log loss has not improved for this many rounds.
     seed : int
         Seed for LightGBM's randomness; with ``deterministic`` set the fit is repeatable.
-    feature_settings : mapping, optional
+    feature_settings : FeatureSettings, optional
         Feature-stage settings to carry with the model (see :class:`ChurnClassifier`).
     """
     full_params = _full_params(params, seed)
@@ -161,7 +227,7 @@ def fit_lightgbm(
         booster=booster,
         feature_names=names,
         params=full_params,
-        feature_settings=dict(feature_settings or {}),
+        feature_settings=feature_settings,
     )
 
 
@@ -179,6 +245,6 @@ def refit(model: ChurnClassifier, x: pd.DataFrame, y: pd.Series) -> ChurnClassif
         booster=booster,
         feature_names=list(names),
         params=dict(model.params),
-        feature_settings=dict(model.feature_settings),
+        feature_settings=model.feature_settings,
         calibrator=model.calibrator,
     )
