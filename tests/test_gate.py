@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from churn.modeling.gate import MODEL, best_baselines, promotion_verdict, same_data_source
+from churn.modeling.gate import (
+    MODEL,
+    GatePolicy,
+    best_baselines,
+    promotion_verdict,
+    same_data_source,
+)
 
 
 def scores(model=(0.80, 0.15), recency=0.70, logistic=(0.75, 0.18), bgnbd=(0.74, 0.17)):
@@ -62,15 +68,15 @@ def test_a_tie_with_the_best_baseline_is_as_good_as_it():
 def test_the_margins_ask_for_a_clear_win():
     tight = scores(model=(0.755, 0.168))
     assert promotion_verdict(tight).passed
-    refused = promotion_verdict(tight, baseline_margin_roc_auc=0.01)
+    refused = promotion_verdict(tight, policy=GatePolicy(baseline_margin_roc_auc=0.01))
     assert "FAILED: ROC AUC 0.7550 < the best baseline's, logistic (0.7500 + margin 0.0100)" in (
         refused.reasons
     )
-    assert not promotion_verdict(tight, baseline_margin_brier=0.005).passed
+    assert not promotion_verdict(tight, policy=GatePolicy(baseline_margin_brier=0.005)).passed
 
 
 def test_without_beat_baselines_only_the_floor_and_the_champion_count():
-    verdict = promotion_verdict(scores(model=(0.70, 0.25)), beat_baselines=False)
+    verdict = promotion_verdict(scores(model=(0.70, 0.25)), policy=GatePolicy(beat_baselines=False))
     assert verdict.passed
     assert not any("baseline" in r for r in verdict.reasons)
 
@@ -110,7 +116,10 @@ def test_the_floor_is_on_the_mean_over_origins():
 
 def test_slightly_worse_than_the_champion_within_tolerance_passes():
     verdict = promotion_verdict(
-        scores(), champion_roc_auc=0.800, candidate_roc_auc_vs_champion=0.798, tolerance=0.005
+        scores(),
+        champion_roc_auc=0.800,
+        candidate_roc_auc_vs_champion=0.798,
+        policy=GatePolicy(tolerance=0.005),
     )
     assert verdict.alias == "champion"
     assert "-0.0020 on the same rows (within the tolerance of 0.0050)" in verdict.reasons[3]
@@ -129,7 +138,7 @@ def test_worse_than_the_champion_beyond_tolerance_stays_challenger():
 
 
 def test_force_promotes_a_failed_model_and_says_so():
-    verdict = promotion_verdict(scores(model=(0.60, 0.3)), force=True)
+    verdict = promotion_verdict(scores(model=(0.60, 0.3)), policy=GatePolicy(force=True))
     assert (verdict.passed, verdict.alias, verdict.forced) == (False, "champion", True)
     assert verdict.reasons[-2].startswith("forced:")
     assert verdict.outcome.endswith("(forced)")
@@ -137,7 +146,7 @@ def test_force_promotes_a_failed_model_and_says_so():
 
 
 def test_force_on_a_passing_model_is_not_recorded_as_forced():
-    assert promotion_verdict(scores(), force=True).forced is False
+    assert promotion_verdict(scores(), policy=GatePolicy(force=True)).forced is False
 
 
 def test_notes_are_kept_in_the_reasons():
@@ -176,7 +185,9 @@ def test_another_shops_champion_is_never_replaced_silently():
         "shop.csv" in verdict.reasons
     )
     assert "tracking.registered_model=NAME" in verdict.outcome
-    forced = promotion_verdict(scores(), champion_not_comparable="another shop", force=True)
+    forced = promotion_verdict(
+        scores(), champion_not_comparable="another shop", policy=GatePolicy(force=True)
+    )
     assert forced.alias == "champion" and forced.forced
 
 

@@ -75,17 +75,28 @@ def _where(n_origins: int) -> str:
     return "on the test snapshot" if n_origins <= 1 else f"averaged over {n_origins} test origins"
 
 
+@dataclass(frozen=True)
+class GatePolicy:
+    """What a new model must show to become the champion (``gate.*``; see
+    :func:`promotion_verdict`)."""
+
+    min_roc_auc: float = 0.65
+    tolerance: float = 0.005
+    beat_baselines: bool = True
+    baseline_margin_roc_auc: float = 0.0
+    baseline_margin_brier: float = 0.0
+    force: bool = False
+
+
+DEFAULT_POLICY = GatePolicy()
+
+
 def promotion_verdict(
     scores: Scores,
     *,
+    policy: GatePolicy = DEFAULT_POLICY,
     champion_roc_auc: float | None = None,
     candidate_roc_auc_vs_champion: float | None = None,
-    min_roc_auc: float = 0.65,
-    tolerance: float = 0.005,
-    beat_baselines: bool = True,
-    baseline_margin_roc_auc: float = 0.0,
-    baseline_margin_brier: float = 0.0,
-    force: bool = False,
     n_origins: int = 1,
     champion_label: str = "the champion",
     champion_unusable: str | None = None,
@@ -99,6 +110,8 @@ def promotion_verdict(
     scores : mapping
         ``{name: {"roc_auc": float, "brier": float or None}}``, each model's mean over the
         test origins: the new model under :data:`MODEL`, every other name a baseline.
+    policy : GatePolicy
+        The thresholds (``gate.*``).
     champion_roc_auc, candidate_roc_auc_vs_champion : float, optional
         The current champion's ROC AUC re-scored on the newest test snapshot, and the new
         model's on the same rows; ``None`` without a champion to compare with.
@@ -110,7 +123,7 @@ def promotion_verdict(
         Why the champion belongs to something else (another shop's data): it is never
         replaced silently, so the new model stays ``challenger`` unless ``force``.
 
-    The model passes when its mean ROC AUC is at least ``min_roc_auc``; with
+    The model passes when its mean ROC AUC is at least ``policy.min_roc_auc``; with
     ``beat_baselines``, when its mean ROC AUC is at least the best baseline's plus
     ``baseline_margin_roc_auc`` and its mean Brier at most the best baseline's minus
     ``baseline_margin_brier``; and when it is not below the champion's ROC AUC by more
@@ -118,6 +131,7 @@ def promotion_verdict(
     says so in the reasons; ``notes`` (caveats of the comparison) are added to the
     reasons. The last reason, ``outcome:``, says what scoring uses from now on.
     """
+    min_roc_auc, tolerance, force = policy.min_roc_auc, policy.tolerance, policy.force
     model = scores[MODEL]
     roc_auc, brier = float(model["roc_auc"]), model.get("brier")
     where = _where(n_origins)
@@ -130,8 +144,10 @@ def promotion_verdict(
     ]
     best = best_baselines(scores)
     against_baselines = (
-        _baseline_checks(roc_auc, brier, best, baseline_margin_roc_auc, baseline_margin_brier)
-        if beat_baselines
+        _baseline_checks(
+            roc_auc, brier, best, policy.baseline_margin_roc_auc, policy.baseline_margin_brier
+        )
+        if policy.beat_baselines
         else []
     )
     checks += [(ok, text) for ok, text, _ in against_baselines]
