@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from churn.errors import DriftError
 
 FLOOR = 1e-4
 # Features that grow by one a day for every customer: days since their first order, since
@@ -166,3 +169,43 @@ def drift_report(
         row["status"] = status
         rows.append(row)
     return sorted(rows, key=lambda r: (-r["psi"], r["feature"]))
+
+
+@dataclass(frozen=True)
+class DriftPolicy:
+    """When drift warns and when it stops a scoring run (``score.drift.*``).
+
+    Attributes
+    ----------
+    warn_psi : float
+        A feature whose PSI reaches this is logged as a warning.
+    fail_psi : float or None
+        A feature whose PSI reaches this stops the run; ``None`` never stops it.
+    ignore : mapping of str to str
+        Features that may warn but never stop the run, each with the reason.
+    """
+
+    warn_psi: float
+    fail_psi: float | None
+    ignore: Mapping[str, str] = field(default_factory=dict)
+
+    def report(
+        self, profile: Mapping[str, Mapping[str, Any]], features: pd.DataFrame, as_of: dt.date
+    ) -> list[dict[str, Any]]:
+        """:func:`drift_report` of ``features`` against ``profile`` under this policy."""
+        return drift_report(
+            profile, features, self.warn_psi, self.fail_psi, ignore=self.ignore, as_of=as_of
+        )
+
+    def check(self, report: Sequence[Mapping[str, Any]]) -> None:
+        """Raise :class:`~churn.errors.DriftError` naming the worst failed feature, if any."""
+        failed = [r for r in report if r["status"] == "fail"]
+        if failed:
+            worst = failed[0]
+            others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise DriftError(
+                f"feature drift: {worst['feature']} has PSI {worst['psi']:.3f} >= "
+                f"score.drift.fail_psi={self.fail_psi} against the model's training "
+                f"population{others}; check the input data, retrain, or set "
+                "score.drift.fail_psi=null to score anyway"
+            )

@@ -4,6 +4,7 @@ localised names and actions are in :mod:`churn.scoring.reasons`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,45 @@ def risk_tier(p_churn: np.ndarray, thresholds: Mapping[str, float]) -> np.ndarra
     for name, bound in sorted(thresholds.items(), key=lambda kv: kv[1]):
         tiers[p >= bound] = name
     return tiers
+
+
+# The marketing segments, in the order pages show them (their names and actions in each
+# language are in churn.scoring.reasons).
+SEGMENTS = ("new", "regular", "dormant", "vip")
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """How customers are put into :data:`SEGMENTS` (``score.segments``), the same in
+    training (segment metrics) and scoring (the list).
+
+    Attributes
+    ----------
+    new_max_tenure_days : int
+        A customer whose first order is younger than this is ``new``.
+    dormant_min_days : int
+        A customer without an order for this many days or more is ``dormant``.
+    vip_spend_quantile : float
+        A customer whose ``spend_365d`` reaches this quantile of the scored population's
+        is ``vip``.
+    """
+
+    new_max_tenure_days: int
+    dormant_min_days: int
+    vip_spend_quantile: float
+
+    def vip_min_spend(self, features: pd.DataFrame) -> float:
+        """The ``spend_365d`` from which a customer of ``features`` is a VIP."""
+        return float(features["spend_365d"].quantile(self.vip_spend_quantile))
+
+    def assign(self, features: pd.DataFrame) -> pd.Series:
+        """The segment of each customer of ``features`` (see :func:`assign_segments`)."""
+        return assign_segments(
+            features,
+            new_max_tenure_days=self.new_max_tenure_days,
+            dormant_min_days=self.dormant_min_days,
+            vip_min_spend_365d=self.vip_min_spend(features),
+        )
 
 
 def assign_segments(
@@ -81,6 +121,62 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if controlled.any() or risky.any():
             out[column] = text.where(~risky, "'" + text).astype(object)
     return out
+
+
+@dataclass(frozen=True)
+class SelectionPolicy:
+    """Who makes the at-risk list (``score.*``; see :func:`select_at_risk`).
+
+    Attributes
+    ----------
+    mode : str
+        ``tiers``, ``top_k`` or ``budget``.
+    tiers : mapping of str to float
+        Risk tier name to its lower bound (see :func:`risk_tier`).
+    at_risk_tiers : tuple of str
+        The tiers listed in ``tiers`` mode.
+    top_k : int or None
+        How many customers ``top_k`` mode lists.
+    budget, cost_per_contact : float
+        ``budget`` mode lists ``floor(budget / cost_per_contact)`` customers.
+    """
+
+    mode: str
+    tiers: Mapping[str, float]
+    at_risk_tiers: tuple[str, ...]
+    top_k: int | None
+    budget: float | None
+    cost_per_contact: float
+
+    def tier(self, p_churn: np.ndarray) -> np.ndarray:
+        """The risk tier of each probability."""
+        return risk_tier(p_churn, dict(self.tiers))
+
+    def select(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """The at-risk rows of ``scores`` (see :func:`select_at_risk`)."""
+        return select_at_risk(
+            scores,
+            self.mode,
+            list(self.at_risk_tiers),
+            top_k=self.top_k,
+            budget=self.budget,
+            cost_per_contact=self.cost_per_contact,
+            known_tiers=[*self.tiers, "low"],
+        )
+
+    def empty_reason(self, wanted: int, highest_probability: float | None) -> dict[str, object]:
+        """Why the list is empty (see :func:`empty_list_reason`), ``wanted`` being the
+        customers it would hold with everyone contactable."""
+        listed = [self.tiers[t] for t in self.at_risk_tiers if t in self.tiers]
+        return empty_list_reason(
+            self.mode,
+            wanted=wanted,
+            top_k=self.top_k,
+            budget=self.budget,
+            cost_per_contact=self.cost_per_contact,
+            highest_probability=highest_probability,
+            lowest_listed_bound=min(listed) if listed else None,
+        )
 
 
 def expected_value_at_risk(p_churn: np.ndarray, spend_365d: np.ndarray) -> np.ndarray:
