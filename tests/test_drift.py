@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.scoring.drift import drift_report, psi, reference_profile
+from churn.errors import DriftError
+from churn.scoring.drift import DriftPolicy, drift_report, psi, reference_profile
 
 
 def test_psi_by_hand_for_two_bins():
@@ -121,3 +122,14 @@ def test_a_young_shop_gaining_customers_stretches_its_tenures_and_that_is_not_dr
     row = drift_report(profile, tonight, 0.1, 0.25, as_of=dt.date(2024, 3, 31))[0]
     assert row["psi_as_measured"] > 0.25
     assert row["status"] == "ok"
+
+
+def test_a_drift_policy_stops_the_run_on_the_worst_failed_feature_only():
+    policy = DriftPolicy(warn_psi=0.1, fail_psi=0.25, ignore={"seasonal": "summer sale"})
+    profile = {name: {"edges": [5.0], "shares": [0.5, 0.5, 0.0]} for name in ("a", "seasonal")}
+    tonight = pd.DataFrame({"a": [1.0, 9.0] * 50, "seasonal": [1.0] * 90 + [9.0] * 10})
+    report = policy.report(profile, tonight, as_of=dt.date(2024, 3, 31))
+    assert [(r["feature"], r["status"]) for r in report] == [("seasonal", "warn"), ("a", "ok")]
+    policy.check(report)
+    with pytest.raises(DriftError, match="seasonal has PSI .* >= score.drift.fail_psi=0.25"):
+        DriftPolicy(warn_psi=0.1, fail_psi=0.25).check(drift_report(profile, tonight, 0.1, 0.25))

@@ -10,6 +10,9 @@ import pytest
 
 from churn.errors import ConfigError
 from churn.scoring.selection import (
+    SEGMENTS,
+    SegmentRules,
+    SelectionPolicy,
     assign_segments,
     empty_list_reason,
     expected_value_at_risk,
@@ -38,6 +41,34 @@ def test_segments_first_matching_rule_wins():
         features, new_max_tenure_days=90, dormant_min_days=90, vip_min_spend_365d=800.0
     )
     assert list(segments) == ["new", "vip", "dormant", "regular", "new"]
+
+
+def test_segment_rules_make_the_top_spenders_of_the_population_vips():
+    # spend_365d 100, 200, 300, 400: the 0.75 quantile is 325, so only the last is a VIP.
+    features = pd.DataFrame(
+        {
+            "tenure_days": [400, 400, 400, 400],
+            "spend_365d": [100.0, 200.0, 300.0, 400.0],
+            "days_since_last_order": [5, 200, 20, 20],
+        }
+    )
+    rules = SegmentRules(new_max_tenure_days=90, dormant_min_days=90, vip_spend_quantile=0.75)
+    assert rules.vip_min_spend(features) == 325.0
+    assert list(rules.assign(features)) == ["regular", "dormant", "regular", "vip"]
+    assert set(rules.assign(features)) <= set(SEGMENTS)
+
+
+def test_a_selection_policy_lists_its_tiers_and_says_why_its_list_is_empty():
+    policy = SelectionPolicy(
+        mode="tiers",
+        tiers=TIERS,
+        at_risk_tiers=("high",),
+        top_k=None,
+        budget=None,
+        cost_per_contact=1.0,
+    )
+    assert list(policy.tier(np.array([0.2, 0.5, 0.9]))) == ["low", "medium", "high"]
+    assert policy.empty_reason(wanted=0, highest_probability=0.5)["code"] == "no_one_in_tiers"
 
 
 def test_formula_cells_get_an_apostrophe_and_numbers_stay_numbers():
