@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,17 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from churn.data.consent import quarantined_objections, suppression_reasons
-from churn.errors import ChurnError, ConfigError, DataContractError, DriftError
-from churn.features.registry import FAMILIES
+from churn.errors import ChurnError, ConfigError, DataContractError
+from churn.modeling.model import ChurnClassifier
 from churn.reporting.summary_page import write_summary
-from churn.scoring.drift import drift_report
+from churn.scoring.drift import DriftPolicy
 from churn.scoring.reasons import check_locale, localise_segments, top_reasons
 from churn.scoring.selection import (
-    assign_segments,
-    empty_list_reason,
+    SEGMENTS,
+    SegmentRules,
+    SelectionPolicy,
     expected_value_at_risk,
     neutralise_formulas,
-    risk_tier,
-    select_at_risk,
 )
 from churn.stages.inputs import (
     OpenedData,
@@ -36,6 +36,7 @@ from churn.stages.inputs import (
 from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import code_version, log, resolve_as_of, step
+from churn.stages.typed_settings import drift_policy, segment_rules, selection_policy
 from churn.tracking import store as tracking
 
 CSV_FILE = "at_risk_customers.csv"
@@ -115,16 +116,42 @@ def _write_scores(opened: OpenedData, scores: pd.DataFrame, target: Path) -> Non
     frame.write.mode("overwrite").partitionBy("risk_tier").parquet(local_uri(target))
 
 
-def _drift_ignored(cfg: DictConfig) -> dict[str, str]:
-    """``score.drift.ignore``: feature -> why its drift may not stop the run."""
-    why = cfg.score.drift.get("ignore_reason")
-    reason = f"{why} (score.drift.ignore)" if why else "listed in score.drift.ignore"
-    return dict.fromkeys(map(str, cfg.score.drift.get("ignore") or []), reason)
+@dataclass(frozen=True)
+class ScorePlan:
+    """Everything the scoring stage reads from its config, typed once by :func:`run`."""
+
+    output_dir: Path
+    locale: str
+    currency: str
+    segments: SegmentRules
+    drift: DriftPolicy
+    selection: SelectionPolicy
+    n_reasons: int
+    csv_sep: str
+    csv_decimal: str
+    # The input CSV's delimiter: a quarantined customers row is split with it.
+    input_delimiter: str
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, locale: str) -> ScorePlan:
+        """The plan of a composed ``score`` config, in the checked ``locale``."""
+        return cls(
+            output_dir=Path(cfg.score.output_dir),
+            locale=locale,
+            currency=str(cfg.data.currency),
+            segments=segment_rules(cfg),
+            drift=drift_policy(cfg),
+            selection=selection_policy(cfg),
+            n_reasons=int(cfg.score.n_reasons),
+            csv_sep=str(cfg.score.csv.sep),
+            csv_decimal=str(cfg.score.csv.decimal),
+            input_delimiter=str(cfg.data.csv.delimiter),
+        )
 
 
-def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
+def _log_drift(report: list[dict[str, Any]], policy: DriftPolicy) -> None:
     for row in report:
-        if "aligned_days" in row and row["psi_as_measured"] >= cfg.score.drift.warn_psi:
+        if "aligned_days" in row and row["psi_as_measured"] >= policy.warn_psi:
             log.info(
                 "drift: %s PSI %.3f as measured, %.3f after allowing for the %d days since "
                 "the model's reference snapshot (every customer's value grows by one a day)",
@@ -140,7 +167,7 @@ def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
                 "drift: %s PSI %.3f >= score.drift.fail_psi %s, ignored: %s; the run goes on",
                 row["feature"],
                 row["psi"],
-                cfg.score.drift.fail_psi,
+                policy.fail_psi,
                 row["ignored"],
             )
         else:
@@ -148,37 +175,117 @@ def _check_drift(report: list[dict[str, Any]], cfg: DictConfig) -> None:
                 "drift: %s PSI %.3f >= score.drift.warn_psi %s",
                 row["feature"],
                 row["psi"],
-                cfg.score.drift.warn_psi,
+                policy.warn_psi,
             )
-    failed = [r for r in report if r["status"] == "fail"]
-    if failed:
-        worst = failed[0]
-        others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        raise DriftError(
-            f"feature drift: {worst['feature']} has PSI {worst['psi']:.3f} >= "
-            f"score.drift.fail_psi={cfg.score.drift.fail_psi} against the model's training "
-            f"population{others}; check the input data, retrain, or set "
-            "score.drift.fail_psi=null to score anyway"
-        )
 
 
-def _summary(
-    cfg: DictConfig,
-    as_of: str,
-    model: Any,
-    scores: pd.DataFrame,
-    at_risk: pd.DataFrame,
-    reason_features: pd.DataFrame,
-    suppressed_by_reason: dict[str, int],
-    locale: str,
-    empty_reason: dict[str, Any] | None,
-) -> dict[str, Any]:
-    by_cell = (
-        at_risk.groupby(["segment", "risk_tier"], sort=True)
-        .agg(customers=("customer_id", "size"), value_at_risk=("expected_value_at_risk", "sum"))
-        .reset_index()
-        .rename(columns={"risk_tier": "tier"})
+@dataclass(frozen=True)
+class _AtRisk:
+    """The at-risk list and how it came about: ``wanted`` is the list with everyone
+    contactable, ``left_out`` counts its customers left out by reason, ``reasons`` the
+    features each listed customer's reasons cite, ``empty_reason`` why it is empty."""
+
+    frame: pd.DataFrame
+    wanted: int
+    left_out: pd.Series
+    reason_features: pd.DataFrame
+    empty_reason: dict[str, Any] | None
+
+    @property
+    def suppressed(self) -> int:
+        """Customers the list would hold but who must not be contacted."""
+        return int(self.left_out.sum())
+
+
+def _features(opened: OpenedData, classifier: ChurnClassifier, as_of: Any) -> pd.DataFrame:
+    """The population's features at ``as_of``, built as the model was trained."""
+    settings = classifier.feature_settings
+    features = opened.features(
+        [as_of],
+        list(settings.windows),
+        settings.active_lookback_days,
+        list(settings.families),
+        btyd_horizon_days=settings.btyd_horizon_days,
     )
+    if features.empty:
+        raise ConfigError(
+            f"no customer ordered in the {settings.active_lookback_days} days up to "
+            f"as_of={as_of}: nothing to score"
+        )
+    missing = [c for c in classifier.feature_names if c not in features.columns]
+    if missing:
+        raise DataContractError(
+            f"{opened.ingest.manifest['source']}: the model needs features this data cannot "
+            f"feed ({', '.join(missing)}); their input columns are missing, or the model "
+            "belongs to another shop (set tracking.registered_model to this shop's model)"
+        )
+    return features
+
+
+def _scores(
+    plan: ScorePlan, opened: OpenedData, model: Any, features: pd.DataFrame, as_of: Any
+) -> pd.DataFrame:
+    """Every customer's probability, tier, segment, value at risk and contact consent."""
+    scores = features[["customer_id"]].copy()
+    scores["churn_probability"] = _predict(opened, model, features)
+    scores["risk_tier"] = plan.selection.tier(scores["churn_probability"])
+    scores["segment"], scores["recommended_action"] = localise_segments(
+        plan.segments.assign(features).tolist(), plan.locale
+    )
+    scores["expected_value_at_risk"] = expected_value_at_risk(
+        scores["churn_probability"], features["spend_365d"]
+    )
+    for col in ("days_since_last_order", "orders_365d", "spend_365d"):
+        scores[col] = features[col]
+    scores["as_of"] = as_of.isoformat()
+    scores["model_version"] = model.version
+    scores["do_not_contact_reason"] = _do_not_contact(
+        opened, scores["customer_id"], plan.input_delimiter
+    )
+    # True for every customer who must not be contacted: opted out, or consent in doubt.
+    scores["marketing_opt_out"] = scores["do_not_contact_reason"].notna()
+    return scores
+
+
+def _at_risk(
+    plan: ScorePlan, classifier: ChurnClassifier, scores: pd.DataFrame, features: pd.DataFrame
+) -> _AtRisk:
+    """The at-risk list with each customer's reasons, rounded as the CSV shows them."""
+    # Who the list would hold without consent, then the list itself, chosen among the
+    # customers who may be contacted (so top_k and budget lists are refilled).
+    wanted = plan.selection.select(scores)
+    left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
+    at_risk = plan.selection.select(scores[~scores["marketing_opt_out"]]).copy()
+    explained = features.loc[at_risk.index]
+    contributions = (
+        classifier.contributions(explained)
+        if len(at_risk)
+        else pd.DataFrame(columns=classifier.feature_names, index=at_risk.index, dtype=float)
+    )
+    reasons = top_reasons(
+        contributions,
+        explained,
+        n_reasons=plan.n_reasons,
+        locale=plan.locale,
+        currency=plan.currency,
+    )
+    at_risk = at_risk.join(reasons.sentences)
+    at_risk["churn_probability"] = at_risk["churn_probability"].round(4)
+    at_risk["expected_value_at_risk"] = at_risk["expected_value_at_risk"].round(2)
+    at_risk["spend_365d"] = at_risk["spend_365d"].round(2)
+    for col in ("days_since_last_order", "orders_365d"):
+        at_risk[col] = at_risk[col].astype("int64")
+    empty_reason = None
+    if at_risk.empty:
+        highest = scores["churn_probability"].max() if len(scores) else None
+        empty_reason = plan.selection.empty_reason(len(wanted), highest)
+        log.warning("the at-risk list is empty: %s", empty_reason)
+    return _AtRisk(at_risk, len(wanted), left_out, reasons.features, empty_reason)
+
+
+def _top_reasons(listed: _AtRisk) -> list[dict[str, Any]]:
+    """The eight features the list's reasons cite most, each with an example sentence."""
+    at_risk, reason_features = listed.frame, listed.reason_features
     counts = pd.Series(reason_features.to_numpy().ravel()).value_counts()
     counts = counts[counts.index != ""]
     top = []
@@ -194,29 +301,124 @@ def _summary(
                 "customers": int(n),
             }
         )
+    return top
+
+
+def _summary(
+    plan: ScorePlan,
+    as_of: str,
+    model: Any,
+    scores: pd.DataFrame,
+    listed: _AtRisk,
+) -> dict[str, Any]:
+    """The view model of the marketers' one-page summary."""
+    at_risk = listed.frame
+    by_cell = (
+        at_risk.groupby(["segment", "risk_tier"], sort=True)
+        .agg(customers=("customer_id", "size"), value_at_risk=("expected_value_at_risk", "sum"))
+        .reset_index()
+        .rename(columns={"risk_tier": "tier"})
+    )
     counts_hist, edges = np.histogram(scores["churn_probability"], bins=10, range=(0, 1))
-    keys = ["new", "regular", "dormant", "vip"]
-    names, actions = localise_segments(keys, locale)
+    names, actions = localise_segments(list(SEGMENTS), plan.locale)
+    suppressed_by_reason = _by_reason(listed.left_out)
     return {
         "as_of": as_of,
-        "locale": locale,
-        "currency": str(cfg.data.currency),
+        "locale": plan.locale,
+        "currency": plan.currency,
         "model": {"name": model.name, "version": model.version},
         "totals": {
             "scored": len(scores),
             "at_risk": len(at_risk),
             "suppressed_opt_out": sum(suppressed_by_reason.values()),
-            "suppressed_by_reason": dict(suppressed_by_reason),
+            "suppressed_by_reason": suppressed_by_reason,
             "value_at_risk": float(at_risk["expected_value_at_risk"].sum()),
         },
         "by_segment_tier": by_cell.to_dict("records"),
-        "top_reasons": top,
+        "top_reasons": _top_reasons(listed),
         "probability_histogram": {"edges": edges.tolist(), "counts": counts_hist.tolist()},
-        "tiers": {k: float(v) for k, v in cfg.score.tiers.items()},
+        "tiers": dict(plan.selection.tiers),
         "actions": [{"segment": n, "action": a} for n, a in zip(names, actions, strict=True)],
         "files": {"csv": CSV_FILE},
-        "empty_reason": empty_reason,
+        "empty_reason": listed.empty_reason,
     }
+
+
+def _by_reason(counts: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def _manifest(
+    cfg: DictConfig,
+    plan: ScorePlan,
+    opened: OpenedData,
+    model: Any,
+    as_of: Any,
+    scores: pd.DataFrame,
+    listed: _AtRisk,
+    features: pd.DataFrame,
+    drift: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """What ``manifest.json`` holds (its timings are added when the files are written)."""
+    at_risk = listed.frame
+    config = OmegaConf.to_container(cfg, resolve=True)
+    return {
+        "as_of": as_of.isoformat(),
+        "data_last_date": opened.last_date.isoformat(),
+        "input": input_fingerprint(opened),
+        "ingest": combined_manifest(opened),
+        "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
+        "rows_read": opened.ingest.manifest["rows_read"],
+        "rows_scored": len(scores),
+        "rows_at_risk": len(at_risk),
+        "rows_suppressed_opt_out": listed.suppressed,
+        "suppressed_by_reason": _by_reason(listed.left_out),
+        "do_not_contact": _by_reason(scores["do_not_contact_reason"].value_counts().sort_index()),
+        "empty_list_reason": listed.empty_reason,
+        "selection": plan.selection.mode,
+        "at_risk_by_tier": at_risk["risk_tier"].value_counts().sort_index().to_dict(),
+        "at_risk_by_segment": at_risk["segment"].value_counts().sort_index().to_dict(),
+        "expected_value_at_risk": round(float(at_risk["expected_value_at_risk"].sum()), 2),
+        "vip_min_spend_365d": round(plan.segments.vip_min_spend(features), 2),
+        "mean_churn_probability": float(np.mean(scores["churn_probability"])),
+        "drift": {
+            "checked": bool(model.classifier.reference),
+            "warn_psi": plan.drift.warn_psi,
+            "fail_psi": plan.drift.fail_psi,
+            "features": drift,
+        },
+        "locale": plan.locale,
+        "config_sha256": hashlib.sha256(
+            json.dumps(config, sort_keys=True, default=str).encode()
+        ).hexdigest(),
+        "code_version": code_version(),
+    }
+
+
+def _write_outputs(
+    folder: Path,
+    plan: ScorePlan,
+    opened: OpenedData,
+    scores: pd.DataFrame,
+    listed: _AtRisk,
+    summary: dict[str, Any],
+    manifest: dict[str, Any],
+) -> None:
+    """Every file of the date's folder (:data:`OWN_FILES`), into ``folder``."""
+    neutralise_formulas(listed.frame[csv_columns(plan.n_reasons)]).to_csv(
+        folder / CSV_FILE,
+        index=False,
+        sep=plan.csv_sep,
+        decimal=plan.csv_decimal,
+        encoding="utf-8",
+    )
+    _write_scores(opened, scores, folder / "scores.parquet")
+    write_summary(summary, folder / "summary.html")
+    if len(opened.ingest.quarantine):
+        opened.ingest.quarantine.to_csv(folder / "quarantine.csv", index=False)
+    if opened.customers is not None and len(opened.customers.quarantine):
+        opened.customers.quarantine.to_csv(folder / "customers_quarantine.csv", index=False)
+    write_json(folder / "manifest.json", manifest)
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -230,7 +432,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         Exit codes 2, 3, 4 and 5 of the command line; nothing is written for the date.
     """
     timings: dict[str, float] = {}
-    locale = check_locale(str(cfg.locale))
+    plan = ScorePlan.from_config(cfg, check_locale(str(cfg.locale)))
     # The model first: a mistyped tracking.uri fails before a long ingest.
     with step("load model", timings):
         tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
@@ -239,209 +441,44 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     log.info("model %s version %s (run %s)", model.name, model.version, model.run_id)
     try:
-        return _score(cfg, model, timings, locale)
+        return _score(cfg, plan, model, timings)
     except ChurnError as exc:
         # Which model failed matters once several shops share a store.
         raise type(exc)(f"model {model.name} v{model.version}: {exc}") from exc
 
 
-def _score(cfg: DictConfig, model: Any, timings: dict[str, float], locale: str) -> dict[str, Any]:
+def _score(
+    cfg: DictConfig, plan: ScorePlan, model: Any, timings: dict[str, float]
+) -> dict[str, Any]:
     """:func:`run` once the model is loaded."""
     classifier = model.classifier
     with step("ingest", timings):
         opened = open_transactions(cfg)
-    last = opened.last_date
-    as_of = resolve_as_of(cfg.as_of, last)
-    target = Path(cfg.score.output_dir) / as_of.isoformat()
+    as_of = resolve_as_of(cfg.as_of, opened.last_date)
+    target = plan.output_dir / as_of.isoformat()
     check_output_folder(target, OWN_FILES)
-
     with step("features", timings):
-        settings = classifier.feature_settings
-        features = opened.features(
-            [as_of],
-            settings["windows"],
-            settings["active_lookback_days"],
-            settings.get("families", FAMILIES),
-            btyd_horizon_days=settings.get("btyd_horizon_days"),
-        )
-    if features.empty:
-        raise ConfigError(
-            f"no customer ordered in the {settings['active_lookback_days']} days up to "
-            f"as_of={as_of}: nothing to score"
-        )
-    missing = [c for c in classifier.feature_names if c not in features.columns]
-    if missing:
-        raise DataContractError(
-            f"{opened.ingest.manifest['source']}: the model needs features this data cannot "
-            f"feed ({', '.join(missing)}); their input columns are missing, or the model "
-            "belongs to another shop (set tracking.registered_model to this shop's model)"
-        )
-
+        features = _features(opened, classifier, as_of)
     with step("drift check", timings):
-        fail_psi = cfg.score.drift.fail_psi
-        drift = drift_report(
-            classifier.reference,
-            features,
-            float(cfg.score.drift.warn_psi),
-            None if fail_psi is None else float(fail_psi),
-            ignore=_drift_ignored(cfg),
-            as_of=as_of,
-        )
-        _check_drift(drift, cfg)
+        drift = plan.drift.report(classifier.reference, features, as_of)
+        _log_drift(drift, plan.drift)
+        plan.drift.check(drift)
     if not classifier.reference:
         log.warning("model version %s has no drift reference: drift not checked", model.version)
-
     with step("predict", timings):
-        scores = features[["customer_id"]].copy()
-        scores["churn_probability"] = _predict(opened, model, features)
-        scores["risk_tier"] = risk_tier(scores["churn_probability"], dict(cfg.score.tiers))
-        seg_cfg = cfg.score.segments
-        vip_min_spend = float(features["spend_365d"].quantile(seg_cfg.vip_spend_quantile))
-        segment_keys = assign_segments(
-            features,
-            new_max_tenure_days=int(seg_cfg.new_max_tenure_days),
-            dormant_min_days=int(seg_cfg.dormant_min_days),
-            vip_min_spend_365d=vip_min_spend,
-        )
-        scores["segment"], scores["recommended_action"] = localise_segments(
-            segment_keys.tolist(), locale
-        )
-        scores["expected_value_at_risk"] = expected_value_at_risk(
-            scores["churn_probability"], features["spend_365d"]
-        )
-        for col in ("days_since_last_order", "orders_365d", "spend_365d"):
-            scores[col] = features[col]
-        scores["as_of"] = as_of.isoformat()
-        scores["model_version"] = model.version
-        scores["do_not_contact_reason"] = _do_not_contact(
-            opened, scores["customer_id"], str(cfg.data.csv.delimiter)
-        )
-        # True for every customer who must not be contacted: opted out, or consent in doubt.
-        scores["marketing_opt_out"] = scores["do_not_contact_reason"].notna()
-
+        scores = _scores(plan, opened, model, features, as_of)
     with step("select and explain", timings):
-        n_reasons = int(cfg.score.n_reasons)
-        tiers = {str(k): float(v) for k, v in cfg.score.tiers.items()}
-
-        def select(frame: pd.DataFrame) -> pd.DataFrame:
-            return select_at_risk(
-                frame,
-                str(cfg.score.selection),
-                list(cfg.score.at_risk_tiers),
-                top_k=cfg.score.top_k,
-                budget=cfg.score.budget,
-                cost_per_contact=float(cfg.score.cost_per_contact),
-                known_tiers=[*tiers, "low"],
-            )
-
-        # Who the list would hold without consent, then the list itself, chosen among the
-        # customers who may be contacted (so top_k and budget lists are refilled).
-        wanted = select(scores)
-        left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
-        suppressed = int(left_out.sum())
-        at_risk = select(scores[~scores["marketing_opt_out"]]).copy()
-        explained = features.loc[at_risk.index]
-        contributions = (
-            classifier.contributions(explained)
-            if len(at_risk)
-            else pd.DataFrame(columns=classifier.feature_names, index=at_risk.index, dtype=float)
-        )
-        reasons = top_reasons(
-            contributions,
-            explained,
-            n_reasons=n_reasons,
-            locale=locale,
-            currency=str(cfg.data.currency),
-        )
-        at_risk = at_risk.join(reasons.sentences)
-        at_risk["churn_probability"] = at_risk["churn_probability"].round(4)
-        at_risk["expected_value_at_risk"] = at_risk["expected_value_at_risk"].round(2)
-        at_risk["spend_365d"] = at_risk["spend_365d"].round(2)
-        for col in ("days_since_last_order", "orders_365d"):
-            at_risk[col] = at_risk[col].astype("int64")
-        empty_reason = None
-        if at_risk.empty:
-            listed = [tiers[t] for t in cfg.score.at_risk_tiers if t in tiers]
-            empty_reason = empty_list_reason(
-                str(cfg.score.selection),
-                wanted=len(wanted),
-                top_k=cfg.score.top_k,
-                budget=cfg.score.budget,
-                cost_per_contact=float(cfg.score.cost_per_contact),
-                highest_probability=scores["churn_probability"].max() if len(scores) else None,
-                lowest_listed_bound=min(listed) if listed else None,
-            )
-            log.warning("the at-risk list is empty: %s", empty_reason)
-
-    config = OmegaConf.to_container(cfg, resolve=True)
-    manifest: dict[str, Any] = {
-        "as_of": as_of.isoformat(),
-        "data_last_date": last.isoformat(),
-        "input": input_fingerprint(opened),
-        "ingest": combined_manifest(opened),
-        "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
-        "rows_read": opened.ingest.manifest["rows_read"],
-        "rows_scored": len(scores),
-        "rows_at_risk": len(at_risk),
-        "rows_suppressed_opt_out": suppressed,
-        "suppressed_by_reason": {str(k): int(v) for k, v in left_out.items()},
-        "do_not_contact": {
-            str(k): int(v)
-            for k, v in scores["do_not_contact_reason"].value_counts().sort_index().items()
-        },
-        "empty_list_reason": empty_reason,
-        "selection": str(cfg.score.selection),
-        "at_risk_by_tier": at_risk["risk_tier"].value_counts().sort_index().to_dict(),
-        "at_risk_by_segment": at_risk["segment"].value_counts().sort_index().to_dict(),
-        "expected_value_at_risk": round(float(at_risk["expected_value_at_risk"].sum()), 2),
-        "vip_min_spend_365d": round(vip_min_spend, 2),
-        "mean_churn_probability": float(np.mean(scores["churn_probability"])),
-        "drift": {
-            "checked": bool(classifier.reference),
-            "warn_psi": cfg.score.drift.warn_psi,
-            "fail_psi": cfg.score.drift.fail_psi,
-            "features": drift,
-        },
-        "locale": locale,
-        "config_sha256": hashlib.sha256(
-            json.dumps(config, sort_keys=True, default=str).encode()
-        ).hexdigest(),
-        "code_version": code_version(),
-    }
+        listed = _at_risk(plan, classifier, scores, features)
+    manifest = _manifest(cfg, plan, opened, model, as_of, scores, listed, features, drift)
+    summary = _summary(plan, as_of.isoformat(), model, scores, listed)
     with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
-        neutralise_formulas(at_risk[csv_columns(n_reasons)]).to_csv(
-            tmp / CSV_FILE,
-            index=False,
-            sep=str(cfg.score.csv.sep),
-            decimal=str(cfg.score.csv.decimal),
-            encoding="utf-8",
-        )
-        _write_scores(opened, scores, tmp / "scores.parquet")
-        write_summary(
-            _summary(
-                cfg,
-                as_of.isoformat(),
-                model,
-                scores,
-                at_risk,
-                reasons.features,
-                manifest["suppressed_by_reason"],
-                locale,
-                empty_reason,
-            ),
-            tmp / "summary.html",
-        )
-        if len(opened.ingest.quarantine):
-            opened.ingest.quarantine.to_csv(tmp / "quarantine.csv", index=False)
-        if opened.customers is not None and len(opened.customers.quarantine):
-            opened.customers.quarantine.to_csv(tmp / "customers_quarantine.csv", index=False)
         manifest["timings_s"] = timings
-        write_json(tmp / "manifest.json", manifest)
+        _write_outputs(tmp, plan, opened, scores, listed, summary, manifest)
     print(
-        f"scored {len(scores):,} customers as of {as_of}: {len(at_risk):,} at risk "
-        f"({suppressed:,} more left out: opted out or consent unclear), expected value at "
-        f"risk {manifest['expected_value_at_risk']:,.2f} {cfg.data.currency}; wrote {target}"
-        + (f" (the list is empty: {empty_reason['code']})" if empty_reason else ""),
+        f"scored {len(scores):,} customers as of {as_of}: {len(listed.frame):,} at risk "
+        f"({listed.suppressed:,} more left out: opted out or consent unclear), expected value "
+        f"at risk {manifest['expected_value_at_risk']:,.2f} {plan.currency}; wrote {target}"
+        + (f" (the list is empty: {listed.empty_reason['code']})" if listed.empty_reason else ""),
         flush=True,
     )
     return manifest

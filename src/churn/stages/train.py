@@ -26,49 +26,54 @@ from churn.modeling.evaluation import (
     ranking_metrics,
     segment_metrics,
 )
-from churn.modeling.gate import MODEL, GateVerdict, promotion_verdict, same_data_source
+from churn.modeling.gate import (
+    MODEL,
+    GatePolicy,
+    GateVerdict,
+    promotion_verdict,
+    same_data_source,
+)
 from churn.modeling.labels import make_labels
-from churn.modeling.model import ChurnClassifier, fit_lightgbm, refit
+from churn.modeling.model import ChurnClassifier, FeatureSettings, fit_lightgbm, refit
 from churn.modeling.schedule import OUT_OF_TIME, Schedule, holdout_customers, origin_schedules
-from churn.reporting import plots
-from churn.reporting.evaluation_page import write_evaluation_report
 from churn.scoring.drift import reference_profile
-from churn.scoring.selection import assign_segments
+from churn.scoring.selection import SegmentRules
 from churn.stages.inputs import open_transactions, require_duckdb, write_ingest_report
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
+from churn.stages.train_report import (
+    BASELINES,
+    MODEL_LABEL,
+    PROBABILITY_BASELINES,
+    REPORT_FILE,
+    NewestOrigin,
+    shap_images,
+    summary_text,
+    write_report,
+)
+from churn.stages.typed_settings import feature_settings, gate_policy, segment_rules
 from churn.tracking import store as tracking
-
-REPORT_FILE = "evaluation_report.html"
-# Names in metrics["mean"] and metrics["origins"][i]["models"]: the model (gate.MODEL),
-# then the baselines as in the flat keys (baseline_<name>_*), with their labels.
-BASELINES = {
-    "logistic": "logistic RFM",
-    "bgnbd": "BG/NBD",
-    "recency": "recency",
-}
-# Baselines whose scores are probabilities (recency is a ranking: no Brier score).
-PROBABILITY_BASELINES = ("logistic", "bgnbd")
 
 
 def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
 
 
-def _schedules(cfg: DictConfig, first: Any, last: Any) -> tuple[Schedule, ...]:
+def _schedules(plan: TrainPlan, first: Any, last: Any) -> tuple[Schedule, ...]:
     """The schedule of each test origin, oldest first; logged, with a warning when the
     history changed what the evaluation means."""
-    wanted = int(cfg.split.n_test_origins)
+    split = plan.split
+    wanted = split.n_test_origins
     schedules = origin_schedules(
         first,
         last,
-        int(cfg.label.horizon_days),
+        plan.horizon_days,
         n_origins=wanted,
-        origin_spacing_days=int(cfg.split.origin_spacing_days),
-        n_train_cutoffs=int(cfg.split.n_train_cutoffs),
-        spacing_days=int(cfg.split.spacing_days),
-        min_history_days=int(cfg.split.min_history_days),
-        min_spacing_days=int(cfg.split.min_spacing_days),
+        origin_spacing_days=split.origin_spacing_days,
+        n_train_cutoffs=split.n_train_cutoffs,
+        spacing_days=split.spacing_days,
+        min_history_days=split.min_history_days,
+        min_spacing_days=split.min_spacing_days,
     )
     if len(schedules) < wanted:
         log.warning(
@@ -126,14 +131,77 @@ def _split(table: pd.DataFrame, schedule: Schedule) -> dict[str, pd.DataFrame]:
     return parts
 
 
-def _segments(features: pd.DataFrame, cfg: DictConfig) -> pd.Series:
-    seg = cfg.score.segments
-    return assign_segments(
-        features,
-        new_max_tenure_days=int(seg.new_max_tenure_days),
-        dormant_min_days=int(seg.dormant_min_days),
-        vip_min_spend_365d=float(features["spend_365d"].quantile(float(seg.vip_spend_quantile))),
-    )
+@dataclass(frozen=True)
+class SplitPlan:
+    """Where the test origins and their training cutoffs fall (``split.*``; see
+    :func:`churn.modeling.schedule.origin_schedules`)."""
+
+    n_test_origins: int
+    origin_spacing_days: int
+    n_train_cutoffs: int
+    spacing_days: int
+    min_history_days: int
+    min_spacing_days: int
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How LightGBM is fitted and calibrated (``model.*`` and ``seed``)."""
+
+    params: dict[str, Any]
+    num_boost_round: int
+    early_stopping_rounds: int
+    calibration: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """Everything the training stage reads from its config, typed once by :func:`run`."""
+
+    horizon_days: int
+    features: FeatureSettings
+    split: SplitPlan
+    fit: FitSettings
+    segments: SegmentRules
+    gate: GatePolicy
+    register: bool
+    refit: bool
+    bootstrap_resamples: int
+    explain_rows: int
+    registered_model: str
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> TrainPlan:
+        """The plan of a composed ``train`` config."""
+        horizon = int(cfg.label.horizon_days)
+        split = cfg.split
+        return cls(
+            horizon_days=horizon,
+            features=feature_settings(cfg),
+            split=SplitPlan(
+                n_test_origins=int(split.n_test_origins),
+                origin_spacing_days=int(split.origin_spacing_days),
+                n_train_cutoffs=int(split.n_train_cutoffs),
+                spacing_days=int(split.spacing_days),
+                min_history_days=int(split.min_history_days),
+                min_spacing_days=int(split.min_spacing_days),
+            ),
+            fit=FitSettings(
+                params=dict(OmegaConf.to_container(cfg.model.params, resolve=True)),
+                num_boost_round=int(cfg.model.num_boost_round),
+                early_stopping_rounds=int(cfg.model.early_stopping_rounds),
+                calibration=str(cfg.model.calibration),
+                seed=int(cfg.seed),
+            ),
+            segments=segment_rules(cfg),
+            gate=gate_policy(cfg),
+            register=bool(cfg.train.register),
+            refit=bool(cfg.train.refit),
+            bootstrap_resamples=int(cfg.train.bootstrap_resamples),
+            explain_rows=int(cfg.train.explain_rows),
+            registered_model=str(cfg.tracking.registered_model),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,7 +223,8 @@ class _ChampionComparison:
 
 def _compare_with_champion(
     con: Any,
-    cfg: DictConfig,
+    registered_model: str,
+    features: FeatureSettings,
     schedule: Schedule,
     test: pd.DataFrame,
     candidate_p: np.ndarray,
@@ -163,7 +232,7 @@ def _compare_with_champion(
 ) -> _ChampionComparison:
     """Re-score the current champion on the test snapshot, when it is a model of the same
     data (``source``) that this data can feed."""
-    champion = tracking.champion_reference(cfg.tracking.registered_model)
+    champion = tracking.champion_reference(registered_model)
     candidate = ranking_metrics(test["churned"], candidate_p)["roc_auc"]
     if champion is None:
         return _ChampionComparison(None, candidate, "", [])
@@ -171,7 +240,7 @@ def _compare_with_champion(
     if champion.data_source is not None and not same_data_source(champion.data_source, source):
         why = (
             f"it was trained on {champion.data_source}, this run on {source} (another "
-            f"shop's data shares the registered model {cfg.tracking.registered_model!r})"
+            f"shop's data shares the registered model {registered_model!r})"
         )
         log.warning(
             "%s is not comparable: %s; it stays @champion, the new version @challenger: "
@@ -187,15 +256,7 @@ def _compare_with_champion(
             champion.reason,
         )
         return _ChampionComparison(None, candidate, label, [], unusable=champion.reason)
-    notes = []
-    settings = champion.classifier.feature_settings
-    if set(champion.classifier.feature_names) <= set(test.columns) and (
-        settings.get("active_lookback_days") == int(cfg.label.active_lookback_days)
-    ):
-        champion_features = test
-    else:
-        # Trained with other feature settings: rebuild its features for the test cutoff.
-        champion_features = build_features(con, [schedule.test], **settings)
+    champion_features = _champion_features(con, champion.classifier, features, schedule, test)
     missing = [c for c in champion.classifier.feature_names if c not in champion_features]
     if missing:
         why = f"it needs features this data cannot feed ({', '.join(missing)})"
@@ -203,9 +264,43 @@ def _compare_with_champion(
         return _ChampionComparison(None, candidate, label, [], unusable=why)
     rows = test[["customer_id", "churned"]].assign(candidate=candidate_p)
     rows = rows.merge(champion_features, on="customer_id", suffixes=("", "_champion"))
-    if len(rows) < len(test):
+    champion_p = champion.classifier.predict_proba(rows)
+    y = rows["churned"]
+    return _ChampionComparison(
+        ranking_metrics(y, champion_p)["roc_auc"],
+        ranking_metrics(y, rows["candidate"])["roc_auc"],
+        label,
+        _champion_notes(champion, label, len(rows), len(test), schedule),
+    )
+
+
+def _champion_features(
+    con: Any,
+    champion: ChurnClassifier,
+    features: FeatureSettings,
+    schedule: Schedule,
+    test: pd.DataFrame,
+) -> pd.DataFrame:
+    """The test snapshot's features as the champion was trained to see them."""
+    settings = champion.feature_settings
+    if (
+        set(champion.feature_names) <= set(test.columns)
+        and settings is not None
+        and settings.active_lookback_days == features.active_lookback_days
+    ):
+        return test
+    # Trained with other feature settings: rebuild its features for the test cutoff.
+    return build_features(con, [schedule.test], **(settings.to_dict() if settings else {}))
+
+
+def _champion_notes(
+    champion: Any, label: str, compared: int, tested: int, schedule: Schedule
+) -> list[str]:
+    """Caveats of the comparison with the champion, for the gate's reasons."""
+    notes = []
+    if compared < tested:
         notes.append(
-            f"{label} was compared on the {len(rows)} of {len(test)} test customers in "
+            f"{label} was compared on the {compared} of {tested} test customers in "
             "both models' populations"
         )
     if champion.labels_end and champion.labels_end > schedule.test.isoformat():
@@ -215,79 +310,80 @@ def _compare_with_champion(
         )
     if not champion.evaluated_model:
         notes.append(f"{label} has no evaluation model: its final refit was re-scored")
-    champion_p = champion.classifier.predict_proba(rows)
-    y = rows["churned"]
-    return _ChampionComparison(
-        ranking_metrics(y, champion_p)["roc_auc"],
-        ranking_metrics(y, rows["candidate"])["roc_auc"],
-        label,
-        notes,
-    )
+    return notes
 
 
-def _gate_scores(metrics: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], int]:
-    """What the gate judges: each model's mean ROC AUC and Brier over the test origins
-    (``metrics["mean"]``), else the single test snapshot's; and the number of origins."""
-    if "mean" in metrics:
-        return metrics["mean"], int(metrics.get("n_origins", 1))
-    return {
-        MODEL: {"roc_auc": metrics["test_roc_auc"], "brier": metrics["test_brier"]},
-        # A ranking, not a probability: no Brier score.
-        "recency": {"roc_auc": metrics["baseline_recency_roc_auc"], "brier": None},
-        **{
-            name: {
-                "roc_auc": metrics[f"baseline_{name}_roc_auc"],
-                "brier": metrics[f"baseline_{name}_brier"],
-            }
-            for name in ("logistic", "bgnbd")
-        },
-    }, 1
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Origin:
-    """One test origin: its schedule and snapshots, the model evaluated there, the flat
-    metrics (``test_*``, ``baseline_*``, ...), the scores of the model and the baselines on
-    its test rows (by label) and the model's probabilities before and after calibration."""
+    """One test origin: its schedule and snapshots, the model evaluated there, its
+    metrics (``test_*``, ``test_uncalibrated_*``, ``validation_*``, ``baseline_*`` and
+    ``test_churn_rate``), the rows it counted, its segment metrics, the scores of the
+    model and the baselines on its test rows (by label) and the model's probabilities
+    before and after calibration."""
 
     schedule: Schedule
     parts: dict[str, pd.DataFrame]
     classifier: ChurnClassifier
-    metrics: dict[str, Any]
+    metrics: dict[str, float]
+    counts: dict[str, int]
+    segments: list[dict[str, Any]]
     scores: dict[str, np.ndarray]
     probabilities: dict[str, np.ndarray]
 
+    @property
+    def best_iteration(self) -> int:
+        """Trees the evaluated model uses."""
+        return self.classifier.best_iteration or self.classifier.booster.num_trees()
+
+    def report_inputs(self) -> NewestOrigin:
+        """What the report's figures show of this origin."""
+        y = self.parts["test"]["churned"].to_numpy()
+        return NewestOrigin(self.schedule, y, self.scores, self.probabilities)
+
+    def record(self) -> dict[str, Any]:
+        """The flat entries of ``metrics.json`` that describe this origin."""
+        return {
+            **self.metrics,
+            **self.counts,
+            "best_iteration": self.best_iteration,
+            "calibration": self.classifier.calibrator.method,
+            "segments": self.segments,
+        }
+
 
 def _fit(
-    cfg: DictConfig, parts: dict[str, pd.DataFrame], feature_cols: list[str]
+    plan: TrainPlan, parts: dict[str, pd.DataFrame], feature_cols: list[str]
 ) -> ChurnClassifier:
     """LightGBM with early stopping on the validation snapshot, calibrated there."""
-    train, valid = parts["train"], parts["validation"]
-    horizon = int(cfg.label.horizon_days)
+    train, valid, fit = parts["train"], parts["validation"], plan.fit
     classifier = fit_lightgbm(
         train[feature_cols],
         train["churned"],
         valid[feature_cols],
         valid["churned"],
-        params=OmegaConf.to_container(cfg.model.params, resolve=True),
-        num_boost_round=int(cfg.model.num_boost_round),
-        early_stopping_rounds=int(cfg.model.early_stopping_rounds),
-        seed=int(cfg.seed),
-        feature_settings={
-            "windows": list(cfg.features.windows),
-            "active_lookback_days": int(cfg.label.active_lookback_days),
-            "families": list(cfg.features.families),
-            "btyd_horizon_days": horizon if cfg.features.btyd.enabled else None,
-        },
+        params=fit.params,
+        num_boost_round=fit.num_boost_round,
+        early_stopping_rounds=fit.early_stopping_rounds,
+        seed=fit.seed,
+        feature_settings=plan.features,
     )
-    classifier.calibrator = fit_calibrator(
-        classifier.predict_raw(valid), valid["churned"], str(cfg.model.calibration)
+    return classifier.calibrated(
+        fit_calibrator(classifier.predict_raw(valid), valid["churned"], fit.calibration)
     )
-    return classifier
+
+
+def _bgnbd_scores(con: Any, schedule: Schedule, test: pd.DataFrame, horizon: int) -> pd.Series:
+    """BG/NBD's P(no order in the horizon) for the test rows, computed when the model's
+    features leave that family out (the baseline still needs it)."""
+    if "bgnbd_p_no_order" in test:
+        return test["bgnbd_p_no_order"]
+    preds = bgnbd_predictions(con, [schedule.test], horizon)
+    keys = list(KEY_COLUMNS)
+    return test[keys].merge(preds, on=keys, how="left")["bgnbd_p_no_order"]
 
 
 def _evaluate(
-    cfg: DictConfig,
+    plan: TrainPlan,
     con: Any,
     schedule: Schedule,
     parts: dict[str, pd.DataFrame],
@@ -295,21 +391,13 @@ def _evaluate(
 ) -> _Origin:
     """Metrics of the model and the baselines on one origin's test rows."""
     test, valid, train = parts["test"], parts["validation"], parts["train"]
-    if "bgnbd_p_no_order" in test:
-        bgnbd = test["bgnbd_p_no_order"]
-    else:  # family off for the model; the baseline still needs it
-        preds = bgnbd_predictions(con, [schedule.test], int(cfg.label.horizon_days))
-        bgnbd = test[list(KEY_COLUMNS)].merge(preds, on=list(KEY_COLUMNS), how="left")[
-            "bgnbd_p_no_order"
-        ]
+    bgnbd = _bgnbd_scores(con, schedule, test, plan.horizon_days).to_numpy(dtype="float64")
     y = test["churned"].to_numpy()
-    features = classifier.feature_names
-    raw = classifier.predict_raw(test[features])
-    p = classifier.predict_proba(test[features])
-    logistic = fit_logistic_rfm(train, train["churned"], seed=int(cfg.seed))
+    raw = classifier.predict_raw(test[classifier.feature_names])
+    p = classifier.predict_proba(test[classifier.feature_names])
+    logistic = fit_logistic_rfm(train, train["churned"], seed=plan.fit.seed)
     p_logistic = predict_logistic_rfm(logistic, test)
-    segments = _segments(test, cfg)
-    metrics: dict[str, Any] = {
+    metrics = {
         **_prefixed("test", probability_metrics(y, p)),
         **_prefixed("test_uncalibrated", probability_metrics(y, raw)),
         **_prefixed(
@@ -318,28 +406,24 @@ def _evaluate(
         # Recency alone: the longer since the last order, the likelier churn.
         **_prefixed("baseline_recency", ranking_metrics(y, test["days_since_last_order"])),
         **_prefixed("baseline_logistic", probability_metrics(y, p_logistic)),
-        **_prefixed("baseline_bgnbd", probability_metrics(y, bgnbd.to_numpy())),
+        **_prefixed("baseline_bgnbd", probability_metrics(y, bgnbd)),
         "test_churn_rate": float(y.mean()),
-        "n_train": len(train),
-        "n_validation": len(valid),
-        "n_test": len(test),
-        "best_iteration": classifier.best_iteration or classifier.booster.num_trees(),
-        "calibration": classifier.calibrator.method,
-        "segments": segment_metrics(y, p, segments.tolist()),
     }
+    counts = {"n_train": len(train), "n_validation": len(valid), "n_test": len(test)}
+    segments = segment_metrics(y, p, plan.segments.assign(test).tolist())
     scores = {
-        "LightGBM (calibrated)": p,
+        MODEL_LABEL: p,
         BASELINES["logistic"]: p_logistic,
-        BASELINES["bgnbd"]: bgnbd.to_numpy(dtype="float64"),
+        BASELINES["bgnbd"]: bgnbd,
         BASELINES["recency"]: test["days_since_last_order"].to_numpy(dtype="float64"),
     }
     probabilities = {"before calibration": raw, "after calibration": p}
-    return _Origin(schedule, parts, classifier, metrics, scores, probabilities)
+    return _Origin(schedule, parts, classifier, metrics, counts, segments, scores, probabilities)
 
 
-def _origin_models(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """One origin's flat metrics by model name (``model``, ``model_uncalibrated`` and
-    each baseline)."""
+def _origin_models(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """One origin's metrics by model name (``model``, ``model_uncalibrated`` and each
+    baseline)."""
     prefixes = {
         MODEL: "test",
         f"{MODEL}_uncalibrated": "test_uncalibrated",
@@ -349,13 +433,61 @@ def _origin_models(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
         name: {
             key.removeprefix(f"{prefix}_"): value
             for key, value in metrics.items()
-            if key.startswith(f"{prefix}_") and isinstance(value, float)
+            if key.startswith(f"{prefix}_")
         }
         for name, prefix in prefixes.items()
     }
 
 
-def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation of a training run: the newest origin (the model gated, refitted and
+    registered) and every origin's ROC AUC and Brier score, their means and the
+    model-minus-baseline differences (see :func:`_across_origins`)."""
+
+    newest: _Origin
+    origins: list[dict[str, Any]]
+    mean: dict[str, dict[str, float | None]]
+    differences: dict[str, dict[str, dict[str, float]]]
+
+    def flat_means(self) -> dict[str, float]:
+        """``mean_<model>_<metric>`` of every mean that exists."""
+        return {
+            f"mean_{name}_{metric}": value
+            for name, values in self.mean.items()
+            for metric, value in values.items()
+            if value is not None
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The entries of ``metrics.json`` that the evaluation gives."""
+        return {
+            **self.newest.record(),
+            "n_origins": len(self.origins),
+            "origins": self.origins,
+            "mean": self.mean,
+            "differences": self.differences,
+            **self.flat_means(),
+        }
+
+    def numeric(self) -> dict[str, float]:
+        """The figures logged to MLflow as metrics, segment rows flattened."""
+        newest = self.newest
+        figures: dict[str, float] = {
+            **newest.metrics,
+            **newest.counts,
+            "best_iteration": newest.best_iteration,
+            "n_origins": len(self.origins),
+            **self.flat_means(),
+        }
+        for row in newest.segments:
+            figures[f"segment_{row['segment']}_churn_rate"] = row["churn_rate"]
+            if row["roc_auc"] is not None:
+                figures[f"segment_{row['segment']}_roc_auc"] = row["roc_auc"]
+        return figures
+
+
+def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> Evaluation:
     """Per origin and averaged over origins: every model's ROC AUC and Brier score, and
     the model-minus-baseline differences with 95% intervals from a paired bootstrap over
     customers (resampled within each origin; the mean's draws average the origins'
@@ -364,36 +496,40 @@ def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> dict
     for i, origin in enumerate(origins):
         y = origin.parts["test"]["churned"].to_numpy()
         scores = origin.scores
-        model_p = scores["LightGBM (calibrated)"]
         boot = paired_bootstrap(
             y,
-            model_p,
+            scores[MODEL_LABEL],
             {name: scores[label] for name, label in BASELINES.items()},
             PROBABILITY_BASELINES,
             n_resamples=n_resamples,
             seed=seed + i,
         )
         models = _origin_models(origin.metrics)
-        differences = {
-            name: {
-                metric: interval(models[MODEL][metric] - models[name][metric], values)
-                for metric, values in boot[name].items()
-            }
-            for name in BASELINES
-        }
         draws.append(boot)
-        m = origin.metrics
         rows.append(
             {
                 "test_cutoff": origin.schedule.test.isoformat(),
                 "schedule": origin.schedule.describe(),
-                **{k: m[k] for k in ("n_train", "n_validation", "n_test", "test_churn_rate")},
-                "best_iteration": m["best_iteration"],
+                **origin.counts,
+                "test_churn_rate": origin.metrics["test_churn_rate"],
+                "best_iteration": origin.best_iteration,
                 "models": models,
-                "differences": differences,
+                "differences": {
+                    name: {
+                        metric: interval(models[MODEL][metric] - models[name][metric], values)
+                        for metric, values in boot[name].items()
+                    }
+                    for name in BASELINES
+                },
             }
         )
-    mean = {
+    return Evaluation(origins[-1], rows, _means(rows), _mean_differences(rows, draws))
+
+
+def _means(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Every model's ROC AUC and Brier score averaged over the origins (``None``: a
+    ranking, no Brier)."""
+    return {
         name: {
             "roc_auc": float(np.mean([r["models"][name]["roc_auc"] for r in rows])),
             "brier": (
@@ -404,7 +540,14 @@ def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> dict
         }
         for name in (MODEL, *BASELINES)
     }
-    differences = {
+
+
+def _mean_differences(
+    rows: list[dict[str, Any]], draws: list[dict[str, Any]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Model minus each baseline averaged over the origins, with the interval of the
+    averaged bootstrap draws."""
+    return {
         name: {
             metric: interval(
                 float(np.mean([r["differences"][name][metric]["estimate"] for r in rows])),
@@ -413,19 +556,6 @@ def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> dict
             for metric in draws[0][name]
         }
         for name in BASELINES
-    }
-    flat = {
-        f"mean_{name}_{metric}": value
-        for name, values in mean.items()
-        for metric, value in values.items()
-        if value is not None
-    }
-    return {
-        "n_origins": len(rows),
-        "origins": rows,
-        "mean": mean,
-        "differences": differences,
-        **flat,
     }
 
 
@@ -438,210 +568,12 @@ def _write_predictions(origins: list[_Origin], path: Path) -> None:
                     "customer_id": o.parts["test"]["customer_id"].to_numpy(),
                     "as_of": o.parts["test"]["as_of"].dt.strftime("%Y-%m-%d").to_numpy(),
                     "y_true": o.parts["test"]["churned"].to_numpy(),
-                    "p_churn": o.scores["LightGBM (calibrated)"],
+                    "p_churn": o.scores[MODEL_LABEL],
                 }
             )
             for o in origins
         ]
     ).to_csv(path, index=False)
-
-
-def _comparison(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    names = {
-        "test": "LightGBM (calibrated)",
-        "test_uncalibrated": "LightGBM (uncalibrated)",
-        "baseline_logistic": "logistic regression on RFM",
-        "baseline_bgnbd": "BG/NBD P(no order in horizon)",
-        "baseline_recency": "recency alone (a ranking, no probability)",
-    }
-    keys = ["roc_auc", "pr_auc", "brier", "log_loss", "ece"] + [
-        f"{m}_at_{k}pct" for k in (10, 20) for m in ("lift", "capture")
-    ]
-    return [
-        {"name": label, **{k: metrics.get(f"{prefix}_{k}") for k in keys}}
-        for prefix, label in names.items()
-    ]
-
-
-def _shap_images(
-    classifier: ChurnClassifier, test: pd.DataFrame, out: Path, rows: int, seed: int
-) -> dict[str, Path]:
-    """Global SHAP views on a fixed-seed sample of test customers (exact TreeSHAP from
-    LightGBM); also writes ``shap_importance.csv``."""
-    sample = test.sample(n=min(rows, len(test)), random_state=seed)
-    features = sample[classifier.feature_names]
-    contributions = classifier.contributions(features)
-    ranking = plots.shap_ranking(contributions)
-    ranking.rename("mean_abs_shap").rename_axis("feature").to_csv(out / "shap_importance.csv")
-    images = {
-        "SHAP summary: how each feature moves each customer's churn risk": plots.save_png(
-            plots.shap_beeswarm_figure(contributions, features, seed=seed), out / "shap_summary.png"
-        ),
-        "Mean |SHAP| per feature: what drives the model overall": plots.save_png(
-            plots.shap_bar_figure(contributions), out / "shap_importance.png"
-        ),
-    }
-    for name in ranking.index[:5]:
-        images[f"SHAP dependence of {name}"] = plots.save_png(
-            plots.shap_dependence_figure(contributions, features, name),
-            out / f"shap_dependence_{name}.png",
-        )
-    return images
-
-
-def _labelled(models: dict[str, Any]) -> dict[str, Any]:
-    """``{label: {"roc_auc", "brier"}}`` of the model and the baselines, for the report."""
-    labels = {MODEL: "LightGBM (calibrated)", **BASELINES}
-    return {
-        label: {k: models[name].get(k) for k in ("roc_auc", "brier")}
-        for name, label in labels.items()
-    }
-
-
-def _difference_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Model-minus-baseline rows of the report: per baseline, each origin then the mean."""
-    rows = []
-    for name, label in BASELINES.items():
-        for origin in metrics["origins"]:
-            rows.append(
-                {"baseline": label, "origin": origin["test_cutoff"], **origin["differences"][name]}
-            )
-        rows.append({"baseline": label, "origin": "mean", **metrics["differences"][name]})
-    return rows
-
-
-def _differences_image(metrics: dict[str, Any], out: Path) -> dict[str, Path]:
-    rows = [
-        {
-            "label": f"{row['baseline']} @ {row['origin']}",
-            "mean": row["origin"] == "mean",
-            "roc_auc": row.get("roc_auc"),
-            "brier": row.get("brier"),
-        }
-        for row in _difference_rows(metrics)
-    ]
-    caption = "Model minus baseline with 95% intervals (paired bootstrap over customers)"
-    return {caption: plots.save_png(plots.differences_figure(rows), out / "differences.png")}
-
-
-def _write_report(
-    out: Path,
-    y: np.ndarray,
-    scores: dict[str, np.ndarray],
-    probabilities: dict[str, np.ndarray],
-    metrics: dict[str, Any],
-    schedule: Schedule,
-    source: str,
-    shap_images: dict[str, Path],
-) -> list[Path]:
-    images = {
-        "ROC curves on the newest test snapshot": plots.save_png(
-            plots.roc_figure(y, scores), out / "roc.png"
-        ),
-        "Precision-recall curves": plots.save_png(plots.pr_figure(y, scores), out / "pr.png"),
-        "Cumulative gains: churners found when contacting the riskiest first": plots.save_png(
-            plots.gains_figure(y, scores), out / "gains.png"
-        ),
-        "Reliability of the churn probabilities, before and after calibration": plots.save_png(
-            plots.reliability_figure(y, probabilities), out / "calibration.png"
-        ),
-        **_differences_image(metrics, out),
-        **shap_images,
-    }
-    gate = metrics["gate"]
-    report = {
-        "title": "Churn model evaluation",
-        "model_name": metrics.get("model_name"),
-        "model_version": metrics.get("model_version"),
-        "run_id": metrics.get("run_id"),
-        "generated_from": source,
-        "schedule": schedule.as_dict(),
-        "rows": {
-            "train": metrics["n_train"],
-            "validation": metrics["n_validation"],
-            "test": metrics["n_test"],
-            "test_churn_rate": metrics["test_churn_rate"],
-        },
-        "origins": [
-            {
-                "test_cutoff": o["test_cutoff"],
-                "customers": o["n_test"],
-                "churn_rate": o["test_churn_rate"],
-                "schedule": f"{len(o['schedule']['train_cutoffs'].split(','))} "
-                f"({o['schedule']['mode']}, every {o['schedule']['spacing_days']} days)",
-                "models": _labelled(o["models"]),
-            }
-            for o in metrics["origins"]
-        ],
-        "origins_mean": _labelled(metrics["mean"]),
-        "differences": _difference_rows(metrics),
-        "comparison": _comparison(metrics),
-        "calibration": {
-            "method": metrics["calibration"],
-            "brier_before": metrics["test_uncalibrated_brier"],
-            "brier_after": metrics["test_brier"],
-            "ece_before": metrics["test_uncalibrated_ece"],
-            "ece_after": metrics["test_ece"],
-        },
-        "segments": metrics["segments"],
-        "gate": gate,
-        "notes": [
-            "The registered model is a refit of the evaluated one on every labelled snapshot, "
-            "test included, with the same settings and number of trees; it reuses the "
-            "calibration fitted on the validation snapshot. The figures above are those of "
-            "the evaluated model, which never saw the test snapshot's outcomes.",
-            "SHAP values are exact TreeSHAP contributions of the evaluated model on a sample "
-            "of test customers; they explain the booster's log-odds, before calibration.",
-        ],
-    }
-    path = write_evaluation_report(report, images, out / REPORT_FILE)
-    return [path, *images.values()]
-
-
-def _summary(metrics: dict[str, Any], report: Path) -> str:
-    rows = [
-        ("LightGBM (calibrated)", "test"),
-        ("logistic RFM", "baseline_logistic"),
-        ("BG/NBD", "baseline_bgnbd"),
-        ("recency", "baseline_recency"),
-    ]
-    lines = [
-        f"test snapshot {metrics['test_cutoff']}: {metrics['n_test']} customers, "
-        f"churn rate {metrics['test_churn_rate']:.3f}",
-        f"{'model':<22} {'ROC AUC':>8} {'PR AUC':>8} {'Brier':>8} {'lift@10%':>9}",
-    ]
-    for label, prefix in rows:
-        brier = metrics.get(f"{prefix}_brier")
-        lines.append(
-            f"{label:<22} {metrics[f'{prefix}_roc_auc']:>8.4f} {metrics[f'{prefix}_pr_auc']:>8.4f} "
-            f"{'-' if brier is None else f'{brier:.4f}':>8} "
-            f"{metrics[f'{prefix}_lift_at_10pct']:>9.2f}"
-        )
-    origins = metrics["origins"]
-    cutoffs = ", ".join(o["test_cutoff"] for o in origins)
-    lines.append(f"over {len(origins)} test origins ({cutoffs}): mean, and model - baseline [95%]")
-    labels = {MODEL: "LightGBM (calibrated)", **BASELINES}
-    for name, label in labels.items():
-        mean = metrics["mean"][name]
-        brier = "-" if mean["brier"] is None else f"{mean['brier']:.4f}"
-        line = f"{label:<22} ROC AUC {mean['roc_auc']:.4f}  Brier {brier:>6}"
-        if name in metrics["differences"]:
-            d = metrics["differences"][name]["roc_auc"]
-            line += f"  ROC AUC {d['estimate']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
-        lines.append(line)
-    gate = metrics["gate"]
-    lines.append(f"gate: {gate['verdict']}{' (forced)' if gate.get('forced') else ''}")
-    lines += [f"  {reason}" for reason in gate["reasons"]]
-    if metrics.get("model_version"):
-        lines.append(
-            f"registered {metrics['model_name']} v{metrics['model_version']} "
-            f"as @{metrics['model_alias']}"
-        )
-    lines.append(f"report: {report}")
-    if metrics.get("warnings"):
-        lines.append(f"warnings ({len(metrics['warnings'])}, also in the log and metrics.json):")
-        lines += [f"  {message}" for message in metrics["warnings"]]
-    return "\n".join(lines)
 
 
 class _Warnings(logging.Handler):
@@ -668,206 +600,273 @@ class _Warnings(logging.Handler):
         ]
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train, evaluate, gate and register a churn model; return the metrics written to
-    ``<output_dir>/metrics.json`` (with ``warnings``: what the run logged as WARNING)."""
-    warned = _Warnings()
-    log.addHandler(warned)
-    try:
-        return _train(cfg, warned)
-    finally:
-        log.removeHandler(warned)
+@dataclass(frozen=True)
+class _Gated:
+    """The promotion gate's verdict, with the champion's ROC AUC when it was compared."""
+
+    verdict: GateVerdict
+    champion_roc_auc: float | None = None
+    skipped: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The entries of ``metrics.json`` that the gate gives."""
+        gate = {**self.verdict.as_dict(), **({"verdict": "skipped"} if self.skipped else {})}
+        champion = (
+            {} if self.champion_roc_auc is None else {"champion_roc_auc": self.champion_roc_auc}
+        )
+        return {"gate": gate, **champion}
+
+    def tags(self) -> dict[str, str]:
+        """The gate's MLflow tags, on the run and on the registered version."""
+        verdict = self.verdict
+        tags = {
+            "gate.verdict": self.record()["gate"]["verdict"],
+            "gate.forced": str(verdict.forced).lower(),
+            "gate.reasons": " | ".join(verdict.reasons)[:5000],
+            **({"gate.outcome": verdict.outcome[:5000]} if verdict.outcome else {}),
+        }
+        if verdict.champion_unusable is not None:
+            tags["gate.champion_unusable"] = verdict.champion_unusable[:5000]
+        return tags
 
 
-def _train(cfg: DictConfig, warned: _Warnings) -> dict[str, Any]:
-    require_duckdb(cfg, "train", "training fits one machine on the snapshot table")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    horizon = int(cfg.label.horizon_days)
-    windows = list(cfg.features.windows)
-    families = list(cfg.features.families)
-    btyd_horizon = horizon if cfg.features.btyd.enabled else None
-    lookback = int(cfg.label.active_lookback_days)
-    register = bool(cfg.train.register)
-    # Before minutes of work: a read-only, corrupt or unreachable store fails now.
-    tracking.start(
-        cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, create=True
-    )
+SKIPPED = _Gated(
+    GateVerdict(
+        passed=False,
+        alias="",
+        forced=False,
+        reasons=("skipped: train.register=false (a sweep trial or a dry run)",),
+    ),
+    skipped=True,
+)
 
-    opened = open_transactions(cfg)
-    con, last = opened.con, opened.last_date
-    ingest_files = write_ingest_report(opened, out)
-    schedules = _schedules(cfg, opened.first_date, last)
-    # Every origin's cutoffs in one feature table: a cutoff shared by origins (they step
-    # back on the same grid) is computed once, and its label does not depend on the origin.
+
+@dataclass(frozen=True)
+class _Registration:
+    """Where the run was logged and, when registered, the version and its alias."""
+
+    run_id: str
+    model_name: str
+    version: str | None
+    alias: str | None
+
+
+def _feature_table(
+    plan: TrainPlan, con: Any, last: Any, schedules: tuple[Schedule, ...], timings: dict
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every origin's cutoffs in one labelled feature table, and its feature columns."""
+    # A cutoff shared by origins (they step back on the same grid) is computed once, and
+    # its label does not depend on the origin.
     cutoffs = sorted({d for s in schedules for d in (*s.train, s.validation, s.test)})
-
     with step("features and labels", timings):
-        table = build_features(con, cutoffs, windows, lookback, families, btyd_horizon)
-        table["churned"] = make_labels(con, table, horizon, last)
+        table = build_features(con, cutoffs, **plan.features.to_dict())
+        table["churned"] = make_labels(con, table, plan.horizon_days, last)
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
     log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
+    return table, feature_cols
 
+
+def _evaluate_origins(
+    plan: TrainPlan,
+    con: Any,
+    table: pd.DataFrame,
+    feature_cols: list[str],
+    schedules: tuple[Schedule, ...],
+    timings: dict,
+) -> list[_Origin]:
+    """A model fitted and evaluated at each test origin, oldest first."""
     origins = []
     for schedule in schedules:
         parts = _split(table, schedule)
         with step(f"fit LightGBM (origin {schedule.test})", timings):
-            classifier = _fit(cfg, parts, feature_cols)
+            classifier = _fit(plan, parts, feature_cols)
         with step(f"evaluate against baselines (origin {schedule.test})", timings):
-            origins.append(_evaluate(cfg, con, schedule, parts, classifier))
-    # The newest origin's model is the one gated, refitted and registered.
-    newest = origins[-1]
-    schedule, parts, classifier = newest.schedule, newest.parts, newest.classifier
-    test = parts["test"]
-    metrics, scores, probabilities = newest.metrics, newest.scores, newest.probabilities
-    with step("paired bootstrap over customers", timings):
-        metrics.update(_across_origins(origins, int(cfg.train.bootstrap_resamples), int(cfg.seed)))
-    _write_predictions(origins, out / "test_predictions.csv")
+            origins.append(_evaluate(plan, con, schedule, parts, classifier))
+    return origins
 
-    constant = [c for c in feature_cols if parts["train"][c].nunique(dropna=False) <= 1]
+
+def _warn_constant(train: pd.DataFrame, feature_cols: list[str]) -> None:
+    constant = [c for c in feature_cols if train[c].nunique(dropna=False) <= 1]
     if constant:
         log.warning(
             "%d features are constant on the training snapshots, so the model cannot use them: %s",
             len(constant),
             ", ".join(constant),
         )
-    if register:
-        with step("promotion gate", timings):
-            compared = _compare_with_champion(
-                con,
-                cfg,
-                schedule,
-                test,
-                scores["LightGBM (calibrated)"],
-                opened.ingest.manifest["source"],
-            )
-            champion_auc = compared.champion_roc_auc
-            gate_scores, n_origins = _gate_scores(metrics)
-            verdict = promotion_verdict(
-                gate_scores,
-                champion_roc_auc=champion_auc,
-                candidate_roc_auc_vs_champion=compared.candidate_roc_auc,
-                min_roc_auc=float(cfg.gate.min_roc_auc),
-                tolerance=float(cfg.gate.tolerance),
-                beat_baselines=bool(cfg.gate.beat_baselines),
-                baseline_margin_roc_auc=float(cfg.gate.baseline_margin_roc_auc),
-                baseline_margin_brier=float(cfg.gate.baseline_margin_brier),
-                force=bool(cfg.gate.force),
-                n_origins=n_origins,
-                champion_label=compared.label or "the champion",
-                champion_unusable=compared.unusable,
-                champion_not_comparable=compared.not_comparable,
-                notes=compared.notes,
-            )
-            if champion_auc is not None:
-                metrics["champion_roc_auc"] = champion_auc
-    else:
-        verdict = GateVerdict(
-            passed=False,
-            alias="",
-            forced=False,
-            reasons=("skipped: train.register=false (a sweep trial or a dry run)",),
-        )
-    metrics["gate"] = {**verdict.as_dict(), **({} if register else {"verdict": "skipped"})}
 
-    final = classifier
-    if register and bool(cfg.train.refit):
-        with step("final refit on all labelled snapshots", timings):
-            labelled = pd.concat([parts["train"], parts["validation"], test])
-            final = refit(classifier, labelled, labelled["churned"])
-    # Drift reference for scoring: the newest labelled population (the test snapshot).
-    final.reference = reference_profile(test, classifier.feature_names)
 
-    with step("log to MLflow" + (" and register" if register else ""), timings):
-        OmegaConf.save(cfg, out / "config.yaml", resolve=True)
-        write_json(
-            out / "schedule.json",
-            {**schedule.describe(), "origins": [o.schedule.describe() for o in origins]},
-        )
-        numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
-        for row in metrics["segments"]:
-            numeric[f"segment_{row['segment']}_churn_rate"] = row["churn_rate"]
-            if row["roc_auc"] is not None:
-                numeric[f"segment_{row['segment']}_roc_auc"] = row["roc_auc"]
-        gate_tags = {
-            "gate.verdict": metrics["gate"]["verdict"],
-            "gate.forced": str(verdict.forced).lower(),
-            "gate.reasons": " | ".join(verdict.reasons)[:5000],
-            **({"gate.outcome": verdict.outcome[:5000]} if verdict.outcome else {}),
-        }
-        if verdict.champion_unusable is not None:
-            gate_tags["gate.champion_unusable"] = verdict.champion_unusable[:5000]
-        run_id, version = tracking.log_training_run(
-            run_name=cfg.run_name,
-            config=OmegaConf.to_container(cfg, resolve=True),
-            metrics={
-                **numeric,
-                **{
-                    f"ingest_{k}": opened.ingest.manifest[k]
-                    for k in (
-                        "rows_read",
-                        "rows_kept",
-                        "rows_quarantined",
-                        "duplicates_dropped",
-                        "rows_without_customer",
-                        "rows_excluded_products",
-                    )
-                },
-            },
-            classifier=final,
-            evaluation_classifier=classifier if register else None,
-            input_example=test[feature_cols],
-            artifacts=[
-                out / "config.yaml",
-                out / "schedule.json",
-                out / "test_predictions.csv",
-                *ingest_files,
-            ],
-            registered_model_name=cfg.tracking.registered_model if register else None,
-            tags={
-                **schedule.as_dict(),
-                "data.source": opened.ingest.manifest["source"],
-                **gate_tags,
-            },
-        )
-        if register and version is not None:
-            tracking.record_gate(
-                cfg.tracking.registered_model,
-                version,
-                run_id,
-                verdict.alias,
-                {
-                    **gate_tags,
-                    tracking.DATA_SOURCE_TAG: opened.ingest.manifest["source"],
-                    "evaluation_labels_end": schedule.test.isoformat(),
-                    "labels_end": last.isoformat(),
-                },
-            )
-    metrics.update(
-        {
-            "run_id": run_id,
-            "model_name": cfg.tracking.registered_model,
-            "model_version": version,
-            "model_alias": verdict.alias or None,
-            "refit": final is not classifier,
-            "timings_s": timings,
-            **schedule.as_dict(),
-        }
+def _gate(plan: TrainPlan, con: Any, evaluation: Evaluation, source: str) -> _Gated:
+    """The newest origin's model judged against the floor, the baselines and the
+    current champion."""
+    newest = evaluation.newest
+    compared = _compare_with_champion(
+        con,
+        plan.registered_model,
+        plan.features,
+        newest.schedule,
+        newest.parts["test"],
+        newest.scores[MODEL_LABEL],
+        source,
     )
-    with step("evaluation report and SHAP plots", timings):
-        report_files = _write_report(
-            out,
-            test["churned"].to_numpy(),
-            scores,
-            probabilities,
-            metrics,
-            schedule,
-            opened.ingest.manifest["source"],
-            _shap_images(classifier, test, out, int(cfg.train.explain_rows), int(cfg.seed)),
+    verdict = promotion_verdict(
+        evaluation.mean,
+        policy=plan.gate,
+        champion_roc_auc=compared.champion_roc_auc,
+        candidate_roc_auc_vs_champion=compared.candidate_roc_auc,
+        n_origins=len(evaluation.origins),
+        champion_label=compared.label or "the champion",
+        champion_unusable=compared.unusable,
+        champion_not_comparable=compared.not_comparable,
+        notes=compared.notes,
+    )
+    return _Gated(verdict, compared.champion_roc_auc)
+
+
+def _final_model(plan: TrainPlan, newest: _Origin, timings: dict) -> ChurnClassifier:
+    """The model to register: the evaluated one, or its refit on every labelled snapshot;
+    either carries the drift reference of the newest labelled population (the test
+    snapshot) for scoring."""
+    evaluated, parts = newest.classifier, newest.parts
+    final = evaluated
+    if plan.register and plan.refit:
+        with step("final refit on all labelled snapshots", timings):
+            labelled = pd.concat([parts["train"], parts["validation"], parts["test"]])
+            final = refit(evaluated, labelled, labelled["churned"])
+    return final.with_reference(reference_profile(parts["test"], evaluated.feature_names))
+
+
+def _write_run_files(
+    cfg: DictConfig, out: Path, origins: list[_Origin], schedule: Schedule
+) -> list[Path]:
+    """The run's config, schedule and test predictions, logged with it."""
+    OmegaConf.save(cfg, out / "config.yaml", resolve=True)
+    write_json(
+        out / "schedule.json",
+        {**schedule.describe(), "origins": [o.schedule.describe() for o in origins]},
+    )
+    _write_predictions(origins, out / "test_predictions.csv")
+    return [out / "config.yaml", out / "schedule.json", out / "test_predictions.csv"]
+
+
+INGEST_METRICS = (
+    "rows_read",
+    "rows_kept",
+    "rows_quarantined",
+    "duplicates_dropped",
+    "rows_without_customer",
+    "rows_excluded_products",
+)
+
+
+def _log_run(
+    cfg: DictConfig,
+    plan: TrainPlan,
+    opened: Any,
+    evaluation: Evaluation,
+    gated: _Gated,
+    final: ChurnClassifier,
+    artifacts: list[Path],
+) -> _Registration:
+    """Log the run to MLflow and, with ``train.register``, register the final model and
+    record the gate's alias."""
+    newest = evaluation.newest
+    manifest = opened.ingest.manifest
+    figures = {**evaluation.numeric(), **{k: v for k, v in gated.record().items() if k != "gate"}}
+    run_id, version = tracking.log_training_run(
+        run_name=cfg.run_name,
+        config=OmegaConf.to_container(cfg, resolve=True),
+        metrics={**figures, **{f"ingest_{k}": manifest[k] for k in INGEST_METRICS}},
+        classifier=final,
+        evaluation_classifier=newest.classifier if plan.register else None,
+        input_example=newest.parts["test"][newest.classifier.feature_names],
+        artifacts=artifacts,
+        registered_model_name=plan.registered_model if plan.register else None,
+        tags={**newest.schedule.as_dict(), "data.source": manifest["source"], **gated.tags()},
+    )
+    if plan.register and version is not None:
+        tracking.record_gate(
+            plan.registered_model,
+            version,
+            run_id,
+            gated.verdict.alias,
+            {
+                **gated.tags(),
+                tracking.DATA_SOURCE_TAG: manifest["source"],
+                "evaluation_labels_end": newest.schedule.test.isoformat(),
+                "labels_end": opened.last_date.isoformat(),
+            },
         )
-        tracking.log_files(run_id, [*report_files, out / "shap_importance.csv"])
+    return _Registration(run_id, plan.registered_model, version, gated.verdict.alias or None)
+
+
+def _metrics_record(
+    plan: TrainPlan,
+    evaluation: Evaluation,
+    gated: _Gated,
+    registration: _Registration,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """What ``metrics.json`` holds (before the run's warnings are added)."""
+    return {
+        **evaluation.record(),
+        **gated.record(),
+        "run_id": registration.run_id,
+        "model_name": registration.model_name,
+        "model_version": registration.version,
+        "model_alias": registration.alias,
+        "refit": plan.register and plan.refit,
+        "timings_s": timings,
+        **evaluation.newest.schedule.as_dict(),
+    }
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train, evaluate, gate and register a churn model; return the metrics written to
+    ``<output_dir>/metrics.json`` (with ``warnings``: what the run logged as WARNING)."""
+    warned = _Warnings()
+    log.addHandler(warned)
+    try:
+        return _train(cfg, TrainPlan.from_config(cfg), warned)
+    finally:
+        log.removeHandler(warned)
+
+
+def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any]:
+    require_duckdb(cfg, "train", "training fits one machine on the snapshot table")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    # Before minutes of work: a read-only, corrupt or unreachable store fails now.
+    tracking.start(
+        cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, create=True
+    )
+    opened = open_transactions(cfg)
+    con, source = opened.con, opened.ingest.manifest["source"]
+    ingest_files = write_ingest_report(opened, out)
+    schedules = _schedules(plan, opened.first_date, opened.last_date)
+    table, feature_cols = _feature_table(plan, con, opened.last_date, schedules, timings)
+    origins = _evaluate_origins(plan, con, table, feature_cols, schedules, timings)
+    with step("paired bootstrap over customers", timings):
+        evaluation = _across_origins(origins, plan.bootstrap_resamples, plan.fit.seed)
+    newest = evaluation.newest
+    _warn_constant(newest.parts["train"], feature_cols)
+    gated = SKIPPED
+    if plan.register:
+        with step("promotion gate", timings):
+            gated = _gate(plan, con, evaluation, source)
+    final = _final_model(plan, newest, timings)
+    with step("log to MLflow" + (" and register" if plan.register else ""), timings):
+        run_files = _write_run_files(cfg, out, origins, newest.schedule)
+        registration = _log_run(
+            cfg, plan, opened, evaluation, gated, final, [*run_files, *ingest_files]
+        )
+    metrics = _metrics_record(plan, evaluation, gated, registration, timings)
+    with step("evaluation report and SHAP plots", timings):
+        test = newest.parts["test"]
+        images = shap_images(newest.classifier, test, out, plan.explain_rows, plan.fit.seed)
+        report_files = write_report(out, newest.report_inputs(), metrics, source, images)
+        tracking.log_files(registration.run_id, [*report_files, out / "shap_importance.csv"])
     metrics["warnings"] = list(warned.messages)
     write_json(out / "metrics.json", metrics)
-    print(_summary(metrics, out / REPORT_FILE), flush=True)
+    print(summary_text(metrics, out / REPORT_FILE), flush=True)
     return metrics
