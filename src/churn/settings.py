@@ -555,7 +555,7 @@ class FeatureFamilyBtyd(Group):
     enabled: Flag
 
 
-class FeatureSettings(Group):
+class FeaturesSettings(Group):
     """``features``: window lengths and families."""
 
     windows: Annotated[list[int], checked(_windows)]
@@ -774,7 +774,7 @@ class IngestStage(Group):
 class FeaturesStage(IngestStage):
     """``conf/features.yaml``: ``as_of`` is one cutoff or a list of them."""
 
-    features: FeatureSettings
+    features: FeaturesSettings
     label: LabelSettings
     as_of: Annotated[dt.date | list[dt.date] | None, checked(_cutoffs)]
 
@@ -782,7 +782,7 @@ class FeaturesStage(IngestStage):
 class TrainStage(IngestStage):
     """``conf/train.yaml``."""
 
-    features: FeatureSettings
+    features: FeaturesSettings
     label: LabelSettings
     split: SplitSettings
     model: LightGBMModel
