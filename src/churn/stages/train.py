@@ -314,7 +314,7 @@ def _champion_notes(
 
 
 @dataclass(frozen=True)
-class _Origin:
+class OriginEvaluation:
     """One test origin: its schedule and snapshots, the model evaluated there, its
     metrics (``test_*``, ``test_uncalibrated_*``, ``validation_*``, ``baseline_*`` and
     ``test_churn_rate``), the rows it counted, its segment metrics, the scores of the
@@ -388,7 +388,7 @@ def _evaluate(
     schedule: Schedule,
     parts: dict[str, pd.DataFrame],
     classifier: ChurnClassifier,
-) -> _Origin:
+) -> OriginEvaluation:
     """Metrics of the model and the baselines on one origin's test rows."""
     test, valid, train = parts["test"], parts["validation"], parts["train"]
     bgnbd = _bgnbd_scores(con, schedule, test, plan.horizon_days).to_numpy(dtype="float64")
@@ -418,7 +418,9 @@ def _evaluate(
         BASELINES["recency"]: test["days_since_last_order"].to_numpy(dtype="float64"),
     }
     probabilities = {"before calibration": raw, "after calibration": p}
-    return _Origin(schedule, parts, classifier, metrics, counts, segments, scores, probabilities)
+    return OriginEvaluation(
+        schedule, parts, classifier, metrics, counts, segments, scores, probabilities
+    )
 
 
 def _origin_models(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -445,7 +447,7 @@ class Evaluation:
     registered) and every origin's ROC AUC and Brier score, their means and the
     model-minus-baseline differences (see :func:`_across_origins`)."""
 
-    newest: _Origin
+    newest: OriginEvaluation
     origins: list[dict[str, Any]]
     mean: dict[str, dict[str, float | None]]
     differences: dict[str, dict[str, dict[str, float]]]
@@ -487,7 +489,7 @@ class Evaluation:
         return figures
 
 
-def _across_origins(origins: list[_Origin], n_resamples: int, seed: int) -> Evaluation:
+def _across_origins(origins: list[OriginEvaluation], n_resamples: int, seed: int) -> Evaluation:
     """Per origin and averaged over origins: every model's ROC AUC and Brier score, and
     the model-minus-baseline differences with 95% intervals from a paired bootstrap over
     customers (resampled within each origin; the mean's draws average the origins'
@@ -559,7 +561,7 @@ def _mean_differences(
     }
 
 
-def _write_predictions(origins: list[_Origin], path: Path) -> None:
+def _write_predictions(origins: list[OriginEvaluation], path: Path) -> None:
     """``customer_id, as_of, y_true, p_churn`` of every origin, oldest first."""
     pd.concat(
         [
@@ -630,7 +632,7 @@ class _Gated:
         return tags
 
 
-SKIPPED = _Gated(
+_SKIPPED = _Gated(
     GateVerdict(
         passed=False,
         alias="",
@@ -652,7 +654,7 @@ class _Registration:
 
 
 def _feature_table(
-    plan: TrainPlan, con: Any, last: Any, schedules: tuple[Schedule, ...], timings: dict
+    plan: TrainPlan, con: Any, last: Any, schedules: tuple[Schedule, ...], timings: dict[str, float]
 ) -> tuple[pd.DataFrame, list[str]]:
     """Every origin's cutoffs in one labelled feature table, and its feature columns."""
     # A cutoff shared by origins (they step back on the same grid) is computed once, and
@@ -672,8 +674,8 @@ def _evaluate_origins(
     table: pd.DataFrame,
     feature_cols: list[str],
     schedules: tuple[Schedule, ...],
-    timings: dict,
-) -> list[_Origin]:
+    timings: dict[str, float],
+) -> list[OriginEvaluation]:
     """A model fitted and evaluated at each test origin, oldest first."""
     origins = []
     for schedule in schedules:
@@ -722,7 +724,9 @@ def _gate(plan: TrainPlan, con: Any, evaluation: Evaluation, source: str) -> _Ga
     return _Gated(verdict, compared.champion_roc_auc)
 
 
-def _final_model(plan: TrainPlan, newest: _Origin, timings: dict) -> ChurnClassifier:
+def _final_model(
+    plan: TrainPlan, newest: OriginEvaluation, timings: dict[str, float]
+) -> ChurnClassifier:
     """The model to register: the evaluated one, or its refit on every labelled snapshot;
     either carries the drift reference of the newest labelled population (the test
     snapshot) for scoring."""
@@ -736,7 +740,7 @@ def _final_model(plan: TrainPlan, newest: _Origin, timings: dict) -> ChurnClassi
 
 
 def _write_run_files(
-    cfg: DictConfig, out: Path, origins: list[_Origin], schedule: Schedule
+    cfg: DictConfig, out: Path, origins: list[OriginEvaluation], schedule: Schedule
 ) -> list[Path]:
     """The run's config, schedule and test predictions, logged with it."""
     OmegaConf.save(cfg, out / "config.yaml", resolve=True)
@@ -850,7 +854,7 @@ def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any
         evaluation = _across_origins(origins, plan.bootstrap_resamples, plan.fit.seed)
     newest = evaluation.newest
     _warn_constant(newest.parts["train"], feature_cols)
-    gated = SKIPPED
+    gated = _SKIPPED
     if plan.register:
         with step("promotion gate", timings):
             gated = _gate(plan, con, evaluation, source)
