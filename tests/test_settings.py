@@ -90,6 +90,7 @@ WRONG = {
     "model.calibration": ("1", "platt"),
     "model.alias": ("[a]", "latest"),
     "model.version": ("abc", "0"),
+    "model.path": ("[a]", "''"),
     "tracking.uri": ("[a]", "''"),
     "tracking.experiment": ("[a]", "''"),
     "tracking.artifact_root": ("[a]", "''"),
@@ -129,6 +130,8 @@ WRONG = {
     "seed": ("abc", "-1"),
     "run_name": ("[a]", "''"),
     "output_dir": ("[a]", "''"),
+    "paths.root": ("[a]", "''"),
+    "paths.scores": ("[a]", "''"),
 }
 # Settings that hold settings of another tool: checked as one value.
 WHOLE_VALUES = {"engine.options": ("abc", "{spark.driver.memory: [8g]}")}

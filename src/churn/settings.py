@@ -613,6 +613,15 @@ class RegisteredModelChoice(Group):
 
     alias: Annotated[str | None, checked(_alias)]
     version: Annotated[int | None, whole(ge=1, null=True)]
+    # An exported model folder (`churn export`): scores without the registry.
+    path: OptionalText = None
+
+
+class PathSettings(Group):
+    """``paths``: the outputs root and the folders derived from it."""
+
+    root: Text
+    scores: Text
 
 
 class TrackingSettings(Group):
@@ -765,6 +774,7 @@ Cutoff = Annotated[dt.date | None, checked(_one_date)]
 class IngestStage(Group):
     """``conf/ingest.yaml``."""
 
+    paths: PathSettings
     data: DataSettings
     ingest: IngestSettings
     engine: Engine
@@ -797,6 +807,7 @@ class TrainStage(IngestStage):
 class ScoreStage(Group):
     """``conf/score.yaml``: its outputs go to ``score.output_dir``."""
 
+    paths: PathSettings
     data: DataSettings
     ingest: IngestSettings
     engine: Engine
