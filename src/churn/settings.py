@@ -818,6 +818,15 @@ class ScoreStage(Group):
     locale: Annotated[str, choice(*LOCALES)]
 
 
+class ExportStage(Group):
+    """``conf/export.yaml``: the registered model to copy into a model folder."""
+
+    paths: PathSettings
+    tracking: TrackingSettings
+    model: RegisteredModelChoice
+    output_dir: Text
+
+
 class ReportStage(IngestStage):
     """``conf/report.yaml``."""
 
@@ -831,6 +840,7 @@ STAGES: dict[str, type[Group]] = {
     "train": TrainStage,
     "score": ScoreStage,
     "report": ReportStage,
+    "export": ExportStage,
 }
 # Groups some stage composes: a data config (`# @package _global_`, such as data=demo)
 # may set them for every stage, and a stage that does not compose one ignores it.
