@@ -16,16 +16,18 @@ def run_churn(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     prefix: Sequence[str] = (),
+    module: str = "churn",
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``churn <args>`` (``python -m churn``, this interpreter) in ``cwd``.
 
     ``env`` adds to (or overrides) this process's environment; ``prefix`` goes before the
-    interpreter (``setpriv ...`` to drop root's privileges). Nothing is checked: the
-    completed process carries the exit code, stdout and stderr.
+    interpreter (``setpriv ...`` to drop root's privileges); ``module`` runs another entry
+    point (``churn.stages.score``). Nothing is checked: the completed process carries the
+    exit code, stdout and stderr.
     """
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "churn", *args],
+        [*prefix, sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
