@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif command == "demo-data":
         from churn.data.synth import main as synth_main
 
-        synth_main(rest, prog="churn demo-data")
+        synth_main(rest)
     else:
         _fail(f"unknown command {command!r}: choose one of the commands above")
 

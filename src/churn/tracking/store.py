@@ -520,8 +520,8 @@ def load_registered_model(
     if missing is not None:
         raise NoModelError(
             f"no registered model '{name}': no MLflow store exists at {uri} (looked for "
-            f"{missing}); set tracking.uri or MLFLOW_TRACKING_URI to your store, score an "
-            "exported model with model.path=DIR, or run `churn train` first to create one"
+            f"{missing}); check tracking.uri (or MLFLOW_TRACKING_URI), score an exported "
+            "model with model.path=DIR, or run `churn train` first to create one"
         )
     client = MlflowClient()
     try:
