@@ -853,6 +853,16 @@ _ANY_STAGE = {name for model in STAGES.values() for name in model.model_fields}
 _NOT_OURS = ("hydra",)
 
 
+def _config_error_in(exc: BaseException) -> ConfigError | None:
+    """The :class:`ConfigError` a resolver raised, which OmegaConf wraps (twice)."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None or isinstance(current, ConfigError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _plain(node: Any, key: str, problems: list[str]) -> Any:
     """``node`` as plain Python values, each interpolation resolved on its own so that
     one that cannot be resolved is reported (and does not hide the others)."""
@@ -864,7 +874,12 @@ def _plain(node: Any, key: str, problems: list[str]) -> Any:
                 value = node[name]
             except OmegaConfBaseException as exc:
                 raw = OmegaConf.to_container(node, resolve=False)[name]  # type: ignore[index]
-                if raw == "???":
+                said = _config_error_in(exc)
+                if said is not None:
+                    # A resolver's own message (a package to install) says it all.
+                    problems.append(f"{path}: {said}")
+                    out[str(name)] = raw
+                elif raw == "???":
                     problems.append(f"{path}: must be set")
                 elif isinstance(raw, str) and "${hydra:" in raw:
                     # Hydra resolves it in a run; composed alone (tests) there is no run.
