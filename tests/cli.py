@@ -16,18 +16,18 @@ def run_churn(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     prefix: Sequence[str] = (),
-    module: str = "churn",
+    entry: Sequence[str] = ("-m", "churn"),
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``churn <args>`` (``python -m churn``, this interpreter) in ``cwd``.
 
     ``env`` adds to (or overrides) this process's environment; ``prefix`` goes before the
-    interpreter (``setpriv ...`` to drop root's privileges); ``module`` runs another entry
-    point (``churn.stages.score``). Nothing is checked: the completed process carries the
-    exit code, stdout and stderr.
+    interpreter (``setpriv ...`` to drop root's privileges); ``entry`` runs another entry
+    point (``("-m", "churn.stages.score")``, ``("pipelines/score.py",)``). Nothing is
+    checked: the completed process carries the exit code, stdout and stderr.
     """
     return subprocess.run(
-        [*prefix, sys.executable, "-m", module, *args],
+        [*prefix, sys.executable, *entry, *args],
         capture_output=True,
         text=True,
         cwd=cwd,

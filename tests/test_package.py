@@ -62,15 +62,23 @@ def test_a_stage_help_shows_its_header_and_groups_and_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize("stage", ["score", "train"])
 def test_a_stage_module_runs_the_stage_instead_of_exiting_silently(stage, tmp_path):
-    shown = run_churn(["--help"], cwd=tmp_path, module=f"churn.stages.{stage}")
+    shown = run_churn(["--help"], cwd=tmp_path, entry=("-m", f"churn.stages.{stage}"))
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"churn {stage}: ")
 
 
 def test_a_stage_module_reports_a_wrong_setting_like_the_command(tmp_path):
-    shown = run_churn(["score.top_k=x"], cwd=tmp_path, module="churn.stages.score")
+    shown = run_churn(["score.top_k=x"], cwd=tmp_path, entry=("-m", "churn.stages.score"))
     assert shown.returncode == 2
     assert last_line(shown).startswith("error: score.top_k='x'")
+
+
+@pytest.mark.parametrize("stage", ["ingest", "train"])
+def test_the_pipeline_scripts_are_the_command_under_another_name(stage, tmp_path):
+    script = ROOT / "pipelines" / f"{stage}.py"
+    shown = run_churn(["ingest.batch_rows=0"], cwd=tmp_path, entry=(str(script),))
+    assert shown.returncode == 2
+    assert last_line(shown).startswith("error: ingest.batch_rows=0")
 
 
 def test_config_dir_puts_a_shops_own_configs_first(tmp_path):
