@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from churn.errors import ConfigError
 from churn.stages.run_context import installed_version
@@ -95,7 +95,7 @@ def run_stage(name: str, args: Sequence[str]) -> None:
     main_with_exit_codes(_stage_main(name))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(usage(), file=sys.stderr)
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(ConfigError.exit_code)
