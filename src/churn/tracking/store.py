@@ -521,7 +521,7 @@ def load_registered_model(
         raise NoModelError(
             f"no registered model '{name}': no MLflow store exists at {uri} (looked for "
             f"{missing}); check tracking.uri (or MLFLOW_TRACKING_URI), score an exported "
-            "model with model.path=DIR, or run `churn train` first to create one"
+            "model with model.path=DIR, or run `churn train` (`make train` in a checkout) first"
         )
     client = MlflowClient()
     try:
