@@ -2,12 +2,13 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+CHURN  := $(VENV)/bin/churn
 STAMP  := $(VENV)/.installed
 DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data ingest train score features report export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,25 +22,28 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install churn (editable, with the dev tools)
 
 $(DEMO): | $(STAMP)
-	$(PY) -m churn.data.synth --out $(DEMO)
+	$(CHURN) demo-data --out $(DEMO)
 
 demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customers, 3 years)
-	$(PY) -m churn.data.synth --out $(DEMO)
+	$(CHURN) demo-data --out $(DEMO)
 
 train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train/<time>/, mlflow.db)
-	$(PY) pipelines/train.py $(ARGS)
+	$(CHURN) train $(ARGS)
 
 score: $(STAMP) $(DEMO) ## Score with models:/churn@champion into outputs/scores/<as_of>/
-	$(PY) pipelines/score.py $(ARGS)
+	$(CHURN) score $(ARGS)
 
 ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quarantine (ARGS="data.transactions=PATH")
-	$(PY) pipelines/ingest.py data=demo $(ARGS)
+	$(CHURN) ingest data=demo $(ARGS)
 
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
-	$(PY) pipelines/features.py $(ARGS)
+	$(CHURN) features $(ARGS)
 
 report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)
-	$(PY) pipelines/report.py $(ARGS)
+	$(CHURN) report $(ARGS)
+
+export: $(STAMP) ## Write models:/churn@champion as a model folder (models/churn/); score with model.path=
+	$(CHURN) export $(ARGS)
 
 test: $(STAMP) ## Run the fast test suite (unit, config, small end-to-end)
 	$(PY) -m pytest -m "not slow and not spark" $(ARGS)

@@ -1,19 +1,10 @@
-"""Command line for the ingest stage; see `python pipelines/ingest.py --help` and the README."""
+"""`churn ingest` for a checkout: `python pipelines/ingest.py [overrides]`; see `--help`."""
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
+import sys
 
-from churn.stages.cli import main_with_exit_codes, run_cli
-from churn.stages.ingest import run
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="ingest")
-def main(cfg: DictConfig) -> None:
-    """Run the ingest stage with the composed config."""
-    run_cli(run, cfg)
-
+from churn.cli import run_stage
 
 if __name__ == "__main__":
-    main_with_exit_codes(main)
+    run_stage("ingest", sys.argv[1:])

@@ -56,6 +56,13 @@ def small_shop_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configs honour MLFLOW_TRACKING_URI, and mlflow.set_tracking_uri exports it: a
+    test must not inherit an earlier test's store, nor the developer's own."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture
 def tracking_overrides(tmp_path: Path) -> list[str]:
     """Config overrides pointing MLflow at a store of this test's own."""

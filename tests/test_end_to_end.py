@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,9 +12,9 @@ from mlflow.tracking import MlflowClient
 
 from churn.errors import ConfigError, NoModelError
 from churn.stages import score, train
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 CSV_COLUMNS = [
     "customer_id",
     "churn_probability",
@@ -201,19 +198,15 @@ def test_scoring_after_the_data_ends_is_a_config_error(small_shop_path, trained_
 def test_command_line_exit_code_and_message_without_a_model(
     small_shop_path, tracking_overrides, tmp_path
 ):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "score.py"),
+            "score",
             f"data.transactions={small_shop_path}",
             f"score.output_dir={tmp_path / 's'}",
             f"hydra.run.dir={tmp_path / 'logs'}",
             *tracking_overrides,
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
-        env={**os.environ},
         timeout=300,
     )
     assert result.returncode == 5
@@ -222,16 +215,13 @@ def test_command_line_exit_code_and_message_without_a_model(
 
 
 def test_features_command_writes_one_row_per_customer(small_shop_path, tmp_path):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "features.py"),
+            "features",
             f"data.transactions={small_shop_path}",
             "as_of=2024-06-30",
             f"hydra.run.dir={tmp_path / 'f'}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )
@@ -279,15 +269,12 @@ def test_training_twice_gives_the_same_metrics_and_predictions(
 
 
 def test_command_line_unknown_config_key_exits_2(tmp_path):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "train.py"),
+            "train",
             "no_such_key=1",
             f"hydra.run.dir={tmp_path}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )
@@ -297,10 +284,9 @@ def test_command_line_unknown_config_key_exits_2(tmp_path):
 
 def test_optuna_sweep_tunes_on_validation_and_registers_the_best_trial(small_shop_path, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "train.py"),
+            "train",
             "-m",
             "hparams_search=optuna",
             "hydra.sweeper.n_trials=2",
@@ -311,8 +297,6 @@ def test_optuna_sweep_tunes_on_validation_and_registers_the_best_trial(small_sho
             f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
             f"hydra.sweep.dir={sweep_dir}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=600,
     )

@@ -7,8 +7,6 @@ import datetime as dt
 import gzip
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -32,9 +30,9 @@ from churn.errors import ConfigError, DataContractError
 from churn.settings import validate_settings
 from churn.stages import ingest as ingest_stage
 from churn.stages.inputs import open_transactions, source_spec
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD = "customer_id,order_id,ts,amount\nA,1,2024-01-01 10:00:00,10.5\nB,2,2024-01-02 11:00:00,3\n"
 
 
@@ -673,15 +671,12 @@ def test_a_stage_other_than_ingest_leaves_a_failed_ingest_s_report_as_ingest_man
 
 def test_command_line_contract_violation_exits_3_with_one_line(tmp_path):
     path = write(tmp_path, "customer_id,ts,total\nA,2024-01-01,1\n")
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "ingest.py"),
+            "ingest",
             f"data.transactions={path}",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )

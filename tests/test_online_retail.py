@@ -7,8 +7,6 @@ The whole file takes about 5 seconds to ingest on two cores, so these tests read
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ import pytest
 
 from churn.data.ingest import rows_accounted
 from churn.stages import features as features_stage
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,15 +23,9 @@ EXPORT = ROOT / "data" / "shops" / "online_retail" / "online_retail.csv.gz"
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run folder of `pipelines/ingest.py data=online_retail`, run from the project."""
+    """The run folder of `churn ingest data=online_retail`, run from the project."""
     run = tmp_path_factory.mktemp("online_retail") / "ingest"
-    done = subprocess.run(
-        [sys.executable, "pipelines/ingest.py", "data=online_retail", f"hydra.run.dir={run}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_churn(["ingest", "data=online_retail", f"hydra.run.dir={run}"], cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     return run
 

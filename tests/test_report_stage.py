@@ -5,16 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from churn.stages import report
+from tests.cli import run_churn
 from tests.conftest import compose_config
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -113,17 +110,14 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(written, t
 
 
 def test_command_line_writes_the_report(small_shop_path, tmp_path):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "report.py"),
+            "report",
             f"data.transactions={small_shop_path}",
             "report.period=quarter",
             "locale=it",
             f"hydra.run.dir={tmp_path}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )

@@ -6,22 +6,19 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.cli import run_churn
 from tests.test_score_stage import AS_OF, run_score
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "score.py"),
+            "score",
             f"data.transactions={shop}",
             f"score.output_dir={out}",
             f"hydra.run.dir={out / 'logs'}",
@@ -29,8 +26,6 @@ def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subproces
             *store,
             *extra,
         ],
-        capture_output=True,
-        text=True,
         cwd=out.parent,
         timeout=600,
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +12,9 @@ import pytest
 from churn.errors import DriftError, StorageError
 from churn.stages import score
 from churn.stages.score import CSV_COLUMNS
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2024-10-31"
 
 
@@ -148,18 +146,15 @@ def test_drift_warnings_are_recorded_in_the_manifest(small_shop_path, trained_st
 def test_exit_codes_with_one_line_on_stderr(
     small_shop_path, trained_store, tmp_path, override, code, message
 ):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "score.py"),
+            "score",
             f"data.transactions={small_shop_path}",
             f"score.output_dir={tmp_path / 's'}",
             f"hydra.run.dir={tmp_path / 'logs'}",
             *trained_store,
             *override.split(),
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )
@@ -173,16 +168,13 @@ def test_exit_codes_with_one_line_on_stderr(
 def test_contract_violation_exits_3(tmp_path, trained_store):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,when\nC1,2024-01-01\n")
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "score.py"),
+            "score",
             f"data.transactions={bad}",
             f"hydra.run.dir={tmp_path / 'logs'}",
             *trained_store,
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=300,
     )

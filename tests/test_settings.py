@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from churn.errors import ConfigError
 from churn.settings import STAGES, parse_settings, stage_of, validate_settings
 from churn.stages import features, ingest, report, score, train
 from churn.stages.cli import run_cli
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +89,7 @@ WRONG = {
     "model.calibration": ("1", "platt"),
     "model.alias": ("[a]", "latest"),
     "model.version": ("abc", "0"),
+    "model.path": ("[a]", "''"),
     "tracking.uri": ("[a]", "''"),
     "tracking.experiment": ("[a]", "''"),
     "tracking.artifact_root": ("[a]", "''"),
@@ -129,6 +129,8 @@ WRONG = {
     "seed": ("abc", "-1"),
     "run_name": ("[a]", "''"),
     "output_dir": ("[a]", "''"),
+    "paths.root": ("[a]", "''"),
+    "paths.scores": ("[a]", "''"),
 }
 # Settings that hold settings of another tool: checked as one value.
 WHOLE_VALUES = {"engine.options": ("abc", "{spark.driver.memory: [8g]}")}
@@ -356,13 +358,7 @@ def test_a_data_config_setting_other_stages_groups_is_ignored_by_stages_without_
     ],
 )
 def test_the_command_line_exits_with_2_and_one_error_line(script, override, key, tmp_path):
-    shown = subprocess.run(
-        [sys.executable, f"pipelines/{script}.py", override, f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    shown = run_churn([script, override, f"hydra.run.dir={tmp_path}"], cwd=ROOT, timeout=300)
     last = shown.stderr.strip().splitlines()[-1]
     assert shown.returncode == 2, shown.stderr
     assert last.startswith("error: ") and key in last

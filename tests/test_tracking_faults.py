@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,16 +18,16 @@ from churn.errors import NoModelError, StorageError
 from churn.stages import score, train
 from churn.stages.cli import run_cli
 from churn.tracking import store as tracking
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE = "http://127.0.0.1:9"
 
 
 def run_pipeline(
     stage: str, *overrides: str, cwd: Path, unprivileged: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``pipelines/<stage>.py`` as a scheduler would; ``unprivileged`` drops root's
+    """Run ``churn <stage>`` as a scheduler would; ``unprivileged`` drops root's
     power to write files whose permissions forbid it (the only way a root test sees a
     read-only store)."""
     prefix: list[str] = []
@@ -37,14 +36,7 @@ def run_pipeline(
         if setpriv is None:
             pytest.skip("running as root without setpriv: permissions cannot be enforced")
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
-    return subprocess.run(
-        [*prefix, sys.executable, str(ROOT / "pipelines" / f"{stage}.py"), *overrides],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ},
-        timeout=600,
-    )
+    return run_churn([stage, *overrides], cwd=cwd, prefix=prefix)
 
 
 def sqlite_uri(path: Path) -> str:

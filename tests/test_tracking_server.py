@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,9 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from churn.stages import score, train
 from churn.tracking.server import postgres_bin, running_server
+from tests.cli import run_churn
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("psycopg", reason="the server extra (psycopg) is not installed")
 pytestmark = pytest.mark.skipif(
     postgres_bin("initdb") is None, reason="PostgreSQL server programs are not installed"
@@ -80,10 +78,9 @@ def test_train_gate_promote_and_score_through_the_server(small_shop_path, server
 def test_an_optuna_sweep_runs_two_trials_at_once_against_the_server(
     small_shop_path, server, tmp_path
 ):
-    result = subprocess.run(
+    result = run_churn(
         [
-            sys.executable,
-            str(ROOT / "pipelines" / "train.py"),
+            "train",
             "-m",
             "hparams_search=optuna",
             "hydra.sweeper.n_trials=2",
@@ -96,8 +93,6 @@ def test_an_optuna_sweep_runs_two_trials_at_once_against_the_server(
             *server,
             f"hydra.sweep.dir={tmp_path}",
         ],
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=600,
     )

@@ -613,6 +613,15 @@ class RegisteredModelChoice(Group):
 
     alias: Annotated[str | None, checked(_alias)]
     version: Annotated[int | None, whole(ge=1, null=True)]
+    # An exported model folder (`churn export`): scores without the registry.
+    path: OptionalText = None
+
+
+class PathSettings(Group):
+    """``paths``: the outputs root and the folders derived from it."""
+
+    root: Text
+    scores: Text
 
 
 class TrackingSettings(Group):
@@ -765,6 +774,7 @@ Cutoff = Annotated[dt.date | None, checked(_one_date)]
 class IngestStage(Group):
     """``conf/ingest.yaml``."""
 
+    paths: PathSettings
     data: DataSettings
     ingest: IngestSettings
     engine: Engine
@@ -797,6 +807,7 @@ class TrainStage(IngestStage):
 class ScoreStage(Group):
     """``conf/score.yaml``: its outputs go to ``score.output_dir``."""
 
+    paths: PathSettings
     data: DataSettings
     ingest: IngestSettings
     engine: Engine
@@ -805,6 +816,15 @@ class ScoreStage(Group):
     model: RegisteredModelChoice
     as_of: Cutoff
     locale: Annotated[str, choice(*LOCALES)]
+
+
+class ExportStage(Group):
+    """``conf/export.yaml``: the registered model to copy into a model folder."""
+
+    paths: PathSettings
+    tracking: TrackingSettings
+    model: RegisteredModelChoice
+    output_dir: Text
 
 
 class ReportStage(IngestStage):
@@ -820,6 +840,7 @@ STAGES: dict[str, type[Group]] = {
     "train": TrainStage,
     "score": ScoreStage,
     "report": ReportStage,
+    "export": ExportStage,
 }
 # Groups some stage composes: a data config (`# @package _global_`, such as data=demo)
 # may set them for every stage, and a stage that does not compose one ignores it.
@@ -830,6 +851,16 @@ _ANY_STAGE = {name for model in STAGES.values() for name in model.model_fields}
 
 # Keys Hydra owns: its own settings, never ours to check.
 _NOT_OURS = ("hydra",)
+
+
+def _config_error_in(exc: BaseException) -> ConfigError | None:
+    """The :class:`ConfigError` a resolver raised, which OmegaConf wraps (twice)."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None or isinstance(current, ConfigError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _plain(node: Any, key: str, problems: list[str]) -> Any:
@@ -843,7 +874,12 @@ def _plain(node: Any, key: str, problems: list[str]) -> Any:
                 value = node[name]
             except OmegaConfBaseException as exc:
                 raw = OmegaConf.to_container(node, resolve=False)[name]  # type: ignore[index]
-                if raw == "???":
+                said = _config_error_in(exc)
+                if said is not None:
+                    # A resolver's own message (a package to install) says it all.
+                    problems.append(f"{path}: {said}")
+                    out[str(name)] = raw
+                elif raw == "???":
                     problems.append(f"{path}: must be set")
                 elif isinstance(raw, str) and "${hydra:" in raw:
                     # Hydra resolves it in a run; composed alone (tests) there is no run.

@@ -38,7 +38,7 @@ class TrainBestTrial(Callback):
     """Hydra callback: when the sweep ends, train and register with the best settings."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Run ``pipelines/train.py`` with the best trial's parameters in
+        """Run ``churn train`` with the best trial's parameters in
         ``<sweep dir>/final``; a failure there fails the sweep's command."""
         sweep_dir = Path(config.hydra.sweep.dir)
         results = sweep_dir / RESULTS_FILE
@@ -52,9 +52,19 @@ class TrainBestTrial(Callback):
             best["best_value"],
             best["best_params"],
         )
+        # `churn train` (python -m churn), whichever script started the sweep, with the
+        # shop's own config folder if it gave one.
+        own = [
+            f"--config-dir={source.path.removeprefix('file://')}"
+            for source in config.hydra.runtime.config_sources
+            if source.provider == "command-line"
+        ]
         command = [
             sys.executable,
-            sys.argv[0],
+            "-m",
+            "churn",
+            "train",
+            *own,
             *overrides,
             f"hydra.run.dir={sweep_dir / 'final'}",
         ]

@@ -5,10 +5,13 @@ and the documented exit code (2 settings, 3 data, 4 no model, 5 gate, 6 storage,
 from __future__ import annotations
 
 import io
+import json
+import logging
 import re
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +65,25 @@ class _HeldStderr(io.TextIOBase):
         if any(line.startswith("Traceback") for line in lines):
             lines = lines[-1:]
         return " ".join(lines) or "the configuration cannot be composed"
+
+
+class JsonLogFormatter(logging.Formatter):
+    """Log records as one JSON object per line (``hydra/job_logging=json``): ``time``
+    (UTC, ISO 8601), ``level``, ``logger``, ``message`` and, for an exception, ``exc``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+    converter = time.gmtime  # type: ignore[assignment]
 
 
 def one_line(message: str) -> str:

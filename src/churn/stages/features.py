@@ -38,3 +38,12 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         ", ".join(str(c) for c in cutoffs),
     )
     return table
+
+
+if __name__ == "__main__":
+    # `python -m churn.stages.features` runs the stage as `churn features` does.
+    import sys
+
+    from churn.cli import run_stage
+
+    run_stage("features", sys.argv[1:])

@@ -52,3 +52,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         m["rows_excluded_products"],
     )
     return manifest
+
+
+if __name__ == "__main__":
+    # `python -m churn.stages.ingest` runs the stage as `churn ingest` does.
+    import sys
+
+    from churn.cli import run_stage
+
+    run_stage("ingest", sys.argv[1:])

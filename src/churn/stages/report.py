@@ -127,3 +127,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     log.info("wrote retention report to %s", out)
     print(f"retention report: {out / 'report.html'}", flush=True)
     return manifest
+
+
+if __name__ == "__main__":
+    # `python -m churn.stages.report` runs the stage as `churn report` does.
+    import sys
+
+    from churn.cli import run_stage
+
+    run_stage("report", sys.argv[1:])

@@ -54,25 +54,33 @@ def step(name: str, timings: dict[str, float] | None = None) -> Iterator[None]:
     log.info("%s done in %.1f s", name, seconds)
 
 
-def code_version() -> str:
-    """The installed package version, plus the git commit when run from a checkout."""
+def installed_version() -> str:
+    """The version of the installed ``churn`` package (``unknown`` in a source tree that
+    was never installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        text = version("churn")
+        return version("churn")
     except PackageNotFoundError:
-        text = "unknown"
-    root = Path(__file__).resolve().parents[3]
-    if (root / ".git").exists():
-        try:
-            commit = subprocess.run(
-                ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            ).stdout.strip()
-            text += f"+git.{commit}"
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return text
+        return "unknown"
+
+
+def code_version() -> str:
+    """The installed package version, plus ``+git.<commit>`` when this code runs from a git
+    checkout (``src/churn`` of a repository): an installed wheel has no commit to add."""
+    text = installed_version()
+    package = Path(__file__).resolve().parents[1]
+    root = package.parents[1]
+    if package.parent.name != "src" or not (root / ".git").exists():
+        return text
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return text
+    return f"{text}+git.{commit}"

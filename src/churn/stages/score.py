@@ -99,7 +99,7 @@ def _predict(opened: OpenedData, model: Any, features: pd.DataFrame) -> np.ndarr
     if opened.engine != "spark":
         return classifier.predict_proba(features)
     names = list(classifier.feature_names)
-    udf = tracking.spark_udf(opened.spark, model.name, model.version)
+    udf = tracking.spark_udf(opened.spark, model.name, model.version, uri=model.uri)
     frame = opened.spark.createDataFrame(features[["customer_id", *names]])
     predicted = frame.select("customer_id", udf(*names).alias("p")).toPandas()
     by_customer = predicted.set_index("customer_id")["p"]
@@ -435,9 +435,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     plan = ScorePlan.from_config(cfg, check_locale(str(cfg.locale)))
     # The model first: a mistyped tracking.uri fails before a long ingest.
     with step("load model", timings):
-        tracking.start(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root)
-        model = tracking.load_registered_model(
-            cfg.tracking.registered_model, alias=cfg.model.alias, version=cfg.model.version
+        model = tracking.load_model(
+            cfg.model.get("path"),
+            cfg.tracking.uri,
+            cfg.tracking.registered_model,
+            alias=cfg.model.alias,
+            version=cfg.model.version,
         )
     log.info("model %s version %s (run %s)", model.name, model.version, model.run_id)
     try:
@@ -482,3 +485,12 @@ def _score(
         flush=True,
     )
     return manifest
+
+
+if __name__ == "__main__":
+    # `python -m churn.stages.score` runs the stage as `churn score` does.
+    import sys
+
+    from churn.cli import run_stage
+
+    run_stage("score", sys.argv[1:])

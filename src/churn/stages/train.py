@@ -874,3 +874,12 @@ def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any
     write_json(out / "metrics.json", metrics)
     print(summary_text(metrics, out / REPORT_FILE), flush=True)
     return metrics
+
+
+if __name__ == "__main__":
+    # `python -m churn.stages.train` runs the stage as `churn train` does.
+    import sys
+
+    from churn.cli import run_stage
+
+    run_stage("train", sys.argv[1:])

@@ -15,9 +15,11 @@ here, so the stages never catch MLflow's own exceptions.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -52,6 +54,8 @@ class RegisteredModel:
     name: str
     version: str
     run_id: str
+    # Where MLflow loads it from: ``models:/<name>/<version>``, or an exported folder.
+    uri: str = ""
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -254,6 +258,22 @@ def _store_missing(uri: str) -> Path | None:
     return store.path.absolute()
 
 
+def _connect(tracking_uri: str, *, create: bool) -> bool:
+    """Point MLflow at ``tracking_uri`` after checking a local store; ``False`` when a
+    local store does not exist and is not to be created (nothing is created then)."""
+    # Artifact progress bars would clutter batch-job logs.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(tracking_uri)
+    local = _local_store(tracking_uri)
+    if local is not None and not local.path.exists():
+        if not create:
+            return False
+        _check_new_store(tracking_uri, local)
+    elif local is not None:
+        _check_local_store(tracking_uri, local, writes=create)
+    return True
+
+
 def start(
     tracking_uri: str,
     experiment: str,
@@ -279,16 +299,8 @@ def start(
         server does not answer (within seconds: MLflow's HTTP retries are shortened for
         this check).
     """
-    # Artifact progress bars would clutter batch-job logs.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(tracking_uri)
-    local = _local_store(tracking_uri)
-    if local is not None and not local.path.exists():
-        if not create:
-            return None
-        _check_new_store(tracking_uri, local)
-    elif local is not None:
-        _check_local_store(tracking_uri, local, writes=create)
+    if not _connect(tracking_uri, create=create):
+        return None
     with _fail_fast(tracking_uri), _store_errors():
         client = MlflowClient()
         existing = client.get_experiment_by_name(experiment)
@@ -507,8 +519,9 @@ def load_registered_model(
     missing = _store_missing(uri)
     if missing is not None:
         raise NoModelError(
-            f"no registered model '{name}': no MLflow store exists at {uri} ({missing} "
-            "does not exist); check tracking.uri, or run `make train` first to create one"
+            f"no registered model '{name}': no MLflow store exists at {uri} (looked for "
+            f"{missing}); check tracking.uri (or MLFLOW_TRACKING_URI), score an exported "
+            "model with model.path=DIR, or run `churn train` (`make train` in a checkout) first"
         )
     client = MlflowClient()
     try:
@@ -533,10 +546,14 @@ def load_registered_model(
         why = _missing_files(client, mv.source) or _first_line(exc)
         raise NoModelError(
             f"model '{name}' version {mv.version} cannot be loaded as a churn model "
-            f"({why}); retrain with `make train` or pick another with model.version=N"
+            f"({why}); retrain with `churn train` or pick another with model.version=N"
         ) from exc
     return RegisteredModel(
-        classifier=wrapper.classifier, name=name, version=str(mv.version), run_id=mv.run_id
+        classifier=wrapper.classifier,
+        name=name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        uri=f"models:/{name}/{mv.version}",
     )
 
 
@@ -547,7 +564,7 @@ def _what_exists(client: MlflowClient, name: str, asked_for_champion: bool) -> s
     except Exception:  # the hint must not hide the error it explains
         versions = []
     if not versions:
-        return "run `make train` first, or choose another with model.version=N / model.alias=NAME"
+        return "run `churn train` first, or choose another with model.version=N / model.alias=NAME"
     if asked_for_champion:
         newest = max(versions, key=lambda v: int(v.version))
         return (
@@ -563,9 +580,127 @@ def _what_exists(client: MlflowClient, name: str, asked_for_champion: bool) -> s
     return f"the registry has {listed}; choose one with model.version=N or model.alias=NAME"
 
 
-def spark_udf(spark: Any, name: str, version: str) -> Any:
-    """MLflow's Spark UDF of a registered version: the churn probability of each row (the
-    model's feature columns in, a double out), run in the workers' own Python."""
+def spark_udf(spark: Any, name: str, version: str, *, uri: str | None = None) -> Any:
+    """MLflow's Spark UDF of a registered version (or of the model at ``uri``, such as an
+    exported folder): the churn probability of each row (the model's feature columns in, a
+    double out), run in the workers' own Python."""
     return mlflow.pyfunc.spark_udf(
-        spark, f"models:/{name}/{version}", result_type="double", env_manager="local"
+        spark, uri or f"models:/{name}/{version}", result_type="double", env_manager="local"
     )
+
+
+# --- exported model folders (models/): scoring without a tracking store ------------------
+
+# Written next to MLmodel in an exported folder: which registered version it is.
+EXPORT_RECORD = "registered_model.json"
+
+
+def export_model(
+    tracking_uri: str,
+    name: str,
+    destination: Path,
+    alias: str | None = None,
+    version: str | int | None = None,
+) -> RegisteredModel:
+    """Copy a registered version (by number, or else by alias: the champion) into
+    ``destination`` as an MLflow model folder that :func:`load_model` and ``mlflow
+    models serve`` read without the store.
+
+    The folder is replaced whole: it is written beside ``destination`` and moved in place
+    once complete, so a scorer never reads half a model. ``registered_model.json`` in it
+    records the name, version and run it came from.
+
+    Raises
+    ------
+    NoModelError
+        If the store, model, version or alias does not exist, or its files do not load.
+    StorageError
+        If the store cannot be read or the folder cannot be written.
+    """
+    _connect(tracking_uri, create=False)
+    with _fail_fast(tracking_uri):
+        model = load_registered_model(name, alias=alias, version=version)
+    destination = destination.absolute()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        with _store_errors():
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=model.uri, dst_path=str(staging / "model")
+            )
+        record = {"name": model.name, "version": model.version, "run_id": model.run_id}
+        (staging / "model" / EXPORT_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        if destination.exists():
+            shutil.rmtree(destination)
+        (staging / "model").rename(destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RegisteredModel(
+        classifier=model.classifier,
+        name=model.name,
+        version=model.version,
+        run_id=model.run_id,
+        uri=str(destination),
+    )
+
+
+def load_exported_model(path: Path) -> RegisteredModel:
+    """Load a model folder written by :func:`export_model`.
+
+    Raises
+    ------
+    NoModelError
+        If the folder does not exist or does not hold a churn model.
+    """
+    path = path.absolute()
+    if not (path / "MLmodel").is_file():
+        what = "does not exist" if not path.exists() else "holds no MLmodel file"
+        raise NoModelError(
+            f"no exported model at {path}: the folder {what}; write one with `churn export` "
+            "on a machine with the tracking store, or leave model.path out to use the registry"
+        )
+    try:
+        wrapper = mlflow.pyfunc.load_model(str(path)).unwrap_python_model()
+        classifier = wrapper.classifier
+    except Exception as exc:
+        raise NoModelError(
+            f"{path} cannot be loaded as a churn model ({_first_line(exc)}); export it again "
+            "with `churn export`"
+        ) from exc
+    try:
+        record = json.loads((path / EXPORT_RECORD).read_text())
+    except (OSError, ValueError):
+        record = {}
+    return RegisteredModel(
+        classifier=classifier,
+        name=str(record.get("name", path.name)),
+        version=str(record.get("version", "exported")),
+        run_id=str(record.get("run_id", "")),
+        uri=str(path),
+    )
+
+
+def load_model(
+    path: str | None,
+    tracking_uri: str,
+    name: str,
+    alias: str | None = None,
+    version: str | int | None = None,
+) -> RegisteredModel:
+    """The model to score with: the exported folder at ``path`` when given (no store is
+    read or created), else the registered version (by number, or else by alias) in the
+    store at ``tracking_uri``, which is never created.
+
+    Raises
+    ------
+    NoModelError
+        If there is no such folder, store, model, version or alias, or it does not load;
+        the message says where it looked.
+    StorageError
+        If the store cannot be read (unreachable, corrupt).
+    """
+    if path:
+        return load_exported_model(Path(path))
+    _connect(tracking_uri, create=False)
+    with _fail_fast(tracking_uri):
+        return load_registered_model(name, alias=alias, version=version)

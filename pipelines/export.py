@@ -1,0 +1,10 @@
+"""`churn export` for a checkout: `python pipelines/export.py [overrides]`; see `--help`."""
+
+from __future__ import annotations
+
+import sys
+
+from churn.cli import run_stage
+
+if __name__ == "__main__":
+    run_stage("export", sys.argv[1:])
