@@ -218,7 +218,7 @@ def test_a_wrong_setting_stops_the_stage_before_it_starts(stage, extra, key, val
     assert code == ConfigError.exit_code, last
     assert last.startswith("error: ")
     assert f"{key}=" in last
-    assert f"python pipelines/{stage}.py --help" in last
+    assert f"churn {stage} --help" in last
 
 
 def _problems(stage: str, overrides: list[str]) -> str:
@@ -312,7 +312,7 @@ def test_every_problem_is_reported_at_once_in_one_line():
             "score.at_risk_tiers=[high,urgent]",
         ],
     )
-    problems = text.removesuffix(" (python pipelines/score.py --help lists the settings)")
+    problems = text.removesuffix(" (churn score --help lists the settings)")
     assert problems.split("; ") == [
         'engine.memory_limit=\'abc\': must be null or a DuckDB size such as "4GB", "512MB" '
         'or "1.5GiB"',

@@ -10,6 +10,7 @@ Every failure ends in one ``error:`` line with the exit code of the command-line
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -103,7 +104,15 @@ def _fail(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``churn`` console script: ``churn <command> [arguments]``."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # The reader stopped early (`churn --help | head`): not a failure of churn's, and
+        # Python must not print a traceback while flushing the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _main(args: list[str]) -> None:
     if not args:
         _fail("no command given: choose one of the commands above")
     command, rest = args[0], args[1:]

@@ -1010,7 +1010,7 @@ def parse_settings(cfg: DictConfig, stage_name: str | None = None) -> Group:
     problems += _rule_problems(stage, ours, "")
     if problems:
         raise ConfigError(
-            f"{'; '.join(problems)} (python pipelines/{name}.py --help lists the settings)"
+            f"{'; '.join(problems)} (churn {name} --help lists the settings)"
         )
     assert settings is not None
     return settings

@@ -244,7 +244,7 @@ def generate_transactions(spec: ShopSpec | None = None) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     """Command line: write a simulated shop to a Parquet file."""
     parser = argparse.ArgumentParser(
-        prog="python -m churn.data.synth",
+        prog="churn demo-data",
         description="Write the demo shop's transactions (canonical columns) to Parquet.",
     )
     parser.add_argument("--out", type=Path, default=Path("data/demo/transactions.parquet"))

@@ -840,11 +840,12 @@ def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    # Before minutes of work: a read-only, corrupt or unreachable store fails now.
+    # The data first (a missing file must not leave an empty store behind), then the
+    # store before minutes of work: a read-only, corrupt or unreachable one fails now.
+    opened = open_transactions(cfg)
     tracking.start(
         cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root, create=True
     )
-    opened = open_transactions(cfg)
     con, source = opened.con, opened.ingest.manifest["source"]
     ingest_files = write_ingest_report(opened, out)
     schedules = _schedules(plan, opened.first_date, opened.last_date)
