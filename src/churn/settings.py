@@ -1009,9 +1009,7 @@ def parse_settings(cfg: DictConfig, stage_name: str | None = None) -> Group:
         problems += [_message(e, ours, stage) for e in exc.errors(include_url=False)]
     problems += _rule_problems(stage, ours, "")
     if problems:
-        raise ConfigError(
-            f"{'; '.join(problems)} (churn {name} --help lists the settings)"
-        )
+        raise ConfigError(f"{'; '.join(problems)} (churn {name} --help lists the settings)")
     assert settings is not None
     return settings
 
