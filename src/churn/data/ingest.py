@@ -55,6 +55,7 @@ from churn.data.contract import (  # noqa: F401 - churn.settings imports these f
     IngestResult,
     LeftOut,
     Plausibility,
+    RowRule,
     SourceSpec,
     TableContract,
     TooManyBadRows,
@@ -320,26 +321,11 @@ def ingest_table(
         sql, parsed_columns = parse_sql(
             contract, present, source_types, spec, key, engine.dialect, plausibility, left_out
         )
-        try:
-            engine.create("parsed", sql, materialize=False)
-        except EngineError as exc:
-            raise ConfigError(
-                f"{name}: cannot parse with data.timezone={spec.timezone!r} and "
-                f"data.date_format={spec.date_format!r} ({exc})"
-            ) from exc
+        _parse(engine, name, sql, spec)
         check_whole_columns(engine, name, contract, present, source_types, found, spec)
         left_out_counts = count_left_out(engine, left_out)
         rules = row_rules(contract, parsed_columns, plausibility.max_abs_value)
-        engine.create(
-            "bad_rows",
-            f"SELECT _row, reason FROM (SELECT _row, {reason_sql(rules)} AS reason FROM parsed "
-            "WHERE _left_out IS NULL) AS checked WHERE reason IS NOT NULL",
-        )
-        by_reason = engine.rows("SELECT reason, COUNT(*) FROM bad_rows GROUP BY reason")
-        counts = reason_counts(by_reason)
-        if len(rejects):
-            counts = reason_counts([*counts.items(), *rejects["reason"].value_counts().items()])
-        rows_quarantined = int(sum(n for _, n in by_reason) + len(rejects))
+        counts, rows_quarantined = _check_rows(engine, rules, rejects)
         manifest = partial(
             ingest_manifest,
             name,
@@ -359,16 +345,7 @@ def ingest_table(
         )
         quarantine = _quarantine(engine, list(source_types), key, rejects, limit)
         check_bad_fraction(name, contract, max_bad_fraction, quarantine, manifest)
-        output = [
-            c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
-        ]
-        if contract is TRANSACTIONS and "order_id" not in output:
-            output.append(f"{DERIVED_ORDER_ID} AS order_id")
-        engine.create(
-            contract.table,
-            f"SELECT {', '.join(output)} FROM parsed ANTI JOIN bad_rows USING (_row) "
-            "WHERE _left_out IS NULL" + (" ORDER BY _row" if contract.unique else ""),
-        )
+        _create_table(engine, contract, parsed_columns)
         rows_kept, customers = engine.rows(
             f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {contract.table}"
         )[0]
@@ -383,6 +360,47 @@ def ingest_table(
         engine.drop(contract.table)
     check_rows_kept(name, result.manifest)
     return result
+
+
+def _parse(engine: Engine, name: str, sql: str, spec: SourceSpec) -> None:
+    """Create the ``parsed`` view (see :func:`parse_sql`)."""
+    try:
+        engine.create("parsed", sql, materialize=False)
+    except EngineError as exc:
+        raise ConfigError(
+            f"{name}: cannot parse with data.timezone={spec.timezone!r} and "
+            f"data.date_format={spec.date_format!r} ({exc})"
+        ) from exc
+
+
+def _check_rows(
+    engine: Engine, rules: list[RowRule], rejects: pd.DataFrame
+) -> tuple[dict[str, int], int]:
+    """Evaluate the row rules on the rows of ``parsed`` not left out, into the table
+    ``bad_rows`` (``_row``, ``reason``) of the rows that break one; the rows per rule
+    broken (malformed CSV lines included) and the rows quarantined."""
+    engine.create(
+        "bad_rows",
+        f"SELECT _row, reason FROM (SELECT _row, {reason_sql(rules)} AS reason FROM parsed "
+        "WHERE _left_out IS NULL) AS checked WHERE reason IS NOT NULL",
+    )
+    by_reason = engine.rows("SELECT reason, COUNT(*) FROM bad_rows GROUP BY reason")
+    if len(rejects):
+        by_reason += list(rejects["reason"].value_counts().items())
+    return reason_counts(by_reason), int(sum(n for _, n in by_reason))
+
+
+def _create_table(engine: Engine, contract: TableContract, parsed: list[str]) -> None:
+    """Create ``contract.table`` from the rows of ``parsed`` neither left out nor
+    quarantined: its canonical columns, and order ids derived where the source has none."""
+    output = [c for c in contract.kinds if c in parsed and c not in contract.inputs_only]
+    if contract is TRANSACTIONS and "order_id" not in output:
+        output.append(f"{DERIVED_ORDER_ID} AS order_id")
+    engine.create(
+        contract.table,
+        f"SELECT {', '.join(output)} FROM parsed ANTI JOIN bad_rows USING (_row) "
+        "WHERE _left_out IS NULL" + (" ORDER BY _row" if contract.unique else ""),
+    )
 
 
 def _quarantine(

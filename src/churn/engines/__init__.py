@@ -1,6 +1,10 @@
 """The engines that run the SQL: DuckDB (one machine) and Apache Spark (a cluster).
 
-May import :mod:`churn.errors` only; everything above reaches an engine through here.
+:mod:`.base` is the interface (:class:`~churn.engines.base.Engine`); :mod:`.duckdb_engine`
+and :mod:`.spark_engine` implement it. May import :mod:`churn.errors`, the description of
+a source (:mod:`churn.data.contract`, :mod:`churn.data.sources`) and the feature query
+(:mod:`churn.features`); the ingest algorithm and the stages reach an engine through its
+interface only.
 """
 
 from __future__ import annotations

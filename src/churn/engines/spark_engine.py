@@ -322,9 +322,9 @@ class SparkEngine:
         rejects) into the temp view ``table``."""
         from pyspark.storagelevel import StorageLevel
 
-        raw, csv_source = _read(self.spark, spec)
         rejects = pd.DataFrame()
         try:
+            raw, csv_source = _read(self.spark, spec)
             if csv_source:
                 # Cached: Spark queries the corrupt-record column only on parsed rows.
                 whole = raw.persist(StorageLevel.MEMORY_AND_DISK)
