@@ -5,7 +5,7 @@ Declarations only, no engine: :class:`TableContract` (the canonical columns of
 source is and how to read it), :class:`Plausibility` and :class:`LeftOut` (what ingest
 quarantines or leaves out), and :func:`row_rules`: each rule a reason and a SQL condition
 (DuckDB's dialect, transpiled for Spark) on the flags of the parse query
-(:func:`churn.data.ingest.parse_sql`), evaluated inside the engine.
+(:func:`churn.data.parsing.parse_sql`), evaluated inside the engine.
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ def ident(name: str) -> str:
 @dataclass(frozen=True)
 class RowRule:
     """One row rule: the quarantine's ``reason``, and the SQL condition (DuckDB's dialect,
-    over the flags of :func:`churn.data.ingest.parse_sql`) true where a row breaks it."""
+    over the flags of :func:`churn.data.parsing.parse_sql`) true where a row breaks it."""
 
     reason: str
     fails: str

@@ -46,7 +46,7 @@ class Engine(Protocol):
     Attributes
     ----------
     dialect : str
-        The dialect :func:`churn.data.ingest.parse_sql` writes for (``duckdb`` or
+        The dialect :func:`churn.data.parsing.parse_sql` writes for (``duckdb`` or
         ``spark``): the few functions sqlglot cannot translate.
     failed_quarantine_rows : int, optional
         Quarantined rows a failed ingest brings back (``None``: all).
