@@ -769,6 +769,6 @@ def test_ingest_stage_writes_the_customers_table(tmp_path):
     ],
 )
 def test_date_formats_become_java_patterns_with_literals_quoted(strftime, java):
-    from churn.data.ingest import java_time_format
+    from churn.data.parsing import java_time_format
 
     assert java_time_format(strftime) == java

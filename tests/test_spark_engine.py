@@ -187,7 +187,7 @@ def dirty_spec(path: Path) -> SourceSpec:
 
 
 def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
@@ -217,7 +217,7 @@ def test_spark_ingests_a_dirty_export_like_duckdb(tmp_path, spark):
 
 
 def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_customers_spark
+    from churn.data.ingest import ingest_customers as ingest_customers_spark
 
     path = tmp_path / "customers.csv"
     path.write_text("customer_id,marketing_opt_out\nA,yes\nB,0\nA,no\nC,maybe\n")
@@ -233,7 +233,7 @@ def test_spark_keeps_the_first_of_a_customer_listed_twice(tmp_path, spark):
 
 
 def test_spark_stops_on_too_many_bad_rows_with_the_same_counts_and_reasons(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(DIRTY)
@@ -251,14 +251,14 @@ def test_spark_stops_on_too_many_bad_rows_with_the_same_counts_and_reasons(tmp_p
 
 
 def test_a_query_source_on_spark_is_a_config_error(spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     with pytest.raises(ConfigError, match="engine=spark reads files"):
         ingest_transactions_spark(spark, SourceSpec(query="SELECT 1"))
 
 
 def test_spark_reads_an_iso_format_with_a_literal_t_like_duckdb(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "orders.csv"
     path.write_text("customer_id,ts,amount\nA,2024-03-01T10:05:00,1\nB,01/03/2024,2\n")
@@ -301,7 +301,7 @@ WINDOW = Plausibility(valid_from=dt.date(1990, 1, 1), valid_until=dt.date(2025, 
 
 
 def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(IMPLAUSIBLE_EXPORT)
@@ -326,7 +326,7 @@ def test_spark_quarantines_implausible_values_and_bad_ids_like_duckdb(tmp_path, 
 
 
 def test_spark_stops_on_a_repeated_header_name_like_duckdb(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text("customer_id,ts,amount,Amount\nA,2024-01-01,1,2\n")
@@ -339,7 +339,7 @@ def test_spark_stops_on_a_repeated_header_name_like_duckdb(tmp_path, spark):
 
 
 def test_spark_quarantines_an_unterminated_quote_and_keeps_the_lines_before_it(tmp_path, spark):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(
@@ -373,7 +373,7 @@ GUESTS = (
     ids=["guests dropped", "and a product excluded", "guests quarantined"],
 )
 def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "export.csv"
     path.write_text(GUESTS)
@@ -393,7 +393,7 @@ def test_spark_leaves_out_and_counts_rows_like_duckdb(tmp_path, spark, left_out)
     "encoding", ["ISO-8859-1", "latin1", "latin-1", "iso8859-1", "l1", "cp1252", "windows-1252"]
 )
 def test_spark_reads_each_spelling_of_latin_1_like_duckdb(tmp_path, spark, encoding):
-    from churn.engines.spark_engine import ingest_transactions_spark
+    from churn.data.ingest import ingest_transactions as ingest_transactions_spark
 
     path = tmp_path / "orders.csv"
     path.write_bytes("customer_id,ts,amount,product_id\nRené,2024-01-01,1,£5\n".encode("latin-1"))

@@ -13,13 +13,8 @@ from pathlib import Path
 
 from _measure import report
 
-from churn.data.ingest import SourceSpec
-from churn.engines.spark_engine import (
-    build_features_spark,
-    date_range,
-    get_session,
-    ingest_transactions_spark,
-)
+from churn.data.ingest import SourceSpec, ingest_transactions
+from churn.engines.spark_engine import SparkEngine, build_features_spark, date_range, get_session
 
 
 def peak_mb_of_descendants() -> dict[str, float]:
@@ -53,7 +48,7 @@ def peak_mb_of_descendants() -> dict[str, float]:
 start = time.perf_counter()
 spark = get_session("local[*]", {"spark.driver.memory": "12g", "spark.sql.shuffle.partitions": 16})
 started = time.perf_counter()
-result = ingest_transactions_spark(spark, SourceSpec(transactions=sys.argv[1]), 0.01)
+result = ingest_transactions(SparkEngine(spark), SourceSpec(transactions=sys.argv[1]), 0.01)
 _, last = date_range(spark)
 ingested = time.perf_counter()
 horizon = int(sys.argv[2]) if len(sys.argv) > 2 else 0

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from churn.data.ingest import FALSE_WORDS, TRUE_WORDS
+from churn.data.contract import FALSE_WORDS, TRUE_WORDS
 
 OPTED_OUT = "opted out"
 UNREADABLE = "opt-out unreadable"

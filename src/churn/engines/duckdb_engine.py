@@ -1,14 +1,32 @@
-"""The DuckDB connection every stage works in, and facts about its ``transactions`` table.
+"""The DuckDB engine (``engine=duckdb``): one machine, tables in an in-memory connection.
 
-:mod:`churn.data.ingest` fills the canonical ``transactions`` table; this module opens the
-connection and reads what stages need to know about the table.
+:func:`connect` opens the connection; :class:`DuckDBEngine` is the
+:class:`churn.engines.base.Engine` over it, which ingest fills and every stage reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
+
+from churn.data.contract import CSV_ENCODINGS, CsvOptions, SourceSpec, csv_encoding, quote
+from churn.data.sources import (
+    check_header,
+    first_line,
+    header_less_names,
+    is_csv,
+    source_path,
+    split_header,
+    transcode_to_utf8,
+)
+from churn.engines.base import EngineError, SourceRead
+from churn.errors import ConfigError, DataContractError
 
 
 def connect(
@@ -36,3 +54,279 @@ def date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date]:
         "SELECT CAST(MIN(ts) AS DATE), CAST(MAX(ts) AS DATE) FROM transactions"
     ).fetchall()[0]
     return first, last
+
+
+_UNIT_SEPARATOR = "\x1f"
+
+
+class DuckDBEngine:
+    """:class:`churn.engines.base.Engine` on a DuckDB connection (its temporary tables)."""
+
+    dialect = "duckdb"
+    failed_quarantine_rows: int | None = None
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        # Naive timestamps are UTC throughout; DuckDB would otherwise use the machine's zone.
+        con.execute("SET TimeZone = 'UTC'")
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a query; its rows as tuples."""
+        return self.con.execute(sql).fetchall()
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run a query; its rows as a pandas frame."""
+        return self.con.execute(sql).df()
+
+    def columns(self, table: str) -> list[str] | None:
+        """The columns of ``table``; ``None`` when there is no such table or view."""
+        if not self._kinds(table, temporary=False):
+            return None
+        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+
+    def create(self, table: str, sql: str, *, materialize: bool = True) -> None:
+        """Create or replace the temporary table (or view) ``table`` from ``sql``."""
+        kind = "TABLE" if materialize else "VIEW"
+        try:
+            if not materialize:
+                self.drop(table)
+            self.con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {sql}")
+            if not materialize:  # a view is checked on its first row
+                self.con.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(str(exc)) from exc
+
+    def drop(self, table: str) -> None:
+        """Drop the temporary table or view ``table``, whichever it is."""
+        for kind in self._kinds(table):
+            self.con.execute(f"DROP {kind} {table}")
+
+    def _kinds(self, name: str, temporary: bool = True) -> list[str]:
+        """``TABLE``, ``VIEW`` or both: what ``name`` is (only temporary ones, unless
+        ``temporary`` is false)."""
+        rows = self.con.execute(
+            "SELECT 'VIEW' FROM duckdb_views() WHERE (temporary OR NOT $2) AND view_name = $1 "
+            "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE (temporary OR NOT $2) "
+            "AND table_name = $1",
+            [name, temporary],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def read_frame(self, frame: pd.DataFrame, table: str) -> SourceRead:
+        """Copy an in-memory frame into ``table``."""
+        self.con.register("raw_frame", frame)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM raw_frame")
+        finally:
+            self.con.unregister("raw_frame")
+        return SourceRead(self._types(table), pd.DataFrame())
+
+    def read_source(self, spec: SourceSpec, table: str) -> SourceRead:
+        """Read a query's result, Parquet (in place, as a view) or CSV files (every column
+        as text, malformed lines captured as rejects) into ``table``."""
+        for name in (table, "ingest_rejects", "ingest_reject_scans"):
+            self.drop(name)
+        rejects = pd.DataFrame()
+        if spec.query:
+            self._run_query(spec, table)
+        else:
+            if not spec.transactions:
+                raise ConfigError("set data.transactions=PATH (CSV or Parquet) or data.query=SQL")
+            path = source_path(spec)
+            if Path(path).is_dir():
+                parts = quote(str(Path(path) / "**" / "*.parquet"))
+                self._read(
+                    path,
+                    table,
+                    "VIEW",
+                    f"SELECT * FROM read_parquet({parts}, union_by_name = true)",
+                )
+            elif is_csv(path):
+                # A CSV is read once into a table, which also captures its malformed lines; a
+                # transcoded copy lives in the scratch folder only that long.
+                with tempfile.TemporaryDirectory(prefix="churn-csv-") as scratch:
+                    try:
+                        reader = csv_reader(self.con, path, spec.csv, Path(scratch))
+                    except duckdb.Error as exc:
+                        raise DataContractError(
+                            f"{path}: cannot be read ({first_line(exc)})"
+                        ) from exc
+                    self._read(path, table, "TABLE", reader)
+                rejects = _csv_rejects(self.con)
+            else:  # Parquet is read in place
+                reader = f"SELECT * FROM read_parquet({quote(path)}, union_by_name = true)"
+                self._read(path, table, "VIEW", reader)
+        return SourceRead(self._types(table), rejects)
+
+    def _run_query(self, spec: SourceSpec, table: str) -> None:
+        con = self.con
+        if spec.database:
+            if not Path(spec.database).exists():
+                raise DataContractError(f"{spec.database}: no such database file")
+            con.execute(f"ATTACH {quote(spec.database)} AS source_db (READ_ONLY)")
+            con.execute("USE source_db")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {spec.query}")
+        except duckdb.Error as exc:
+            raise DataContractError(f"{spec.name}: the query fails ({exc})") from exc
+        finally:
+            if spec.database:
+                con.execute("USE memory")
+
+    def _read(self, path: str, table: str, kind: str, reader: str) -> None:
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {reader}")
+        except duckdb.Error as exc:
+            raise DataContractError(f"{path}: cannot be read ({first_line(exc)})") from exc
+
+    def _types(self, table: str) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
+
+    def deduplicate(self, source: str, target: str, keep_first: bool) -> str:
+        """The distinct rows of ``source`` as the table ``target``; the key is DuckDB's
+        ``rowid``, or with ``keep_first`` (or a source with its own ``rowid`` or ``_row``
+        column) the position of the first of identical rows, ``_row``."""
+        types = self._types(source)
+        if keep_first or any(c.lower() in ("rowid", "_row") for c in types):
+            cols = ", ".join('"' + c.replace('"', '""') + '"' for c in types)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT MIN(_src_row) AS _row, "
+                f"{cols} FROM (SELECT row_number() OVER () AS _src_row, * FROM {source}) "
+                f"GROUP BY {cols}"
+            )
+            return "_row"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT DISTINCT * FROM {source}"
+        )
+        return "rowid"
+
+    def write_parquet(self, table: str, target: Path) -> None:
+        """Write ``table`` as one Parquet file."""
+        path = str(target).replace("'", "''")
+        self.con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
+
+    def write_frame(self, frame: pd.DataFrame, target: Path, partition_by: str) -> None:
+        """Write ``frame`` as one Parquet file (``partition_by`` is for cluster engines)."""
+        frame.to_parquet(target, index=False)
+
+    def features(
+        self,
+        cutoffs: Sequence[dt.date],
+        windows: Sequence[int],
+        active_lookback_days: int,
+        families: Sequence[str],
+        btyd_horizon_days: int | None,
+    ) -> pd.DataFrame:
+        """:func:`churn.features.query.build_features` on this connection."""
+        from churn.features.query import build_features
+
+        return build_features(
+            self.con,
+            list(cutoffs),
+            list(windows),
+            active_lookback_days,
+            list(families),
+            btyd_horizon_days,
+        )
+
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        """First and last calendar date with a transaction."""
+        return date_range(self.con)
+
+    def predict(self, classifier: Any, features: pd.DataFrame, remote: Callable[[Any], Any]) -> Any:
+        """``classifier``'s probabilities, in process (``remote`` is for cluster engines)."""
+        return classifier.predict_proba(features)
+
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection."""
+        return self.con
+
+
+def csv_reader(
+    con: duckdb.DuckDBPyConnection, path: str, options: CsvOptions, scratch: Path
+) -> str:
+    """The query reading the CSV files at ``path`` (a file or glob), every column as text.
+
+    The columns are named from each file's header rather than sniffed: DuckDB's sniffer
+    gives up on a whole file when one line is malformed (an unterminated quote, a line
+    over ``max_line_size``), where the reader itself rejects just that line into
+    ``ingest_rejects``. Files whose headers differ are read separately and lined up by
+    name, as the sniffer would. An encoding DuckDB does not read is transcoded to UTF-8
+    copies in ``scratch`` first.
+    """
+    listed = con.execute(f"SELECT file FROM glob({quote(path)}) ORDER BY file").fetchall()
+    files = [r[0] for r in listed]
+    if not files:
+        raise DataContractError(f"{path}: no such file")
+    codec = csv_encoding(options.encoding)
+    encoding = CSV_ENCODINGS[codec][0]
+    # The file each read file stands for, for messages.
+    shown = {f: f for f in files}
+    if encoding is None:
+        copies = [str(scratch / f"{i}.csv") for i in range(len(files))]
+        for file, copy in zip(files, copies, strict=True):
+            transcode_to_utf8(file, Path(copy), codec)
+        shown = dict(zip(copies, files, strict=True))
+        files, encoding = copies, "utf-8"
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for file in files:
+        # The first line alone: no delimiter or quote splits it (the unit separator never
+        # occurs in a header), and a bad line further down does not matter here.
+        first = con.execute(
+            f"SELECT line FROM read_csv({quote(file)}, auto_detect = false, header = false, "
+            f"columns = {{'line': 'VARCHAR'}}, delim = {quote(_UNIT_SEPARATOR)}, quote = '', "
+            "escape = '', "
+            f"encoding = {quote(encoding)}, ignore_errors = true) LIMIT 1"
+        ).fetchall()
+        if not first or first[0][0] is None:
+            raise DataContractError(f"{shown[file]}: empty file (no header, no rows)")
+        fields = split_header(first[0][0], options)
+        if options.header:
+            check_header(shown[file], fields)
+            names = tuple(fields)
+        else:
+            names = tuple(header_less_names(len(fields)))
+        groups.setdefault(names, []).append(file)
+    o = options
+    readers = []
+    for names, group in groups.items():
+        columns = "{" + ", ".join(f"{quote(n)}: 'VARCHAR'" for n in names) + "}"
+        readers.append(
+            f"SELECT * FROM read_csv([{', '.join(quote(f) for f in group)}], "
+            f"auto_detect = false, header = {str(o.header).lower()}, columns = {columns}, "
+            f"delim = {quote(o.delimiter)}, quote = {quote(o.quote)}, "
+            f"escape = {quote(o.quote)}, encoding = {quote(encoding)}, "
+            "store_rejects = true, rejects_table = 'ingest_rejects', "
+            "rejects_scan = 'ingest_reject_scans')"
+        )
+    return " UNION ALL BY NAME ".join(readers)
+
+
+# DuckDB's names of CSV errors that would puzzle a reader of the quarantine.
+_REJECT_KINDS = {
+    "UNQUOTED VALUE": "unterminated quote",
+    "LINE SIZE OVER MAXIMUM": "line longer than max_line_size",
+}
+
+
+def _csv_rejects(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Malformed CSV lines captured by ``store_rejects``, as quarantine rows."""
+    try:
+        rejects = con.execute(
+            "SELECT scan_id, file_id, line, error_type, csv_line FROM ingest_rejects "
+            "ORDER BY scan_id, file_id, line"
+        ).df()
+    except duckdb.Error:
+        return pd.DataFrame()
+    if rejects.empty:
+        return pd.DataFrame()
+    # One reject row per line of each file (a line can break several rules).
+    rejects = rejects.drop_duplicates(["scan_id", "file_id", "line"])
+    kinds = rejects["error_type"].astype(str).map(lambda e: _REJECT_KINDS.get(e, e.lower()))
+    return pd.DataFrame(
+        {
+            "source_line": rejects["line"].astype("string"),
+            "raw_line": rejects["csv_line"].astype("string"),
+            "reason": ("csv line malformed: " + kinds).astype("string"),
+        }
+    )

@@ -1,17 +1,17 @@
 """The Apache Spark engine (``engine=spark``): ingest, features and scoring on Spark.
 
-Nothing is defined twice:
+:class:`SparkEngine` is the :class:`churn.engines.base.Engine` over a Spark session: its
+tables are temp views, and every query is written in DuckDB's SQL and transpiled to Spark
+SQL by sqlglot (:func:`to_spark_sql`), so nothing is defined twice:
 
-- **Ingest** reads the files with Spark, parses them with the query
-  :func:`churn.data.ingest.parse_sql` writes (transpiled to Spark SQL), and checks the row
-  rules with the same pandera schema, per partition (``mapInPandas``); the manifest and
-  the quarantine are the DuckDB engine's.
-- **Features**: the one query :func:`churn.features.query.feature_sql` builds from the registry
-  is transpiled from DuckDB's SQL dialect to Spark SQL by sqlglot and run on the
-  ``transactions`` (and ``customers``) views; the BG/NBD family reuses
-  :func:`churn.features.query.btyd_features` on the transpiled summary query, and the table goes
-  through the same :func:`churn.features.query.finish_table`, so both engines return identical
-  tables (a parity test checks them to 1e-9).
+- **Ingest** is the one algorithm of :mod:`churn.data.ingest`: the files are read by
+  Spark, and the parse query and the row rules run as Spark SQL (no Python per row).
+- **Features**: the one query :func:`churn.features.query.feature_sql` builds from the
+  registry runs on the ``transactions`` (and ``customers``) views; the BG/NBD family reuses
+  :func:`churn.features.query.btyd_features` on the transpiled summary query, and the table
+  goes through the same :func:`churn.features.query.finish_table`, so both engines return
+  identical tables (a parity test checks them to 1e-9).
+- **Scoring** runs the registered model as a UDF on the workers.
 
 Needs the ``spark`` extra (``pip install -e .[spark]``) and a Java runtime (17+).
 """
@@ -22,38 +22,16 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlglot
 
-from churn.data.ingest import (
-    CSV_ENCODINGS,
-    CUSTOMERS,
-    DERIVED_ORDER_ID_SQL,
-    TRANSACTIONS,
-    IngestResult,
-    LeftOut,
-    Plausibility,
-    SourceSpec,
-    TableContract,
-    check_bad_fraction,
-    check_header,
-    check_rows_kept,
-    check_source,
-    check_whole_columns,
-    count_left_out,
-    csv_encoding,
-    header_less_names,
-    ingest_manifest,
-    is_csv,
-    parse_sql,
-    rule_columns,
-    rule_failures,
-    source_path,
-)
+from churn.data.contract import CSV_ENCODINGS, SourceSpec, csv_encoding
+from churn.data.sources import check_header, header_less_names, is_csv, source_path
+from churn.engines.base import EngineError, SourceRead
 from churn.errors import ConfigError, DataContractError
 from churn.features.query import (
     BTYD_SUMMARY_SQL,
@@ -157,8 +135,6 @@ def build_features_spark(
     return finish_table(table, features, btyd)
 
 
-# --- ingest -------------------------------------------------------------------------
-
 # The staged rows' key: their position in the source (the first of identical rows).
 _KEY = "_churn_row"
 # Quarantined rows a failed ingest brings to the driver, to write (the counts are whole).
@@ -241,16 +217,6 @@ def _read(spark: Any, spec: SourceSpec) -> tuple[Any, bool]:
     return frame, True
 
 
-def _partition_failures(
-    batches: Iterator[pd.DataFrame],
-    contract: TableContract,
-    parsed_columns: list[str],
-    max_abs_value: float,
-) -> Iterator[pd.DataFrame]:
-    for found in rule_failures(contract, parsed_columns, batches, max_abs_value):
-        yield found.astype({"_row": "int64", "reason": "string"})
-
-
 def _malformed_lines(frame: Any) -> pd.DataFrame:
     """Malformed CSV lines as quarantine rows (Spark does not say which line they were)."""
     lines = frame.filter(frame[_CORRUPT].isNotNull()).select(_CORRUPT).toPandas()[_CORRUPT]
@@ -279,190 +245,162 @@ def drop_view(spark: Any, name: str) -> None:
         spark.catalog.dropTempView(name)
 
 
-def ingest_table_spark(
-    spark: Any,
-    spec: SourceSpec,
-    contract: TableContract,
-    max_bad_fraction: float = 0.01,
-    plausibility: Plausibility | None = None,
-    left_out: LeftOut | None = None,
-) -> IngestResult:
-    """:func:`churn.data.ingest.ingest_table` on Spark: the ``contract.table`` temp view.
+def local_uri(path: Path) -> str:
+    """A local path as a ``file://`` URI: Spark would resolve a bare path against the
+    cluster's default file system (HDFS under YARN)."""
+    return Path(path).resolve().as_uri()
 
-    The same contract checks, parse query, row rules, manifest and quarantine as DuckDB's.
-    Differences: ``data.query`` is not supported (it is DuckDB SQL); a malformed CSV line
-    is quarantined as ``csv line malformed`` without its line number; "the first of
-    several rows" (a customer listed twice) follows Spark's order of the input files,
-    which is the source order within one file; Spark's number and timestamp casts accept
-    a few forms DuckDB rejects (``1.5d``, a year alone); Spark has no longest line, so
-    a line DuckDB rejects as longer than its ``max_line_size`` is read like any other;
-    a failed ingest (:class:`churn.data.ingest.TooManyBadRows`) carries the first
-    :data:`FAILED_QUARANTINE_ROWS` quarantined rows, not all of them.
+
+class SparkEngine:
+    """:class:`churn.engines.base.Engine` on a Spark session (its temp views).
+
+    Differences from DuckDB an ingest shows: ``data.query`` is not supported (it is DuckDB
+    SQL); a malformed CSV line is quarantined as ``csv line malformed`` without its line
+    number; "the first of several rows" (a customer listed twice) follows Spark's order of
+    the input files, which is the source order within one file; Spark's number and
+    timestamp casts accept a few forms DuckDB rejects (``1.5d``, a year alone); Spark has no
+    longest line; a failed ingest carries the first :data:`FAILED_QUARANTINE_ROWS`
+    quarantined rows, not all of them.
     """
-    plausibility = plausibility or Plausibility()
-    from pyspark.sql import functions as F
-    from pyspark.storagelevel import StorageLevel
 
-    name = spec.name
-    for view in ("staged", "parsed", contract.table):
-        drop_view(spark, view)
-    cached: list[Any] = []
+    dialect = "spark"
+    failed_quarantine_rows: int | None = FAILED_QUARANTINE_ROWS
 
-    def keep(frame: Any) -> Any:
-        cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
-        return frame
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+        # DataFrames persisted for a view, unpersisted when it is dropped.
+        self._kept: dict[str, list[Any]] = {}
 
-    try:
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a DuckDB-dialect query; its rows as tuples."""
+        return query_rows(self.spark, sql)
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run a DuckDB-dialect query; its rows as a pandas frame (on the driver)."""
+        return self.spark.sql(to_spark_sql(sql)).toPandas()
+
+    def columns(self, table: str) -> list[str] | None:
+        """The columns of the temp view ``table``; ``None`` when there is none."""
+        if not temp_view_exists(self.spark, table):
+            return None
+        return list(self.spark.table(table).columns)
+
+    def create(self, table: str, sql: str, *, materialize: bool = True) -> None:
+        """Create or replace the temp view ``table``, cached when ``materialize``."""
         try:
-            raw, csv_source = _read(spark, spec)
-            rejects = pd.DataFrame()
+            frame = self.spark.sql(to_spark_sql(sql))
+            if not materialize:  # Spark is lazy: a view's errors show on its first row
+                frame.limit(1).collect()
+        except Exception as exc:  # Spark's own error types (AnalysisException, Py4J...)
+            raise EngineError(_spark_error(exc)) from exc
+        self._register(table, frame, materialize)
+
+    def _register(self, table: str, frame: Any, keep: bool) -> None:
+        from pyspark.storagelevel import StorageLevel
+
+        self.drop(table)
+        if keep:
+            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+            self._kept[table] = [frame]
+        frame.createOrReplaceTempView(table)
+
+    def drop(self, table: str) -> None:
+        """Drop (and uncache) the temp view ``table``, if there is one."""
+        for frame in self._kept.pop(table, []):
+            frame.unpersist()
+        drop_view(self.spark, table)
+
+    def read_frame(self, frame: pd.DataFrame, table: str) -> SourceRead:
+        """Copy an in-memory frame into the temp view ``table``."""
+        check_header("<in-memory frame>", [str(c) for c in frame.columns])
+        raw = self.spark.createDataFrame(frame)
+        self._register(table, raw, True)
+        return SourceRead(_source_types(raw), pd.DataFrame())
+
+    def read_source(self, spec: SourceSpec, table: str) -> SourceRead:
+        """Read Parquet or CSV files (every column as text; malformed lines become
+        rejects) into the temp view ``table``."""
+        from pyspark.storagelevel import StorageLevel
+
+        rejects = pd.DataFrame()
+        try:
+            raw, csv_source = _read(self.spark, spec)
             if csv_source:
                 # Cached: Spark queries the corrupt-record column only on parsed rows.
-                raw = keep(raw)
-                rejects = _malformed_lines(raw)
-                raw = raw.filter(raw[_CORRUPT].isNull()).drop(_CORRUPT)
-            rows_in_table = raw.count()
+                whole = raw.persist(StorageLevel.MEMORY_AND_DISK)
+                rejects = _malformed_lines(whole)
+                raw = whole.filter(whole[_CORRUPT].isNull()).drop(_CORRUPT)
+            self._register(table, raw, False)
+            if csv_source:
+                self._kept[table] = [whole]
+            raw.limit(1).collect()
         except (ConfigError, DataContractError):
             raise
-        except Exception as exc:  # Spark's own error types (AnalysisException, Py4J...)
-            raise DataContractError(f"{name}: cannot be read ({_spark_error(exc)})") from exc
-        source_types = {
-            f.name: _DUCKDB_TYPES.get(f.dataType.typeName(), f.dataType.typeName().upper())
-            for f in raw.schema
-        }
-        found = ", ".join(source_types) or "(none)"
-        rows_read = int(rows_in_table + len(rejects))
-        present = check_source(name, contract, spec, source_types, rows_read)
-        # Exact duplicates over all source columns: the first row stays.
-        columns = [F.col(f"`{c}`") for c in source_types]
-        staged = keep(
+        except Exception as exc:
+            raise DataContractError(f"{spec.name}: cannot be read ({_spark_error(exc)})") from exc
+        return SourceRead(_source_types(raw), rejects)
+
+    def deduplicate(self, source: str, target: str, keep_first: bool) -> str:
+        """The distinct rows of ``source`` as the cached view ``target``, keyed by the
+        position of the first of identical rows (whatever ``keep_first`` says: Spark has
+        no cheaper key)."""
+        from pyspark.sql import functions as F
+
+        raw = self.spark.table(source)
+        columns = [F.col(f"`{c}`") for c in raw.columns]
+        staged = (
             raw.withColumn("_src_row", F.monotonically_increasing_id())
             .groupBy(*columns)
             .agg(F.min("_src_row").alias(_KEY))
         )
-        staged.createOrReplaceTempView("staged")
-        duplicates = int(rows_in_table - staged.count())
+        self._register(target, staged, True)
+        return _KEY
 
-        sql, parsed_columns = parse_sql(
-            contract, present, source_types, spec, _KEY, "spark", plausibility, left_out
-        )
-        try:
-            parsed = spark.sql(to_spark_sql(sql))
-            parsed.limit(1).collect()
-        except Exception as exc:
-            raise ConfigError(
-                f"{name}: cannot parse with data.timezone={spec.timezone!r} and "
-                f"data.date_format={spec.date_format!r} on Spark ({_spark_error(exc)})"
-            ) from exc
-        parsed.createOrReplaceTempView("parsed")
-        check_whole_columns(
-            partial(query_rows, spark), name, contract, present, source_types, found, spec
-        )
-        left_out_counts = count_left_out(partial(query_rows, spark), left_out)
-        checked = parsed.filter(F.col("_left_out").isNull())
-        bad = keep(
-            checked.select("_row", *rule_columns(contract, parsed_columns)).mapInPandas(
-                partial(
-                    _partition_failures,
-                    contract=contract,
-                    parsed_columns=parsed_columns,
-                    max_abs_value=plausibility.max_abs_value,
-                ),
-                schema="_row long, reason string",
-            )
-        )
-        reason_counts = {r: int(n) for r, n in bad.groupBy("reason").count().collect()}
-        if len(rejects):
-            reason_counts["csv line malformed"] = len(rejects)
-        bad_rows = keep(
-            bad.groupBy("_row").agg(
-                F.concat_ws("; ", F.array_sort(F.collect_set("reason"))).alias("reason")
-            )
-        )
-        rows_quarantined = int(bad_rows.count() + len(rejects))
-        rows_checked = (
-            rows_read
-            - left_out_counts["rows_without_customer"]
-            - left_out_counts["rows_excluded_products"]
-        )
-        over_limit = rows_quarantined > max_bad_fraction * rows_checked
-        quarantined = (
-            staged.join(bad_rows, staged[_KEY] == bad_rows["_row"])
-            .orderBy("_row")
-            .drop(_KEY, "_row")
-        )
-        if over_limit:
-            quarantined = quarantined.limit(FAILED_QUARANTINE_ROWS)
-        quarantine = quarantined.toPandas()
-        quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
-        if len(rejects):
-            quarantine = pd.concat([quarantine, rejects], ignore_index=True)
-        manifest = partial(
-            ingest_manifest,
-            name,
-            rows_read,
-            rows_quarantined,
-            duplicates,
-            reason_counts,
-            present,
-            spec,
-            plausibility,
-            left_out_counts,
-        )
-        check_bad_fraction(name, contract, max_bad_fraction, quarantine, manifest)
+    def write_parquet(self, table: str, target: Path) -> None:
+        """Write ``table`` as a folder of Parquet part files, which every reader of
+        ``data.transactions`` accepts."""
+        self.spark.table(table).write.mode("overwrite").parquet(local_uri(target))
 
-        output = [
-            c for c in contract.kinds if c in parsed_columns and c not in contract.inputs_only
-        ]
-        table = checked.join(bad_rows.select("_row"), "_row", "left_anti")
-        if contract.unique:  # a small table, kept in source order as DuckDB does
-            table = table.orderBy("_row")
-        table = table.select(*output)
-        table.createOrReplaceTempView(contract.table)
-        if contract is TRANSACTIONS and "order_id" not in output:
-            # Without order ids: one order per (customer, timestamp), as the contract says.
-            derived = spark.sql(to_spark_sql(DERIVED_ORDER_ID_SQL))
-            derived.createOrReplaceTempView(contract.table)
-        spark.catalog.cacheTable(contract.table, StorageLevel.MEMORY_AND_DISK)
-        rows_kept, customers = (
-            spark.table(contract.table).agg(F.count("*"), F.countDistinct("customer_id")).first()
+    def write_frame(self, frame: pd.DataFrame, target: Path, partition_by: str) -> None:
+        """Write ``frame`` as a Parquet folder partitioned by ``partition_by``
+        (``risk_tier=high/part-*.parquet``), as a data lake table expects."""
+        data = self.spark.createDataFrame(frame)
+        data.write.mode("overwrite").partitionBy(partition_by).parquet(local_uri(target))
+
+    def features(
+        self,
+        cutoffs: Sequence[dt.date],
+        windows: Sequence[int],
+        active_lookback_days: int,
+        families: Sequence[str],
+        btyd_horizon_days: int | None,
+    ) -> pd.DataFrame:
+        """:func:`build_features_spark` on this session."""
+        return build_features_spark(
+            self.spark, cutoffs, windows, active_lookback_days, families, btyd_horizon_days
         )
-    finally:
-        for view in ("parsed", "staged"):
-            spark.catalog.dropTempView(view)
-        for frame in cached:
-            frame.unpersist()
-    result = IngestResult(
-        manifest=manifest(rows_kept=int(rows_kept), customers=int(customers)),
-        quarantine=quarantine,
-    )
-    if rows_kept == 0:
-        drop_view(spark, contract.table)
-    check_rows_kept(name, result.manifest)
-    return result
+
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        """First and last calendar date with a transaction."""
+        return date_range(self.spark)
+
+    def predict(self, classifier: Any, features: pd.DataFrame, remote: Callable[[Any], Any]) -> Any:
+        """Probabilities from the UDF ``remote(session)`` returns, run on the workers over
+        the classifier's feature columns, in the order of ``features``' customers."""
+        names = list(classifier.feature_names)
+        udf = remote(self.spark)
+        frame = self.spark.createDataFrame(features[["customer_id", *names]])
+        predicted = frame.select("customer_id", udf(*names).alias("p")).toPandas()
+        by_customer = predicted.set_index("customer_id")["p"]
+        return by_customer.reindex(features["customer_id"]).to_numpy(dtype="float64")
+
+    def duckdb_connection(self) -> Any:
+        """Always :class:`ConfigError`: this is not DuckDB."""
+        raise ConfigError("this stage runs on DuckDB only; drop the engine=spark override")
 
 
-def ingest_transactions_spark(
-    spark: Any,
-    spec: SourceSpec,
-    max_bad_fraction: float = 0.01,
-    plausibility: Plausibility | None = None,
-    left_out: LeftOut | None = None,
-) -> IngestResult:
-    """:func:`churn.data.ingest.ingest_transactions` on Spark: the ``transactions`` view."""
-    result = ingest_table_spark(
-        spark, spec, TRANSACTIONS, max_bad_fraction, plausibility, left_out or LeftOut()
-    )
-    ts_min, ts_max = query_rows(spark, "SELECT MIN(ts), MAX(ts) FROM transactions")[0]
-    result.manifest.update({"ts_min": str(ts_min), "ts_max": str(ts_max)})
-    return result
-
-
-def ingest_customers_spark(
-    spark: Any,
-    spec: SourceSpec,
-    max_bad_fraction: float = 0.01,
-    plausibility: Plausibility | None = None,
-) -> IngestResult:
-    """:func:`churn.data.ingest.ingest_customers` on Spark: the ``customers`` view."""
-    return ingest_table_spark(spark, spec, CUSTOMERS, max_bad_fraction, plausibility)
+def _source_types(frame: Any) -> dict[str, str]:
+    return {
+        f.name: _DUCKDB_TYPES.get(f.dataType.typeName(), f.dataType.typeName().upper())
+        for f in frame.schema
+    }

@@ -27,8 +27,9 @@ from churn.data.ingest import (
     ingest_transactions,
 )
 from churn.engines import duckdb_engine
+from churn.engines.base import Engine
+from churn.engines.spark_engine import local_uri  # noqa: F401 - score.py imports it from here
 from churn.errors import ConfigError, DataContractError
-from churn.features.query import build_features
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, parse_date
 
@@ -67,50 +68,29 @@ def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec
 @dataclass
 class OpenedData:
     """The ingested ``transactions`` table of a stage, on its engine, and what ingest
-    reported.
+    reported. Stages reach the tables through :meth:`rows`, :meth:`columns`,
+    :meth:`features` and :meth:`write_parquet`, or the :attr:`engine` itself, never asking
+    which engine it is."""
 
-    With ``engine=duckdb`` the tables live in ``con``; with ``engine=spark`` they are
-    temp views of the Spark session ``spark`` and ``con`` is ``None``. Stages reach them
-    through :meth:`rows`, :meth:`columns` and :meth:`features`, whichever the engine.
-    """
-
-    con: duckdb.DuckDBPyConnection | None
+    engine: Engine
     first_date: dt.date
     last_date: dt.date
     ingest: IngestResult
     customers: IngestResult | None = None
-    spark: Any = None
 
     @property
-    def engine(self) -> str:
-        """``duckdb`` or ``spark``."""
-        return "spark" if self.spark is not None else "duckdb"
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection of the stages that run on DuckDB only (train, report)."""
+        return self.engine.duckdb_connection()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query written in DuckDB's SQL on the engine; its rows."""
-        if self.spark is not None:
-            from churn.engines.spark_engine import query_rows
-
-            return query_rows(self.spark, sql)
-        assert self.con is not None
-        return self.con.execute(sql).fetchall()
+        return self.engine.rows(sql)
 
     def columns(self, table: str) -> list[str] | None:
         """The columns of ``table`` (``transactions`` or ``customers``), ``None`` when the
         table was not ingested."""
-        if self.spark is not None:
-            from churn.engines.spark_engine import temp_view_exists
-
-            if not temp_view_exists(self.spark, table):
-                return None
-            return list(self.spark.table(table).columns)
-        assert self.con is not None
-        tables = {
-            r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-        if table not in tables:
-            return None
-        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        return self.engine.columns(table)
 
     def features(
         self,
@@ -122,32 +102,14 @@ class OpenedData:
     ) -> pd.DataFrame:
         """The feature table at ``cutoffs`` (see :func:`churn.features.query.build_features`),
         computed by the engine."""
-        if self.spark is not None:
-            from churn.engines.spark_engine import build_features_spark
-
-            return build_features_spark(
-                self.spark, cutoffs, windows, active_lookback_days, families, btyd_horizon_days
-            )
-        assert self.con is not None
-        return build_features(
-            self.con, cutoffs, windows, active_lookback_days, families, btyd_horizon_days
+        return self.engine.features(
+            cutoffs, windows, active_lookback_days, families, btyd_horizon_days
         )
 
     def write_parquet(self, table: str, target: Path) -> None:
         """Write an ingested table as Parquet: one file (DuckDB) or a folder of part files
         (Spark), which every reader of ``data.transactions`` accepts."""
-        if self.spark is not None:
-            self.spark.table(table).write.mode("overwrite").parquet(local_uri(target))
-            return
-        assert self.con is not None
-        path = str(target).replace("'", "''")
-        self.con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
-
-
-def local_uri(path: Path) -> str:
-    """A local path as a ``file://`` URI: Spark would resolve a bare path against the
-    cluster's default file system (HDFS under YARN)."""
-    return Path(path).resolve().as_uri()
+        self.engine.write_parquet(table, target)
 
 
 def spark_session(engine_cfg: DictConfig) -> Any:
@@ -252,55 +214,43 @@ def _open_transactions(cfg: DictConfig) -> OpenedData:
         without_customer=str(cfg.ingest.get("without_customer", "drop")),
         products=tuple(str(p) for p in cfg.data.get("exclude_products") or ()),
     )
-    if cfg.engine.name == "spark":
-        from churn.engines import spark_engine
-
-        spark = spark_session(cfg.engine)
-        result = spark_engine.ingest_transactions_spark(
-            spark, source_spec(cfg.data), limit, plausibility, left_out
-        )
-        customers = None
-        if cfg.data.customers:
-            customers = spark_engine.ingest_customers_spark(
-                spark, source_spec(cfg.data, "customers"), limit, plausibility
-            )
-        first, last = spark_engine.date_range(spark)
-        log.info("transactions %s (Spark): %s to %s", result.manifest["source"], first, last)
-        return OpenedData(
-            con=None,
-            first_date=first,
-            last_date=last,
-            ingest=result,
-            customers=customers,
-            spark=spark,
-        )
-    if cfg.engine.name != "duckdb":
-        raise ConfigError(f"engine.name must be duckdb or spark, got {cfg.engine.name!r}")
-    con = duckdb_engine.connect(
-        threads=cfg.engine.threads,
-        memory_limit=cfg.engine.memory_limit,
-        temp_directory=cfg.engine.temp_directory,
-    )
+    engine = open_engine(cfg.engine)
     result = ingest_transactions(
-        con,
+        engine,
         source_spec(cfg.data),
         max_bad_fraction=limit,
-        batch_rows=int(cfg.ingest.batch_rows),
         plausibility=plausibility,
         left_out=left_out,
     )
     customers = None
     if cfg.data.customers:
         customers = ingest_customers(
-            con,
+            engine,
             source_spec(cfg.data, "customers"),
             max_bad_fraction=limit,
-            batch_rows=int(cfg.ingest.batch_rows),
             plausibility=plausibility,
         )
-    first, last = duckdb_engine.date_range(con)
+    first, last = engine.date_range()
     log.info("transactions %s: %s to %s", result.manifest["source"], first, last)
-    return OpenedData(con=con, first_date=first, last_date=last, ingest=result, customers=customers)
+    return OpenedData(
+        engine=engine, first_date=first, last_date=last, ingest=result, customers=customers
+    )
+
+
+def open_engine(engine_cfg: DictConfig) -> Engine:
+    """The engine ``engine.name`` names, set up as ``engine.*`` says."""
+    if engine_cfg.name == "spark":
+        from churn.engines.spark_engine import SparkEngine
+
+        return SparkEngine(spark_session(engine_cfg))
+    if engine_cfg.name != "duckdb":
+        raise ConfigError(f"engine.name must be duckdb or spark, got {engine_cfg.name!r}")
+    con = duckdb_engine.connect(
+        threads=engine_cfg.threads,
+        memory_limit=engine_cfg.memory_limit,
+        temp_directory=engine_cfg.temp_directory,
+    )
+    return duckdb_engine.DuckDBEngine(con)
 
 
 def combined_manifest(opened: OpenedData) -> dict[str, Any]:
