@@ -76,9 +76,9 @@ def test_a_stage_module_reports_a_wrong_setting_like_the_command(tmp_path):
 @pytest.mark.parametrize("stage", ["ingest", "train"])
 def test_the_pipeline_scripts_are_the_command_under_another_name(stage, tmp_path):
     script = ROOT / "pipelines" / f"{stage}.py"
-    shown = run_churn(["ingest.batch_rows=0"], cwd=tmp_path, entry=(str(script),))
+    shown = run_churn(["ingest.max_bad_fraction=2"], cwd=tmp_path, entry=(str(script),))
     assert shown.returncode == 2
-    assert last_line(shown).startswith("error: ingest.batch_rows=0")
+    assert last_line(shown).startswith("error: ingest.max_bad_fraction=2")
 
 
 def test_config_dir_puts_a_shops_own_configs_first(tmp_path):

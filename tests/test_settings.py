@@ -53,7 +53,6 @@ WRONG = {
     "data.currency": ("1", "EURO"),
     "data.exclude_products": ("abc", "[' ']"),
     "ingest.max_bad_fraction": ("abc", "-1"),
-    "ingest.batch_rows": ("1.5", "0"),
     "ingest.max_abs_value": ("abc", "0"),
     "ingest.valid_from": ("1", "2024-02-30"),
     "ingest.valid_until": ("1", "1980-01-01"),  # before valid_from

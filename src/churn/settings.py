@@ -36,7 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from churn.config import register_resolvers
-from churn.data.ingest import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
+from churn.data.contract import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
 from churn.errors import ConfigError
 from churn.features.query import REQUIRED_WINDOWS
 from churn.features.registry import FAMILIES
@@ -512,7 +512,6 @@ class IngestSettings(Group):
     """``ingest``: how much bad input a run tolerates, and the validation batch size."""
 
     max_bad_fraction: Fraction
-    batch_rows: Whole1
     # Plausibility bounds (churn.data.ingest.Plausibility), with its defaults when not set.
     max_abs_value: Annotated[float, number(gt=0)] = 1e12
     valid_from: Annotated[dt.date, checked(_date)] = dt.date(1990, 1, 1)

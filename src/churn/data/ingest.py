@@ -43,13 +43,11 @@ from typing import Any
 
 import pandas as pd
 
-# WITHOUT_CUSTOMER, CsvOptions and csv_encoding are unused here: churn.settings and the
-# tests import them from this module.
+# CsvOptions is part of ingest's signature (inside SourceSpec): callers import it here.
 from churn.data.contract import (  # noqa: F401
     CUSTOMERS,
     DERIVED_ORDER_ID,
     TRANSACTIONS,
-    WITHOUT_CUSTOMER,
     CsvOptions,
     IngestResult,
     LeftOut,
@@ -58,7 +56,6 @@ from churn.data.contract import (  # noqa: F401
     SourceSpec,
     TableContract,
     TooManyBadRows,
-    csv_encoding,
     ident,
     reason_counts,
     reason_sql,

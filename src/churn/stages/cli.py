@@ -147,8 +147,8 @@ def run_cli(run: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         sys.stderr.release()
     try:
         with warnings.catch_warnings():
-            # pandera imports pyspark.pandas when the spark extra is installed, and
-            # PySpark warns about pandas 3, which we use and test with.
+            # PySpark warns about pandas 3 (which we use and test with) when it converts
+            # frames between pandas and Spark.
             warnings.filterwarnings(
                 "ignore", message="PySpark does not yet fully support", category=FutureWarning
             )

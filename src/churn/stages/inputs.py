@@ -28,7 +28,6 @@ from churn.data.ingest import (
 )
 from churn.engines import duckdb_engine
 from churn.engines.base import Engine
-from churn.engines.spark_engine import local_uri  # noqa: F401 - score.py imports it from here
 from churn.errors import ConfigError, DataContractError
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, parse_date

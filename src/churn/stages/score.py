@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,6 @@ from churn.stages.inputs import (
     OpenedData,
     combined_manifest,
     input_fingerprint,
-    local_uri,
     open_transactions,
 )
 from churn.stages.output_folder import atomic_dir, check_output_folder
@@ -93,27 +93,16 @@ def _do_not_contact(opened: OpenedData, customer_ids: pd.Series, delimiter: str)
 
 
 def _predict(opened: OpenedData, model: Any, features: pd.DataFrame) -> np.ndarray:
-    """Churn probabilities: in process (DuckDB engine), or by MLflow's Spark UDF of the
-    registered model on the Spark engine's workers."""
-    classifier = model.classifier
-    if opened.engine != "spark":
-        return classifier.predict_proba(features)
-    names = list(classifier.feature_names)
-    udf = tracking.spark_udf(opened.spark, model.name, model.version, uri=model.uri)
-    frame = opened.spark.createDataFrame(features[["customer_id", *names]])
-    predicted = frame.select("customer_id", udf(*names).alias("p")).toPandas()
-    by_customer = predicted.set_index("customer_id")["p"]
-    return by_customer.reindex(features["customer_id"]).to_numpy(dtype="float64")
+    """Churn probabilities: in process, or on a cluster engine's workers by MLflow's Spark
+    UDF of the loaded model."""
+    remote = partial(tracking.spark_udf, name=model.name, version=model.version, uri=model.uri)
+    return opened.engine.predict(model.classifier, features, remote)
 
 
 def _write_scores(opened: OpenedData, scores: pd.DataFrame, target: Path) -> None:
-    """``scores.parquet``: one file (DuckDB engine), or on Spark a folder partitioned by
+    """``scores.parquet``: one file, or on a cluster engine a folder partitioned by
     ``risk_tier`` (``risk_tier=high/part-*.parquet``), as a data lake table expects."""
-    if opened.engine != "spark":
-        scores.to_parquet(target, index=False)
-        return
-    frame = opened.spark.createDataFrame(scores)
-    frame.write.mode("overwrite").partitionBy("risk_tier").parquet(local_uri(target))
+    opened.engine.write_frame(scores, target, partition_by="risk_tier")
 
 
 @dataclass(frozen=True)
