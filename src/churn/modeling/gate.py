@@ -151,32 +151,16 @@ def promotion_verdict(
         else []
     )
     checks += [(ok, text) for ok, text, _ in against_baselines]
-    skipped = []
-    has_champion = True
-    if champion_not_comparable is not None:
-        checks.append((False, f"{champion_label} is not comparable: {champion_not_comparable}"))
-    elif champion_roc_auc is None and champion_unusable is not None:
-        has_champion = False
-        skipped.append(
-            f"{champion_label} is unusable ({champion_unusable}): not compared; the new "
-            "model is judged on the floor and the baselines only"
-        )
-    elif champion_roc_auc is None:
-        has_champion = False
-        checks.append((True, "no champion yet: nothing to compare with"))
-    else:
-        candidate = (
-            roc_auc if candidate_roc_auc_vs_champion is None else (candidate_roc_auc_vs_champion)
-        )
-        within = candidate >= champion_roc_auc - tolerance
-        checks.append(
-            (
-                within,
-                f"{champion_label} scores {champion_roc_auc:.4f} on the newest test snapshot; "
-                f"the new model is {candidate - champion_roc_auc:+.4f} on the same rows "
-                f"({'within' if within else 'beyond'} the tolerance of {tolerance:.4f})",
-            )
-        )
+    champion_checks, skipped, has_champion = _champion_checks(
+        roc_auc,
+        champion_roc_auc,
+        candidate_roc_auc_vs_champion,
+        tolerance,
+        champion_label,
+        champion_unusable,
+        champion_not_comparable,
+    )
+    checks += champion_checks
     passed = all(ok for ok, _ in checks)
     reasons = [f"{'ok' if ok else 'FAILED'}: {text}" for ok, text in checks]
     reasons += [f"skipped: {text}" for text in skipped]
@@ -207,6 +191,37 @@ def promotion_verdict(
         }
         or None,
     )
+
+
+def _champion_checks(
+    roc_auc: float,
+    champion_roc_auc: float | None,
+    candidate_roc_auc_vs_champion: float | None,
+    tolerance: float,
+    champion_label: str,
+    champion_unusable: str | None,
+    champion_not_comparable: str | None,
+) -> tuple[list[tuple[bool, str]], list[str], bool]:
+    """The comparison with the current champion: its checks, what was skipped and why, and
+    whether there is a champion to compare with (see :func:`promotion_verdict`)."""
+    if champion_not_comparable is not None:
+        return [(False, f"{champion_label} is not comparable: {champion_not_comparable}")], [], True
+    if champion_roc_auc is None and champion_unusable is not None:
+        skipped = (
+            f"{champion_label} is unusable ({champion_unusable}): not compared; the new "
+            "model is judged on the floor and the baselines only"
+        )
+        return [], [skipped], False
+    if champion_roc_auc is None:
+        return [(True, "no champion yet: nothing to compare with")], [], False
+    candidate = roc_auc if candidate_roc_auc_vs_champion is None else candidate_roc_auc_vs_champion
+    within = candidate >= champion_roc_auc - tolerance
+    text = (
+        f"{champion_label} scores {champion_roc_auc:.4f} on the newest test snapshot; "
+        f"the new model is {candidate - champion_roc_auc:+.4f} on the same rows "
+        f"({'within' if within else 'beyond'} the tolerance of {tolerance:.4f})"
+    )
+    return [(within, text)], [], True
 
 
 def _baseline_checks(
