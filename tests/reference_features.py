@@ -86,7 +86,7 @@ def reference_features(
         r["orders_change_90d"] = r["orders_90d"] - r["orders_prev_90d"]
         r["spend_prev_90d"] = float(lines.loc[lines["age"].between(90, 179), "amount"].sum())
         r["spend_change_90d"] = r["spend_90d"] - r["spend_prev_90d"]
-        r["spend_ratio_90d"] = _safe_div(r["spend_90d"], r["spend_prev_90d"])
+        r["spend_ratio_90d"] = _safe_div(r["spend_90d"], round(r["spend_prev_90d"], 6))
         r["basket_value_mean_365d"] = float(o365["value"].mean()) if len(o365) else np.nan
         r["basket_value_std_365d"] = _std(o365["value"])
         r["basket_value_max_365d"] = float(o365["value"].max()) if len(o365) else np.nan

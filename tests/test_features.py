@@ -164,3 +164,18 @@ def test_final_features_only_use_their_own_family_or_recency():
             continue
         used = {name for name in family_of if re.search(rf"\b{name}\b", f.sql)}
         assert {family_of[n] for n in used} <= {f.family, "recency"}, f.name
+
+
+def test_spend_ratio_is_missing_when_the_previous_period_nets_out_to_a_float_residue():
+    # D bought 0.1 and 0.2 and returned 0.3 between 90 and 180 days before the cutoff: in
+    # floats 0.1 + 0.2 - 0.3 is 5.6e-17, not 0, and dividing by it gave about 1e17.
+    history = make_transactions(
+        [
+            ("D", "d1", "2023-11-01 10:00:00", 0.1),
+            ("D", "d2", "2023-11-02 10:00:00", 0.2),
+            ("D", "Rd2", "2023-11-03 10:00:00", -0.3),
+            ("D", "d3", "2024-03-01 10:00:00", 40.0),
+        ]
+    )
+    features = build_features(connect_to(history), [AS_OF]).set_index("customer_id")
+    assert pd.isna(features.loc["D", "spend_ratio_90d"])

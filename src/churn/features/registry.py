@@ -26,7 +26,7 @@ Each feature is one SQL expression evaluated at a *level*:
     every customer seen so far (``sql`` is empty).
 
 Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
-``LN``, ``NULLIF``) so that one definition serves every engine. Reason templates use
+``LN``, ``NULLIF``, ``ROUND``) so that one definition serves every engine. Reason templates use
 ``{value}`` (the customer's value, formatted in the feature's unit) and may name other
 features in braces, such as ``{mean_gap_days}``; a part in square brackets is left out when
 a feature it names is missing for the customer. :data:`MISSING_REASONS` gives the sentence
@@ -304,8 +304,11 @@ _FIXED: tuple[Feature, ...] = (
         "spend_ratio_90d",
         "trends",
         "lines",
+        # The previous net revenue rounded to 6 decimals: where purchases and returns
+        # cancel out, a float sum leaves a residue such as 1e-14 whose sign depends on the
+        # engine's summation order, and dividing by it gave +-1e16 from run to run.
         "COALESCE(SUM(CASE WHEN age_days < 90 THEN amount END), 0) / "
-        "NULLIF(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 0)",
+        "NULLIF(ROUND(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 6), 0)",
         "ratio",
         "Net revenue in the last 90 days divided by the 90 before.",
         "spent {value} times what they spent in the previous 90 days",
