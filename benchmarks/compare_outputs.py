@@ -47,6 +47,10 @@ def comparable(value: Any) -> Any:
 def differences(old: Path, new: Path, as_of: str) -> list[str]:
     """What differs between the two output folders; empty when they agree."""
     found = []
+    wanted = [Path("scores") / as_of / name for name in ("at_risk_customers.csv", "scores.parquet")]
+    missing = [str(r / name) for r in (old, new) for name in wanted if not (r / name).exists()]
+    if missing:
+        raise SystemExit(f"missing: {', '.join(missing)}; run churn score (as_of={as_of}) first")
     a, b = comparable(latest_metrics(old)), comparable(latest_metrics(new))
     for key in sorted(set(a) | set(b)):
         if a.get(key) != b.get(key):
