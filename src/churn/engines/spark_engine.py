@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,13 @@ def get_session(master: str | None = "local[*]", options: Mapping[str, Any] | No
         # Python workers run this interpreter, which has churn installed (read when the
         # JVM starts a worker; the spark.pyspark.python setting is spark-submit's).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # churn keeps only temporary views: without this Spark would leave an empty
+        # spark-warehouse/ folder in whatever folder the command was run from.
+        warehouse = Path(tempfile.gettempdir()) / "churn-spark-warehouse"
+        builder = builder.config("spark.sql.warehouse.dir", warehouse.as_uri())
     # PySpark 4 warns on every pandas conversion that it does not fully support pandas 3,
     # which churn uses and tests with (the parity tests compare the results).
-    # (The driver's own warnings are filtered where a stage runs: churn.stages.common.)
+    # (The driver's own warnings are filtered where a stage runs: churn.stages.cli.)
     os.environ.setdefault(
         "PYTHONWARNINGS", "ignore:PySpark does not yet fully support:FutureWarning"
     )
