@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -44,6 +45,26 @@ def test_an_unknown_command_exits_2_with_one_error_line(tmp_path):
     shown = run_churn(["scroe"], cwd=tmp_path)
     assert shown.returncode == 2
     assert last_line(shown) == "error: unknown command 'scroe': choose one of the commands above"
+
+
+def test_help_into_a_reader_that_stops_early_ends_without_a_traceback(tmp_path):
+    # `churn --help | head -1`: here the reader has gone before anything is written.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "churn", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    child.stdout.close()
+    said = child.stderr.read().decode()
+    child.wait(timeout=60)
+    assert "Traceback" not in said and "BrokenPipe" not in said
+
+
+def test_training_on_a_missing_file_leaves_no_empty_store_behind(tmp_path):
+    shown = run_churn(["train", "data.transactions=missing.csv"], cwd=tmp_path)
+    assert shown.returncode == 3
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_no_command_is_a_usage_error_not_success(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -421,3 +422,9 @@ def test_a_failed_spark_ingest_leaves_the_same_report_as_duckdb(tmp_path, spark)
     assert on_spark == duck
     assert (duck["rows_quarantined"], duck["rows_without_customer"]) == (1, 2)
     pd.testing.assert_frame_equal(spark_rows, duck_rows)
+
+
+def test_a_local_session_keeps_its_warehouse_in_the_temp_folder(spark):
+    # Only temporary views are used: no spark-warehouse/ in the folder the command ran in.
+    warehouse = spark.conf.get("spark.sql.warehouse.dir")
+    assert warehouse.endswith(str(Path(tempfile.gettempdir()) / "churn-spark-warehouse"))
