@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -82,3 +83,12 @@ def test_calibrating_makes_a_new_model_and_leaves_the_fitted_one_as_it_was(fitte
     np.testing.assert_allclose(calibrated.predict_proba(x), model.predict_raw(x) / 2)
     assert model.calibrator == Calibrator()
     assert calibrated.booster is model.booster
+
+
+def test_the_label_horizon_is_saved_with_the_model(tmp_path):
+    x = pd.DataFrame({"a": np.arange(40, dtype=float)})
+    y = pd.Series((np.arange(40) % 2).astype(int))
+    model = dataclasses.replace(
+        fit_lightgbm(x, y, x, y, params={"num_leaves": 3}, num_boost_round=5), horizon_days=90
+    )
+    assert ChurnClassifier.load(model.save(tmp_path / "m")).horizon_days == 90

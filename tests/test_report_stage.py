@@ -57,12 +57,12 @@ def test_the_small_shop_has_24_months_and_channel_segments(written):
 def test_the_latest_scoring_run_of_the_same_data_is_picked_up(tmp_path):
     runs = (("2024-01-31", 5, "shop.parquet"), ("2024-02-29", 7, "shop.parquet"))
     for as_of, n, source in (*runs, ("2024-03-31", 9, "other.parquet")):
-        (tmp_path / as_of).mkdir()
-        (tmp_path / as_of / "manifest.json").write_text(
+        (tmp_path / "en" / as_of).mkdir(parents=True)
+        (tmp_path / "en" / as_of / "manifest.json").write_text(
             f'{{"as_of": "{as_of}", "rows_scored": 100, "rows_at_risk": {n},'
             f' "expected_value_at_risk": 12.5, "input": {{"source": "{source}"}}}}'
         )
-    assert report.latest_scoring(str(tmp_path), "shop.parquet") == {
+    assert report.latest_scoring(str(tmp_path), "shop.parquet", "en") == {
         "as_of": "2024-02-29",
         "customers_scored": 100,
         "at_risk": 7,
@@ -72,12 +72,22 @@ def test_the_latest_scoring_run_of_the_same_data_is_picked_up(tmp_path):
 
 def test_hidden_folders_of_an_unfinished_swap_are_not_scoring_runs(tmp_path):
     for folder in (".2024-09-30.old", ".2024-09-30.x1y2z3w4"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "manifest.json").write_text(
+        (tmp_path / "en" / folder).mkdir(parents=True)
+        (tmp_path / "en" / folder / "manifest.json").write_text(
             '{"as_of": "2024-09-30", "rows_scored": 1, "rows_at_risk": 1,'
             ' "input": {"source": "shop.parquet"}}'
         )
-    assert report.latest_scoring(str(tmp_path), "shop.parquet") is None
+    assert report.latest_scoring(str(tmp_path), "shop.parquet", "en") is None
+
+
+def test_a_report_reads_the_scoring_runs_of_its_own_language(tmp_path):
+    (tmp_path / "it" / "2024-09-30").mkdir(parents=True)
+    (tmp_path / "it" / "2024-09-30" / "manifest.json").write_text(
+        '{"as_of": "2024-09-30", "rows_scored": 1, "rows_at_risk": 1,'
+        ' "input": {"source": "shop.parquet"}}'
+    )
+    assert report.latest_scoring(str(tmp_path), "shop.parquet", "en") is None
+    assert report.latest_scoring(str(tmp_path), "shop.parquet", "it")["at_risk"] == 1
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (.ci/run installs it)")

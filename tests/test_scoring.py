@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
+from churn.stages.score import csv_dialect
 from churn.scoring.selection import (
     SEGMENTS,
     SegmentRules,
@@ -16,6 +17,8 @@ from churn.scoring.selection import (
     assign_segments,
     empty_list_reason,
     expected_value_at_risk,
+    list_size,
+    list_size_tradeoff,
     neutralise_formulas,
     risk_tier,
     select_at_risk,
@@ -168,3 +171,65 @@ def test_an_empty_list_says_why():
         "code": "all_left_out",
         "customers": 8,
     }
+
+
+def _ranked_scores(values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(values))],
+            "risk_tier": ["low"] * len(values),
+            "expected_value_at_risk": values,
+        }
+    )
+
+
+def test_share_mode_lists_the_share_of_the_population_rounded_up():
+    scores = _ranked_scores([5.0, 4.0, 3.0, 2.0, 1.0])
+    listed = select_at_risk(scores, "share", [], share=0.25)
+    # ceil(0.25 * 5) = 2: the two with most value at risk.
+    assert listed["customer_id"].tolist() == ["c0", "c1"]
+
+
+def test_share_mode_counts_the_population_scored_not_the_rows_left():
+    scores = _ranked_scores([5.0, 4.0, 3.0])
+    listed = select_at_risk(scores, "share", [], share=0.1, population=30)
+    assert len(listed) == 3
+
+
+def test_list_size_rounds_up_without_float_noise():
+    assert list_size(0.1, 50) == 5
+    assert list_size(0.01, 50) == 1
+    assert list_size(0.0, 50) == 0
+
+
+def test_tradeoff_sums_the_probabilities_of_each_list_prefix():
+    rows = list_size_tradeoff(
+        np.array([0.9, 0.8, 0.5, 0.1]), population=4, chosen=2, shares=(0.25, 0.5, 1.0)
+    )
+    assert [r["customers"] for r in rows] == [1, 2, 4]
+    assert [r["expected_leavers"] for r in rows] == [0.9, 1.7, 2.3]
+    assert [r["would_stay"] for r in rows] == [0.1, 0.3, 1.7]
+    assert rows[1]["leavers_reached_share"] == round(1.7 / 2.3, 4)
+    assert [r["chosen"] for r in rows] == [False, True, False]
+
+
+def test_tradeoff_adds_the_chosen_size_when_no_share_gives_it():
+    rows = list_size_tradeoff(np.array([0.5, 0.5, 0.5]), population=3, chosen=2, shares=(1.0,))
+    assert [(r["customers"], r["share"], r["chosen"]) for r in rows] == [
+        (2, None, True),
+        (3, 1.0, False),
+    ]
+
+
+def test_an_empty_share_list_says_the_share_is_zero():
+    assert empty_list_reason("share", 0, None, None, 1.0, 0.9, None, share=0.0) == {
+        "code": "share_zero"
+    }
+
+
+def test_the_csv_separators_follow_the_language_unless_set():
+    assert csv_dialect(None, None, "en") == (",", ".")
+    assert csv_dialect(None, None, "it") == (";", ",")
+    assert csv_dialect("\t", None, "it") == ("\t", ",")
+    # A comma separator set for Italian keeps the decimal point.
+    assert csv_dialect(",", None, "it") == (",", ".")

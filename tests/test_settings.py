@@ -103,6 +103,7 @@ WRONG = {
     "score.tiers.high": ("abc", "1.5"),
     "score.tiers.medium": ("abc", "0"),
     "score.selection": ("1", "random"),
+    "score.share": ("abc", "1.5"),
     "score.at_risk_tiers": ("high", "[high,medum]"),
     "score.top_k": ("abc", "-1"),
     "score.budget": ("abc", "-1"),
@@ -319,7 +320,7 @@ def test_every_problem_is_reported_at_once_in_one_line():
         "score.top_k='abc': must be a whole number >= 0",
         "score.segments.vip_spend_quantile=2: must be a number from 0 to 1",
         "score.n_reasons=100: must be a whole number from 1 to 5",
-        "score.csv.sep='abc': must be one character, not a quote (\"), a line break or the "
+        "score.csv.sep='abc': must be null or one character, not a quote (\"), a line break or the "
         "decimal mark",
         "score.at_risk_tiers=['high', 'urgent']: 'urgent' is not a tier (tiers: high, medium, low)",
     ]

@@ -188,8 +188,10 @@ def _one_character(value: Any, what: str = "one character") -> str:
     return value
 
 
-def _csv_sep(value: Any) -> str:
-    allowed = 'one character, not a quote ("), a line break or the decimal mark'
+def _csv_sep(value: Any) -> str | None:
+    if value is None:
+        return None
+    allowed = 'null or one character, not a quote ("), a line break or the decimal mark'
     if not isinstance(value, str) or len(value) != 1 or value in '"\r\n':
         raise ValueError(f"must be {allowed}")
     return value
@@ -199,6 +201,10 @@ def _decimal_mark(value: Any) -> str:
     if value not in (".", ","):
         raise ValueError('must be "." or ","')
     return value
+
+
+def _decimal_or_none(value: Any) -> str | None:
+    return None if value is None else _decimal_mark(value)
 
 
 def _quote(value: Any) -> str:
@@ -671,8 +677,9 @@ class DriftGate(Group):
 class ScoreCsv(Group):
     """``score.csv``: the at-risk CSV's dialect."""
 
-    sep: Annotated[str, checked(_csv_sep)]
-    decimal: Annotated[str, checked(_decimal_mark)]
+    # null: from the language (";" and "," where it writes decimals with a comma).
+    sep: Annotated[str | None, checked(_csv_sep)] = None
+    decimal: Annotated[str | None, checked(_decimal_or_none)] = None
 
     @classmethod
     def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:
@@ -690,7 +697,8 @@ class ScoreSettings(Group):
 
     output_dir: Text
     tiers: dict[str, TierBound]
-    selection: Annotated[str, choice("tiers", "top_k", "budget")]
+    selection: Annotated[str, choice("share", "tiers", "top_k", "budget")]
+    share: Fraction
     at_risk_tiers: Annotated[list[str], checked(_names)]
     top_k: Whole0
     budget: Annotated[float | None, number(ge=0, null=True)]

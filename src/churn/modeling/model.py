@@ -82,6 +82,9 @@ class ChurnClassifier:
         Per feature, the training population's bins and shares (see
         :func:`churn.scoring.drift.reference_profile`), for drift checks when scoring; empty
         when not recorded.
+    horizon_days : int or None
+        The label horizon: the probability is that of no order in this many days after
+        the cutoff. ``None`` for a model saved before it was recorded.
 
     Frozen: a calibrated or reference-carrying model is a new one, made by
     :meth:`calibrated` or :meth:`with_reference`.
@@ -93,6 +96,7 @@ class ChurnClassifier:
     feature_settings: FeatureSettings | None = None
     calibrator: Calibrator = field(default_factory=Calibrator)
     reference: dict[str, Any] = field(default_factory=dict)
+    horizon_days: int | None = None
 
     def calibrated(self, calibrator: Calibrator) -> ChurnClassifier:
         """This model with ``calibrator`` mapping its raw probabilities."""
@@ -141,6 +145,7 @@ class ChurnClassifier:
             ),
             "calibrator": self.calibrator.to_dict(),
             "reference": self.reference,
+            "horizon_days": self.horizon_days,
         }
         (folder / "classifier.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder
@@ -247,4 +252,5 @@ def refit(model: ChurnClassifier, x: pd.DataFrame, y: pd.Series) -> ChurnClassif
         params=dict(model.params),
         feature_settings=model.feature_settings,
         calibrator=model.calibrator,
+        horizon_days=model.horizon_days,
     )

@@ -3,6 +3,7 @@ localised names and actions are in :mod:`churn.scoring.reasons`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -130,7 +131,7 @@ class SelectionPolicy:
     Attributes
     ----------
     mode : str
-        ``tiers``, ``top_k`` or ``budget``.
+        ``share``, ``tiers``, ``top_k`` or ``budget``.
     tiers : mapping of str to float
         Risk tier name to its lower bound (see :func:`risk_tier`).
     at_risk_tiers : tuple of str
@@ -139,6 +140,8 @@ class SelectionPolicy:
         How many customers ``top_k`` mode lists.
     budget, cost_per_contact : float
         ``budget`` mode lists ``floor(budget / cost_per_contact)`` customers.
+    share : float or None
+        ``share`` mode lists this share of the scored customers (rounded up).
     """
 
     mode: str
@@ -147,13 +150,16 @@ class SelectionPolicy:
     top_k: int | None
     budget: float | None
     cost_per_contact: float
+    share: float | None = None
 
     def tier(self, p_churn: np.ndarray) -> np.ndarray:
         """The risk tier of each probability."""
         return risk_tier(p_churn, dict(self.tiers))
 
-    def select(self, scores: pd.DataFrame) -> pd.DataFrame:
-        """The at-risk rows of ``scores`` (see :func:`select_at_risk`)."""
+    def select(self, scores: pd.DataFrame, population: int | None = None) -> pd.DataFrame:
+        """The listed rows of ``scores`` (see :func:`select_at_risk`); ``population`` is
+        the number of customers scored, of which ``share`` mode lists its share (default:
+        the rows of ``scores``)."""
         return select_at_risk(
             scores,
             self.mode,
@@ -162,6 +168,8 @@ class SelectionPolicy:
             budget=self.budget,
             cost_per_contact=self.cost_per_contact,
             known_tiers=[*self.tiers, "low"],
+            share=self.share,
+            population=population,
         )
 
     def empty_reason(self, wanted: int, highest_probability: float | None) -> dict[str, object]:
@@ -174,6 +182,7 @@ class SelectionPolicy:
             top_k=self.top_k,
             budget=self.budget,
             cost_per_contact=self.cost_per_contact,
+            share=self.share,
             highest_probability=highest_probability,
             lowest_listed_bound=min(listed) if listed else None,
         )
@@ -195,12 +204,16 @@ def select_at_risk(
     budget: float | None = None,
     cost_per_contact: float = 1.0,
     known_tiers: Iterable[str] = ("high", "medium", "low"),
+    share: float | None = None,
+    population: int | None = None,
 ) -> pd.DataFrame:
     """The at-risk list, most expected value at risk first (ties by ``customer_id``).
 
-    ``mode`` is ``tiers`` (rows whose ``risk_tier`` is in ``at_risk_tiers``), ``top_k``
-    (the ``top_k`` rows with most value at risk) or ``budget`` (``floor(budget /
-    cost_per_contact)`` of them). ``scores`` needs ``customer_id``, ``risk_tier`` and
+    ``mode`` is ``share`` (the ``ceil(share * population)`` rows with most value at risk,
+    ``population`` defaulting to the rows of ``scores``), ``tiers`` (rows whose
+    ``risk_tier`` is in ``at_risk_tiers``), ``top_k`` (the ``top_k`` rows with most value
+    at risk) or ``budget`` (``floor(budget / cost_per_contact)`` of them). ``scores``
+    needs ``customer_id``, ``risk_tier`` and
     ``expected_value_at_risk``; ``known_tiers`` are the tier names ``at_risk_tiers`` may
     use (a misspelled one is a :class:`ConfigError`, not an empty list).
     """
@@ -215,12 +228,14 @@ def select_at_risk(
     )
     if mode == "tiers":
         return ranked[ranked["risk_tier"].isin(at_risk_tiers)]
+    if mode == "share" and share is not None and 0 <= share <= 1:
+        return ranked.head(list_size(share, len(scores) if population is None else population))
     if mode == "top_k" and top_k is not None and top_k >= 0:
         return ranked.head(int(top_k))
     if mode == "budget" and budget is not None and budget >= 0 and cost_per_contact > 0:
         return ranked.head(int(budget // cost_per_contact))
     raise ConfigError(
-        "score.selection must be tiers, top_k (with score.top_k >= 0) or budget (with "
+        "score.selection must be share (with 0 <= score.share <= 1), tiers, top_k (with score.top_k >= 0) or budget (with "
         f"score.budget >= 0 and score.cost_per_contact > 0); got {mode!r}"
     )
 
@@ -233,16 +248,19 @@ def empty_list_reason(
     cost_per_contact: float,
     highest_probability: float | None,
     lowest_listed_bound: float | None,
+    share: float | None = None,
 ) -> dict[str, object]:
     """Why the at-risk list is empty: a ``code`` and the figures that explain it.
 
-    Codes: ``top_k_zero`` (``score.top_k=0``), ``budget_too_small`` (the budget buys no
+    Codes: ``share_zero`` (``score.share=0``), ``top_k_zero`` (``score.top_k=0``), ``budget_too_small`` (the budget buys no
     contact), ``no_one_in_tiers`` (no churn probability reaches the listed tiers; with
     ``highest_probability`` and ``lowest_listed_bound``), ``all_left_out`` (the ``wanted``
     customers chosen were all left out for consent), ``no_one_scored``.
     """
     if wanted > 0:
         return {"code": "all_left_out", "customers": wanted}
+    if mode == "share" and not share:
+        return {"code": "share_zero"}
     if mode == "top_k" and top_k == 0:
         return {"code": "top_k_zero"}
     if mode == "budget":
@@ -254,3 +272,50 @@ def empty_list_reason(
         "highest_probability": round(float(highest_probability), 4),
         "lowest_listed_bound": lowest_listed_bound,
     }
+
+
+def list_size(share: float, population: int) -> int:
+    """How many of ``population`` customers a list of ``share`` holds: rounded up, so that
+    any share above 0 lists at least one customer. A tolerance keeps ``0.1 * 50`` at 5."""
+    return min(population, math.ceil(share * population - 1e-9)) if share > 0 else 0
+
+
+# The list sizes the summary compares, as shares of the customers scored.
+TRADE_OFF_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def list_size_tradeoff(
+    p_churn_ranked: np.ndarray,
+    population: int,
+    chosen: int,
+    shares: Iterable[float] = TRADE_OFF_SHARES,
+) -> list[dict[str, object]]:
+    """What lists of growing size reach, from calibrated churn probabilities.
+
+    ``p_churn_ranked`` holds the probabilities of the customers who may be contacted, in
+    list order (most value at risk first); a list of ``k`` customers is its first ``k``.
+    For each size (each share of ``population`` and the ``chosen`` size): the customers on
+    the list, the leavers it is expected to reach (the sum of their probabilities), the
+    contacts expected to go to customers who would have stayed anyway (``k`` minus that),
+    and the share of all expected leavers reached. A calibrated probability makes these
+    expected counts; they are not counts of known leavers.
+    """
+    p = np.asarray(p_churn_ranked, dtype="float64")
+    reached = np.concatenate([[0.0], np.cumsum(p)])
+    total = float(reached[-1])
+    sizes = {min(list_size(s, population), len(p)): s for s in shares}
+    sizes.setdefault(min(chosen, len(p)), None)
+    rows = []
+    for k in sorted(sizes):
+        leavers = float(reached[k])
+        rows.append(
+            {
+                "share": sizes[k],
+                "customers": int(k),
+                "expected_leavers": round(leavers, 1),
+                "would_stay": round(k - leavers, 1),
+                "leavers_reached_share": round(leavers / total, 4) if total > 0 else 0.0,
+                "chosen": k == min(chosen, len(p)),
+            }
+        )
+    return rows

@@ -28,13 +28,13 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def latest_scoring(scores_dir: str | None, source: str) -> dict[str, Any] | None:
-    """At-risk figures of the latest scoring run of the same data ``source`` under
-    ``scores_dir`` (folders named by ``as_of``, each with a ``manifest.json``), or ``None``
-    when there is none."""
-    if not scores_dir or not Path(scores_dir).is_dir():
+def latest_scoring(scores_dir: str | None, source: str, locale: str) -> dict[str, Any] | None:
+    """At-risk figures of the latest scoring run of the same data ``source`` in ``locale``
+    under ``scores_dir`` (``<locale>/<as_of>/manifest.json``, as scoring writes them), or
+    ``None`` when there is none."""
+    if not scores_dir or not (Path(scores_dir) / locale).is_dir():
         return None
-    for path in sorted(Path(scores_dir).glob("*/manifest.json"), reverse=True):
+    for path in sorted((Path(scores_dir) / locale).glob("*/manifest.json"), reverse=True):
         if path.parent.name.startswith("."):
             continue  # a run's temp folder, or the previous outputs kept during a swap
         manifest = json.loads(path.read_text())
@@ -80,7 +80,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     periods.to_csv(out / "retention_by_period.csv", index=False)
     cohorts.to_csv(out / "cohort_retention.csv", index=False)
-    at_risk = latest_scoring(cfg.report.scores_dir, opened.ingest.manifest["source"])
+    at_risk = latest_scoring(cfg.report.scores_dir, opened.ingest.manifest["source"], locale)
     # The page leaves out an incomplete last period (it would look like a collapse); the
     # CSVs keep every period.
     partial = periods["period"].iloc[-1] if partial_last_period(opened.last_date, period) else None

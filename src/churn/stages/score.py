@@ -37,6 +37,7 @@ from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import code_version, log, resolve_as_of, step
 from churn.stages.typed_settings import drift_policy, segment_rules, selection_policy
+from churn.text.formatting import Formatter
 from churn.tracking import store as tracking
 
 CSV_FILE = "at_risk_customers.csv"
@@ -70,6 +71,18 @@ OWN_FILES = (
 def csv_columns(n_reasons: int) -> list[str]:
     """The at-risk CSV's columns with ``n_reasons`` reason columns."""
     return [*CSV_LEADING, *(f"reason_{k + 1}" for k in range(n_reasons)), *CSV_TRAILING]
+
+
+def csv_dialect(sep: str | None, decimal: str | None, locale: str) -> tuple[str, str]:
+    """The CSV's separator and decimal mark: as set, else as the language's spreadsheets
+    expect (``,`` and ``.`` where decimals take a point; ``;`` and ``,`` where they take a
+    comma). A decimal mark left unset never equals the separator set."""
+    if decimal is None:
+        comma = Formatter(locale).decimal_comma() and sep != ","
+        decimal = "," if comma else "."
+    if sep is None:
+        sep = ";" if decimal == "," else ","
+    return str(sep), str(decimal)
 
 
 def _do_not_contact(opened: OpenedData, customer_ids: pd.Series, delimiter: str) -> pd.Series:
@@ -124,6 +137,7 @@ class ScorePlan:
     @classmethod
     def from_config(cls, cfg: DictConfig, locale: str) -> ScorePlan:
         """The plan of a composed ``score`` config, in the checked ``locale``."""
+        csv_sep, csv_decimal = csv_dialect(cfg.score.csv.sep, cfg.score.csv.decimal, locale)
         return cls(
             output_dir=Path(cfg.score.output_dir),
             locale=locale,
@@ -132,8 +146,8 @@ class ScorePlan:
             drift=drift_policy(cfg),
             selection=selection_policy(cfg),
             n_reasons=int(cfg.score.n_reasons),
-            csv_sep=str(cfg.score.csv.sep),
-            csv_decimal=str(cfg.score.csv.decimal),
+            csv_sep=csv_sep,
+            csv_decimal=csv_decimal,
             input_delimiter=str(cfg.data.csv.delimiter),
         )
 
@@ -399,7 +413,10 @@ def _write_outputs(
         index=False,
         sep=plan.csv_sep,
         decimal=plan.csv_decimal,
-        encoding="utf-8",
+        # With a byte-order mark, Excel reads the file as UTF-8 (without one it takes the
+        # system's code page and shows "â‚¬" for "€"); pandas, DuckDB and Python's csv module
+        # with encoding="utf-8-sig" skip it.
+        encoding="utf-8-sig",
     )
     _write_scores(opened, scores, folder / "scores.parquet")
     write_summary(summary, folder / "summary.html")
@@ -447,7 +464,8 @@ def _score(
     with step("ingest", timings):
         opened = open_transactions(cfg)
     as_of = resolve_as_of(cfg.as_of, opened.last_date)
-    target = plan.output_dir / as_of.isoformat()
+    # Each language's outputs apart: an Italian run never replaces the English files.
+    target = plan.output_dir / plan.locale / as_of.isoformat()
     check_output_folder(target, OWN_FILES)
     with step("features", timings):
         features = _features(opened, classifier, as_of)

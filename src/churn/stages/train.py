@@ -7,7 +7,7 @@ What each step means (and why) is in the README's "Evaluation" section.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +367,7 @@ def _fit(
         seed=fit.seed,
         feature_settings=plan.features,
     )
+    classifier = replace(classifier, horizon_days=plan.horizon_days)
     return classifier.calibrated(
         fit_calibrator(classifier.predict_raw(valid), valid["churned"], fit.calibration)
     )

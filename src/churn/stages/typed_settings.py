@@ -76,4 +76,5 @@ def selection_policy(cfg: DictConfig) -> SelectionPolicy:
         top_k=None if score.top_k is None else int(score.top_k),
         budget=None if score.budget is None else float(score.budget),
         cost_per_contact=float(score.cost_per_contact),
+        share=None if score.get("share") is None else float(score.share),
     )
