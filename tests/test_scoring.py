@@ -204,17 +204,24 @@ def test_list_size_rounds_up_without_float_noise():
 
 def test_tradeoff_sums_the_probabilities_of_each_list_prefix():
     rows = list_size_tradeoff(
-        np.array([0.9, 0.8, 0.5, 0.1]), population=4, chosen=2, shares=(0.25, 0.5, 1.0)
+        np.array([0.9, 0.8, 0.5, 0.1]),
+        np.array([9.0, 4.0, 5.0, 2.0]),
+        population=4,
+        chosen=2,
+        shares=(0.25, 0.5, 1.0),
     )
     assert [r["customers"] for r in rows] == [1, 2, 4]
     assert [r["expected_leavers"] for r in rows] == [0.9, 1.7, 2.3]
     assert [r["would_stay"] for r in rows] == [0.1, 0.3, 1.7]
     assert rows[1]["leavers_reached_share"] == round(1.7 / 2.3, 4)
+    assert [r["value_reached_share"] for r in rows] == [0.45, 0.65, 1.0]
     assert [r["chosen"] for r in rows] == [False, True, False]
 
 
 def test_tradeoff_adds_the_chosen_size_when_no_share_gives_it():
-    rows = list_size_tradeoff(np.array([0.5, 0.5, 0.5]), population=3, chosen=2, shares=(1.0,))
+    rows = list_size_tradeoff(
+        np.array([0.5, 0.5, 0.5]), np.ones(3), population=3, chosen=2, shares=(1.0,)
+    )
     assert [(r["customers"], r["share"], r["chosen"]) for r in rows] == [
         (2, None, True),
         (3, 1.0, False),

@@ -286,23 +286,26 @@ TRADE_OFF_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 def list_size_tradeoff(
     p_churn_ranked: np.ndarray,
+    value_ranked: np.ndarray,
     population: int,
     chosen: int,
     shares: Iterable[float] = TRADE_OFF_SHARES,
 ) -> list[dict[str, object]]:
     """What lists of growing size reach, from calibrated churn probabilities.
 
-    ``p_churn_ranked`` holds the probabilities of the customers who may be contacted, in
-    list order (most value at risk first); a list of ``k`` customers is its first ``k``.
-    For each size (each share of ``population`` and the ``chosen`` size): the customers on
-    the list, the leavers it is expected to reach (the sum of their probabilities), the
-    contacts expected to go to customers who would have stayed anyway (``k`` minus that),
-    and the share of all expected leavers reached. A calibrated probability makes these
-    expected counts; they are not counts of known leavers.
+    ``p_churn_ranked`` and ``value_ranked`` hold the churn probabilities and expected values
+    at risk of the customers who may be contacted, in list order (most value at risk
+    first); a list of ``k`` customers is their first ``k``. For each size (each share of
+    ``population`` and the ``chosen`` size): the customers on the list, the leavers it is
+    expected to reach (the sum of their probabilities), the contacts expected to go to
+    customers who would have stayed anyway (``k`` minus that), and the shares of all
+    expected leavers and of all value at risk it reaches. Calibrated probabilities make
+    these expected counts, not counts of known leavers.
     """
     p = np.asarray(p_churn_ranked, dtype="float64")
     reached = np.concatenate([[0.0], np.cumsum(p)])
-    total = float(reached[-1])
+    value = np.concatenate([[0.0], np.cumsum(np.asarray(value_ranked, dtype="float64"))])
+    total, total_value = float(reached[-1]), float(value[-1])
     sizes = {min(list_size(s, population), len(p)): s for s in shares}
     sizes.setdefault(min(chosen, len(p)), None)
     rows = []
@@ -315,6 +318,10 @@ def list_size_tradeoff(
                 "expected_leavers": round(leavers, 1),
                 "would_stay": round(k - leavers, 1),
                 "leavers_reached_share": round(leavers / total, 4) if total > 0 else 0.0,
+                "value_at_risk": round(float(value[k]), 2),
+                "value_reached_share": (
+                    round(float(value[k]) / total_value, 4) if total_value > 0 else 0.0
+                ),
                 "chosen": k == min(chosen, len(p)),
             }
         )
