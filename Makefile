@@ -30,7 +30,7 @@ demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customer
 train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train/<time>/, mlflow.db)
 	$(CHURN) train $(ARGS)
 
-score: $(STAMP) $(DEMO) ## Score with models:/churn@champion into outputs/scores/<as_of>/
+score: $(STAMP) $(DEMO) ## Score with models:/churn@champion into outputs/scores/<locale>/<as_of>/
 	$(CHURN) score $(ARGS)
 
 ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quarantine (ARGS="data.transactions=PATH")

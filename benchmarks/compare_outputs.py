@@ -5,7 +5,7 @@ Run ``churn train`` then ``churn score`` with each version into its own folder, 
 
     python benchmarks/compare_outputs.py OLD_OUTPUTS NEW_OUTPUTS [--as-of 2025-12-30]
 
-Each folder is a ``paths.root`` (holding ``train/<time>/`` and ``scores/<as_of>/``). What
+Each folder is a ``paths.root`` (holding ``train/<time>/`` and ``scores/en/<as_of>/``). What
 belongs to one run only is not compared: the run id, the registered version, the timings,
 and the folder names inside warnings. Exit code 0 when everything else is equal.
 """
@@ -47,7 +47,7 @@ def comparable(value: Any) -> Any:
 def differences(old: Path, new: Path, as_of: str) -> list[str]:
     """What differs between the two output folders; empty when they agree."""
     found = []
-    wanted = [Path("scores") / as_of / name for name in ("at_risk_customers.csv", "scores.parquet")]
+    wanted = [Path("scores") / "en" / as_of / name for name in ("at_risk_customers.csv", "scores.parquet")]
     missing = [str(r / name) for r in (old, new) for name in wanted if not (r / name).exists()]
     if missing:
         raise SystemExit(f"missing: {', '.join(missing)}; run churn score (as_of={as_of}) first")
@@ -55,10 +55,10 @@ def differences(old: Path, new: Path, as_of: str) -> list[str]:
     for key in sorted(set(a) | set(b)):
         if a.get(key) != b.get(key):
             found.append(f"metrics.json: {key}: {str(a.get(key))[:120]} != {str(b.get(key))[:120]}")
-    csv = Path("scores") / as_of / "at_risk_customers.csv"
+    csv = Path("scores") / "en" / as_of / "at_risk_customers.csv"
     if (old / csv).read_bytes() != (new / csv).read_bytes():
         found.append(f"{csv}: the bytes differ")
-    scores = Path("scores") / as_of / "scores.parquet"
+    scores = Path("scores") / "en" / as_of / "scores.parquet"
     try:
         pd.testing.assert_frame_equal(
             pd.read_parquet(old / scores), pd.read_parquet(new / scores), check_exact=True

@@ -78,7 +78,7 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert len(newest) == written["n_test"]
 
     manifest = score.run(score_config(small_shop_path, tmp_path / "scores", tracking_overrides))
-    folder = tmp_path / "scores" / manifest["as_of"]
+    folder = tmp_path / "scores" / "en" / manifest["as_of"]
     at_risk = pd.read_csv(folder / "at_risk_customers.csv", keep_default_na=False)
     assert at_risk.columns[0] == "customer_id"
     assert set(CSV_COLUMNS) <= set(at_risk.columns)

@@ -32,12 +32,12 @@ def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subproces
 
 
 def listed_ids(out: Path) -> list[str]:
-    with open(out / AS_OF / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
+    with open(out / "en" / AS_OF / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
         return [row["customer_id"] for row in csv.DictReader(f)]
 
 
 def manifest_of(out: Path) -> dict:
-    return json.loads((out / AS_OF / "manifest.json").read_text())
+    return json.loads((out / "en" / AS_OF / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,9 @@ def test_any_doubt_about_consent_keeps_a_customer_off_the_list(
         "opted out": 1,
     }
     assert manifest["rows_suppressed_opt_out"] == 4
-    quarantined = pd.read_csv(tmp_path / "s" / AS_OF / "customers_quarantine.csv", dtype=str)
+    quarantined = pd.read_csv(tmp_path / "s" / "en" / AS_OF / "customers_quarantine.csv", dtype=str)
     assert sorted(quarantined["customer_id"]) == sorted([a, b, d])
-    page = (tmp_path / "s" / AS_OF / "summary.html").read_text(encoding="utf-8")
+    page = (tmp_path / "s" / "en" / AS_OF / "summary.html").read_text(encoding="utf-8")
     assert "opt-out unreadable: 2" in page
 
 
@@ -115,10 +115,10 @@ def test_an_empty_list_is_a_header_and_a_summary_that_says_why(
 ):
     result = score_cli(small_shop_path, tmp_path / "s", trained_store, *overrides)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = (tmp_path / "s" / AS_OF / "at_risk_customers.csv").read_text().splitlines()
+    lines = (tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv").read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("customer_id,churn_probability")
     assert manifest_of(tmp_path / "s")["empty_list_reason"]["code"] == code
-    page = (tmp_path / "s" / AS_OF / "summary.html").read_text(encoding="utf-8")
+    page = (tmp_path / "s" / "en" / AS_OF / "summary.html").read_text(encoding="utf-8")
     assert "The list is empty" in page
 
 
@@ -144,7 +144,7 @@ def test_a_misspelled_tier_name_is_a_configuration_error(small_shop_path, traine
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "hihg" in last
-    assert not (tmp_path / "s" / AS_OF).exists()
+    assert not (tmp_path / "s" / "en" / AS_OF).exists()
 
 
 @pytest.mark.parametrize("dialect", [[], ["score.csv.sep=';'", "score.csv.decimal=','"]])
@@ -168,7 +168,7 @@ def test_a_carriage_return_in_an_id_cannot_split_a_row_or_run_a_formula(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     sep = ";" if dialect else ","
-    target = tmp_path / "s" / AS_OF / "at_risk_customers.csv"
+    target = tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv"
     assert b"\r" not in target.read_bytes()
     with open(target, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f, delimiter=sep))

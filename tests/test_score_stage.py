@@ -30,7 +30,7 @@ def test_outputs_are_complete_and_the_csv_has_only_the_allowed_columns(
     small_shop_path, trained_store, tmp_path
 ):
     manifest = run_score(small_shop_path, tmp_path, trained_store)
-    folder = tmp_path / AS_OF
+    folder = tmp_path / "en" / AS_OF
     assert sorted(p.name for p in folder.iterdir()) == [
         "at_risk_customers.csv",
         "manifest.json",
@@ -53,7 +53,7 @@ def test_a_failed_run_leaves_the_previous_outputs_untouched(
     small_shop_path, trained_store, tmp_path, monkeypatch
 ):
     run_score(small_shop_path, tmp_path, trained_store)
-    before = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "en" / AS_OF).iterdir()}
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -61,14 +61,14 @@ def test_a_failed_run_leaves_the_previous_outputs_untouched(
     monkeypatch.setattr(score, "write_summary", broken)
     with pytest.raises(StorageError, match="disk full"):
         run_score(small_shop_path, tmp_path, trained_store, "score.selection=top_k")
-    after = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "en" / AS_OF).iterdir()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir() if p.name != f".{AS_OF}.lock"] == [AS_OF]
 
 
 def test_opted_out_customers_are_left_out_and_counted(small_shop_path, trained_store, tmp_path):
     first = run_score(small_shop_path, tmp_path / "a", trained_store)
-    listed = pd.read_csv(tmp_path / "a" / AS_OF / "at_risk_customers.csv")["customer_id"]
+    listed = pd.read_csv(tmp_path / "a" / "en" / AS_OF / "at_risk_customers.csv")["customer_id"]
     out_ids = set(listed.head(5))
     customers = tmp_path / "customers.csv"
     pd.DataFrame(
@@ -77,7 +77,7 @@ def test_opted_out_customers_are_left_out_and_counted(small_shop_path, trained_s
     second = run_score(
         small_shop_path, tmp_path / "b", trained_store, f"data.customers={customers}"
     )
-    again = pd.read_csv(tmp_path / "b" / AS_OF / "at_risk_customers.csv")["customer_id"]
+    again = pd.read_csv(tmp_path / "b" / "en" / AS_OF / "at_risk_customers.csv")["customer_id"]
     assert not out_ids & set(again)
     assert second["rows_suppressed_opt_out"] == 5
     assert second["rows_at_risk"] == first["rows_at_risk"] - 5
@@ -90,7 +90,7 @@ def test_formula_like_customer_ids_are_neutralised(small_shop_path, trained_stor
     path = tmp_path / "shop.parquet"
     shop.to_parquet(path)
     run_score(path, tmp_path / "s", trained_store, "score.selection=top_k", "score.top_k=100000")
-    with open(tmp_path / "s" / AS_OF / "at_risk_customers.csv", encoding="utf-8") as f:
+    with open(tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv", encoding="utf-8") as f:
         ids = [row["customer_id"] for row in csv.DictReader(f)]
     assert "'=HYPERLINK(evil)" in ids
     assert not any(i.startswith(("=", "+", "-", "@")) for i in ids)
@@ -100,7 +100,7 @@ def test_excel_style_separator_and_decimal_comma(small_shop_path, trained_store,
     run_score(
         small_shop_path, tmp_path, trained_store, "score.csv.sep=';'", "score.csv.decimal=','"
     )
-    table = pd.read_csv(tmp_path / AS_OF / "at_risk_customers.csv", sep=";", decimal=",")
+    table = pd.read_csv(tmp_path / "en" / AS_OF / "at_risk_customers.csv", sep=";", decimal=",")
     assert list(table.columns) == CSV_COLUMNS
     assert table["churn_probability"].between(0, 1).all()
 
@@ -109,10 +109,12 @@ def test_italian_locale_names_segments_and_reasons_in_italian(
     small_shop_path, trained_store, tmp_path
 ):
     run_score(small_shop_path, tmp_path, trained_store, "locale=it")
-    table = pd.read_csv(tmp_path / AS_OF / "at_risk_customers.csv", keep_default_na=False)
+    table = pd.read_csv(
+        tmp_path / "it" / AS_OF / "at_risk_customers.csv", sep=";", keep_default_na=False
+    )
     assert set(table["segment"]) <= {"nuovo", "abituale", "dormiente", "VIP"}
     assert table["reason_1"].str.contains("giorn|ordin|resi|spes", regex=True).mean() > 0.5
-    assert "Clienti" in (tmp_path / AS_OF / "summary.html").read_text(encoding="utf-8")
+    assert "Clienti" in (tmp_path / "it" / AS_OF / "summary.html").read_text(encoding="utf-8")
 
 
 def test_drift_beyond_the_fail_threshold_stops_before_writing(
@@ -120,7 +122,7 @@ def test_drift_beyond_the_fail_threshold_stops_before_writing(
 ):
     with pytest.raises(DriftError, match=r"PSI \d+\.\d+ >= score.drift.fail_psi=1e-06"):
         run_score(small_shop_path, tmp_path, trained_store, "score.drift.fail_psi=0.000001")
-    assert not (tmp_path / AS_OF).exists()
+    assert not (tmp_path / "en" / AS_OF).exists()
 
 
 def test_drift_warnings_are_recorded_in_the_manifest(small_shop_path, trained_store, tmp_path):

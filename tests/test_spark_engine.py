@@ -115,7 +115,7 @@ def test_each_engine_writes_every_output_of_the_three_stages(runs, engine):
     features = pd.read_parquet(root / "f" / "features.parquet")
     assert features["as_of"].nunique() == 2 and len(features) > 0
     assert not features.duplicated(["customer_id", "as_of"]).any()
-    folder = root / "s" / AS_OF
+    folder = root / "s" / "en" / AS_OF
     assert sorted(p.name for p in folder.iterdir()) == [
         "at_risk_customers.csv",
         "manifest.json",
@@ -144,7 +144,7 @@ def test_spark_features_equal_duckdb_features(runs):
 
 
 def test_spark_scores_equal_duckdb_scores_and_the_csv_is_byte_identical(runs):
-    duck, spark = (runs[e]["root"] / "s" / AS_OF for e in ENGINES)
+    duck, spark = (runs[e]["root"] / "s" / "en" / AS_OF for e in ENGINES)
     assert (spark / "at_risk_customers.csv").read_bytes() == (
         duck / "at_risk_customers.csv"
     ).read_bytes()

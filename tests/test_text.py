@@ -83,3 +83,8 @@ def test_dates_in_words_per_language():
 def test_languages_with_a_decimal_comma_are_known():
     assert Formatter("it").decimal_comma()
     assert not Formatter("en").decimal_comma()
+
+
+def test_weekday_names_per_language():
+    assert Formatter("en").weekday(1) == "Monday"
+    assert Formatter("it").weekday(7) == "domenica"

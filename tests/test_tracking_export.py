@@ -61,7 +61,7 @@ def test_scoring_from_the_folder_needs_no_store_and_writes_the_same_list(
         [f"tracking.uri=sqlite:///{missing}"],
         f"model.path={exported}",
     )
-    csv = Path(AS_OF) / "at_risk_customers.csv"
+    csv = Path("en") / AS_OF / "at_risk_customers.csv"
     assert (tmp_path / "folder" / csv).read_bytes() == (tmp_path / "registry" / csv).read_bytes()
     assert not missing.parent.exists()
 

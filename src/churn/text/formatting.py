@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.numbers import format_currency, format_decimal, format_percent
 
 
@@ -82,6 +82,10 @@ class Formatter:
         if isinstance(day, str):
             day = dt.date.fromisoformat(day[:10])
         return format_date(day, format=length, locale=self.locale)
+
+    def weekday(self, iso_weekday: int) -> str:
+        """The name of an ISO weekday (1 = Monday .. 7 = Sunday): ``Monday``, ``lunedì``."""
+        return str(get_day_names("wide", locale=self.locale)[int(iso_weekday) - 1])
 
     def decimal_comma(self) -> bool:
         """Whether the language writes decimals with a comma (its CSV then uses ``;``)."""
