@@ -137,6 +137,12 @@ def test_a_customer_whose_only_order_is_after_as_of_is_absent(table):
     assert "D" in profile_of(HISTORY, dt.date(2024, 4, 1)).index
 
 
+def test_before_the_first_order_the_frame_is_empty_with_every_column():
+    profile = customer_profile(connect_to(HISTORY), dt.date(2020, 1, 1))
+    assert profile.empty
+    assert list(profile.columns) == ["customer_id", *PROFILE_COLUMNS]
+
+
 def test_habits_count_only_the_last_365_days():
     # Two old orders on Tuesday 08:00 in channel "shop", one recent on Friday 18:00 online.
     profile = profile_of(
