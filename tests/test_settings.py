@@ -40,7 +40,7 @@ WRONG = {
     },
     **{
         f"data.customer_columns.{c}": ("[a]", "''")
-        for c in ("customer_id", "signup_ts", "marketing_opt_out")
+        for c in ("customer_id", "signup_ts", "marketing_opt_out", "first_name", "email")
     },
     "data.csv.delimiter": ("1", "';;'"),
     "data.csv.decimal": ("1", "';'"),

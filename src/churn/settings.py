@@ -481,6 +481,8 @@ class CustomerColumns(Group):
     customer_id: OptionalText
     signup_ts: OptionalText
     marketing_opt_out: OptionalText
+    first_name: OptionalText
+    email: OptionalText
 
     @classmethod
     def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:

@@ -71,7 +71,13 @@ TRANSACTIONS = TableContract(
 )
 CUSTOMERS = TableContract(
     table="customers",
-    kinds={"customer_id": "string", "signup_ts": "timestamp", "marketing_opt_out": "boolean"},
+    kinds={
+        "customer_id": "string",
+        "signup_ts": "timestamp",
+        "marketing_opt_out": "boolean",
+        "first_name": "string",
+        "email": "string",
+    },
     required=("customer_id",),
     unique="customer_id",
     identifiers=("customer_id",),

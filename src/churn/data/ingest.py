@@ -4,8 +4,8 @@ Every stage starts here, on whichever engine (:mod:`churn.engines`): one algorit
 the engine's interface. The result is a table ``transactions`` with the
 canonical columns of the data contract (``customer_id``, ``order_id``, ``ts``, ``amount``
 and whichever optional columns the source has), optionally a ``customers`` table
-(``customer_id``, ``signup_ts``, ``marketing_opt_out``), and for each a manifest that
-accounts for every row read::
+(``customer_id``, ``signup_ts``, ``marketing_opt_out``, ``first_name``, ``email``), and for
+each a manifest that accounts for every row read::
 
     rows_read == rows_kept + rows_quarantined + duplicates_dropped
                  + rows_without_customer + rows_excluded_products

@@ -80,14 +80,21 @@ def _aggregate(features: list[Feature], level: str, source: str, where: str = ""
     )
 
 
-def feature_sql(
-    features: list[Feature], available: Sequence[str], active_lookback_days: int
-) -> str:
-    """The one query computing ``features`` for every cutoff in ``cutoff_dates(as_of)``.
+# Per level: the column counted over the last 365 days, and what a count is (purchase lines
+# in a category, orders through a channel).
+COUNTED = {
+    "categories": ("category", "COUNT(*)"),
+    "channels": ("channel", "COUNT(DISTINCT order_id)"),
+}
 
-    Reads the ``transactions`` table (and ``customers`` when ``account_age_days`` is
-    asked for); written in portable SQL so that it can be transpiled to other engines.
-    """
+
+def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[str]:
+    """The common table expressions every point-in-time query starts from, one per cutoff
+    in ``dates`` (a table or subquery with an ``as_of`` column): ``cutoffs`` (``as_of``,
+    ``cutoff_end``), ``lines`` (the rows before ``cutoff_end``, with ``age_days``),
+    ``orders`` (one row per order: ``order_date``, ``order_ts``, ``order_value``...) and
+    ``order_seq`` (the orders with ``gap_days``, ``is_last``, ``weekday`` 0=Sunday..6 and
+    ``hour``). This is where an order is defined (see the module docstring)."""
     optional = [c for c in OPTIONAL_COLUMNS if c in available]
     line_cols = "".join(f", t.{c}" for c in optional)
     order_extra = ""
@@ -95,12 +102,11 @@ def feature_sql(
         order_extra += ",\n    SUM(quantity) AS order_items"
     if "discount" in available:
         order_extra += ",\n    MAX(CASE WHEN discount > 0 THEN 1 ELSE 0 END) AS order_discounted"
-    levels = {f.level for f in features}
-    ctes = [
-        """cutoffs AS (
+    return [
+        f"""cutoffs AS (
   SELECT CAST(as_of AS DATE) AS as_of,
          CAST(as_of AS TIMESTAMP) + INTERVAL 1 DAY AS cutoff_end
-  FROM cutoff_dates
+  FROM {dates}
 )""",
         f"""lines AS (
   SELECT c.as_of, t.customer_id, t.order_id, t.ts, t.amount{line_cols},
@@ -127,24 +133,41 @@ def feature_sql(
   FROM orders
   WINDOW w AS (PARTITION BY as_of, customer_id ORDER BY order_ts, order_id)
 )""",
-        f"orders_agg AS (\n  {_aggregate(features, 'orders', 'order_seq')}\n)",
-        f"lines_agg AS (\n  {_aggregate(features, 'lines', 'lines')}\n)",
     ]
-    joins = ["FROM orders_agg AS o", "JOIN lines_agg AS l USING (as_of, customer_id)"]
-    for level, column, count in (
-        ("categories", "category", "COUNT(*)"),
-        ("channels", "channel", "COUNT(DISTINCT order_id)"),
-    ):
-        if level not in levels:
-            continue
-        ctes.append(
-            f"""{level}_counts AS (
-  SELECT as_of, customer_id, {column}, {count} AS n
+
+
+def counts_cte(level: str) -> str:
+    """The CTE ``<level>_counts`` (``categories`` or ``channels``, see :data:`COUNTED`):
+    per cutoff, customer and value of the column, the count ``n`` over the purchase lines
+    of the last 365 days, and their amount ``purchased``."""
+    column, count = COUNTED[level]
+    return f"""{level}_counts AS (
+  SELECT as_of, customer_id, {column}, {count} AS n, SUM(amount) AS purchased
   FROM lines
   WHERE amount > 0 AND age_days < 365 AND {column} IS NOT NULL
   GROUP BY as_of, customer_id, {column}
 )"""
-        )
+
+
+def feature_sql(
+    features: list[Feature], available: Sequence[str], active_lookback_days: int
+) -> str:
+    """The one query computing ``features`` for every cutoff in ``cutoff_dates(as_of)``.
+
+    Reads the ``transactions`` table (and ``customers`` when ``account_age_days`` is
+    asked for); written in portable SQL so that it can be transpiled to other engines.
+    """
+    levels = {f.level for f in features}
+    ctes = [
+        *order_ctes(available),
+        f"orders_agg AS (\n  {_aggregate(features, 'orders', 'order_seq')}\n)",
+        f"lines_agg AS (\n  {_aggregate(features, 'lines', 'lines')}\n)",
+    ]
+    joins = ["FROM orders_agg AS o", "JOIN lines_agg AS l USING (as_of, customer_id)"]
+    for level, (column, _) in COUNTED.items():
+        if level not in levels:
+            continue
+        ctes.append(counts_cte(level))
         ctes.append(
             f"""{level} AS (
   SELECT as_of, customer_id, {column},
