@@ -140,9 +140,21 @@ SUMMARY: dict[str, Any] = {
 }
 
 
+# The reason sentences are written in the run's language.
+ITALIAN_EXAMPLES = (
+    "Nessun ordine da 84 giorni, mentre di solito ordina ogni 21 giorni",
+    "Ha speso 120 £ negli ultimi 90 giorni, contro 410 £ nei 90 giorni prima",
+    "Un solo ordine, 45 giorni fa",
+    "Ha reso 3 dei suoi ultimi 5 ordini",
+)
+
+
 def summary(locale: str = "en", **changes: Any) -> dict[str, Any]:
     """A deep copy of :data:`SUMMARY` in ``locale``, with top-level keys replaced."""
     made = copy.deepcopy(SUMMARY)
     made["locale"] = locale
+    if locale == "it":
+        for theme, example in zip(made["themes"], ITALIAN_EXAMPLES, strict=True):
+            theme["example"] = example
     made.update(changes)
     return made

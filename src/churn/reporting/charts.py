@@ -170,7 +170,7 @@ def histogram(
     legend_parts, top = _legend(legend, 28, width)
     parts += legend_parts
     top += 14
-    left, right, bottom = (48 if narrow else 70), (10 if narrow else 20), 50
+    left, right, bottom = (62 if narrow else 70), (18 if narrow else 20), 50
     plot_w, plot_h = width - left - right, height - top - bottom
     lo_edge, hi_edge = float(edges[0]), float(edges[-1])
     span = (hi_edge - lo_edge) or 1.0
