@@ -1,4 +1,4 @@
-"""The marketers' pages in a real browser: at a desktop width and at a phone's, the page does
+"""The pages in a real browser: at a desktop width and at a phone's, the page does
 not scroll sideways and no table's container is wider than the screen.
 
 Headless Chromium is not given a window narrower than 500 px, so each page is shown in an
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from churn.reporting.evaluation_page import render_evaluation_report
 from churn.reporting.retention_page import render_retention_report
 from churn.reporting.summary_page import render_summary
 from tests.summary_fixture import summary
+from tests.test_eval_report import MODEL_ROW, RECENCY_ROW
 from tests.test_retention_page import AT_RISK, make_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -105,6 +107,16 @@ PAGES = {
     "summary-it": lambda: render_summary(summary("it", currency="EUR")),
     "retention-en": lambda: render_retention_report(make_report("en", at_risk=AT_RISK)),
     "retention-it": lambda: render_retention_report(make_report("it", at_risk=AT_RISK)),
+    "evaluation": lambda: render_evaluation_report(
+        {
+            "title": "Churn model evaluation",
+            "model_name": "churn-online-retail",
+            "run_id": "0123456789abcdef0123456789abcdef",
+            "comparison": [MODEL_ROW, RECENCY_ROW],
+            "segments": [{"segment": "vip", "customers": 1200, "churn_rate": 0.4, "roc_auc": 0.8}],
+        },
+        {},
+    ),
 }
 
 
