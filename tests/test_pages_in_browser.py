@@ -147,6 +147,14 @@ def test_card_figures_fit_their_cards_on_a_phone(name: str, tmp_path: Path):
         assert card["scroll"] <= card["client"]
 
 
+def test_a_huge_amount_stays_inside_its_card_on_a_phone(tmp_path: Path):
+    made = summary("it", currency="CHF")
+    made["totals"] |= {"scored": 123_456_789, "value_at_risk": 98_765_432_109.9}
+
+    for card in measure(render_summary(made), PHONE, tmp_path)["cards"]:
+        assert card["scroll"] <= card["client"]
+
+
 def test_screenshots_of_the_summary(tmp_path: Path):
     """Screenshots of the summary in both languages at both widths, for a person to look
     at; kept in ``CHURN_SCREENSHOTS`` when that folder is set."""

@@ -18,7 +18,6 @@ The templates get, besides the page's own values:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -101,7 +100,3 @@ def render(template: str, locale: str, currency: str, **context: Any) -> str:
 def words(locale: str) -> Words:
     """The :class:`Words` of ``locale``, for view code that prepares chart labels."""
     return Words(messages(check_page_locale(locale)))
-
-
-def as_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return value or {}
