@@ -217,7 +217,11 @@ def test_an_empty_list_renders_without_rows():
     page = render_summary(made)
 
     assert "The list is empty because the configuration asks for 0 customers." in page
-    assert "No customers on the list." in page
+    # Groups, reasons and actions each say so, with no empty chart or table.
+    assert page.count("<p>No customers on the list.</p>") == 3
+    assert "chart-segments" not in page
+    assert "chart-themes" not in page
+    assert 'class="segments"' not in page
 
 
 def test_unknown_locale_raises_value_error():
