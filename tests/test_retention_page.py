@@ -114,7 +114,8 @@ def test_english_revenue_is_money_with_the_symbol_first():
 def test_italian_revenue_is_money_with_a_decimal_comma_and_the_symbol_last():
     page = render_retention_report(make_report("it"))
 
-    assert "1.234,50 €" in page
+    # Babel puts a no-break space before the euro sign, so the amount never wraps apart.
+    assert "1.234,50\xa0€" in page
     assert "€1,234.50" not in page
 
 
@@ -187,8 +188,30 @@ def test_at_risk_cards_appear_when_given():
     page = render_retention_report(make_report("en", at_risk=AT_RISK))
 
     assert "At risk of leaving" in page
-    assert "12.5% of the 200 customers scored on 2024-03-31" in page
-    assert "€987.50" in page
+    assert "12.5% of the 200 customers scored on March 31, 2024" in page
+
+
+def test_money_in_cards_is_rounded_to_whole_units():
+    page = render_retention_report(make_report("en", at_risk=AT_RISK))
+    cards = re.search(r'<section class="cards">.*?</section>', page, flags=re.DOTALL).group(0)
+
+    # Revenue of the last month 1,234.50 and value at risk 987.50, rounded half to even.
+    assert '<div class="figure">€1,234</div>' in cards
+    assert '<div class="figure">€988</div>' in cards
+
+
+def test_italian_dates_and_months_are_in_italian():
+    page = render_retention_report(make_report("it"))
+
+    assert "dal 1 gennaio 2024 al 31 marzo 2024" in page
+    assert "<td>gen 2024</td>" in page
+
+
+def test_quarters_are_labelled_per_language():
+    periods = [dict(row, period=f"2024-Q{i}") for i, row in enumerate(make_report()["periods"], 1)]
+
+    assert "<td>Q3 2024</td>" in render_retention_report(make_report("en", periods=periods))
+    assert "<td>T3 2024</td>" in render_retention_report(make_report("it", periods=periods))
 
 
 def test_at_risk_cards_are_absent_without_a_scoring_run():
@@ -226,4 +249,4 @@ def test_write_retention_report_writes_utf8(tmp_path: Path):
     path = write_retention_report(make_report("it"), tmp_path / "retention.html")
 
     assert path == tmp_path / "retention.html"
-    assert "1.234,50 €" in path.read_text(encoding="utf-8")
+    assert "1.234,50\xa0€" in path.read_text(encoding="utf-8")

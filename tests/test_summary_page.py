@@ -1,52 +1,17 @@
-"""The marketers' summary page: languages, number formats, escaping, charts, self-containment."""
+"""The marketers' summary page: the words of each language, Babel's formats, the list's
+horizon, escaping, charts and self-containment."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from churn.reporting.summary_page import render_summary, write_summary
-
-
-def make_summary(locale: str = "en", **changes: Any) -> dict[str, Any]:
-    """A tiny summary: 2 segments, 2 reasons, 10 histogram bins."""
-    summary: dict[str, Any] = {
-        "as_of": "2024-06-30",
-        "locale": locale,
-        "currency": "EUR",
-        "model": {"name": "churn", "version": "3"},
-        "totals": {
-            "scored": 12345,
-            "at_risk": 40,
-            "suppressed_opt_out": 7,
-            "value_at_risk": 1234.5,
-        },
-        "by_segment_tier": [
-            {"segment": "VIP", "tier": "high", "customers": 10, "value_at_risk": 1000.0},
-            {"segment": "VIP", "tier": "medium", "customers": 5, "value_at_risk": 200.0},
-            {"segment": "new", "tier": "high", "customers": 25, "value_at_risk": 34.5},
-        ],
-        "top_reasons": [
-            {
-                "feature": "days_since_last_order",
-                "example": "No order for 84 days",
-                "customers": 30,
-            },
-            {"feature": "returns_365d", "example": "3 returns in the last year", "customers": 5},
-        ],
-        "probability_histogram": {
-            "edges": [i / 10 for i in range(11)],
-            "counts": [5000, 3000, 2000, 1000, 600, 400, 200, 100, 40, 5],
-        },
-        "tiers": {"high": 0.7, "medium": 0.4},
-        "actions": [{"segment": "VIP", "action": "exclusive preview or event"}],
-        "files": {"csv": "at_risk.csv"},
-    }
-    summary.update(changes)
-    return summary
+from churn.text import messages as messages_module
+from tests.summary_fixture import summary
 
 
 def svg(page: str, chart_id: str) -> str:
@@ -56,133 +21,276 @@ def svg(page: str, chart_id: str) -> str:
     return found[0]
 
 
+def cards(page: str) -> str:
+    return re.search(r'<section class="cards">.*?</section>', page, flags=re.DOTALL).group(0)
+
+
 def test_english_page_has_english_headings_and_language():
-    page = render_summary(make_summary("en"))
+    page = render_summary(summary("en"))
 
     assert '<html lang="en">' in page
-    assert "<h2>Why customers are at risk</h2>" in page
+    assert "<h2>Why customers are on the list</h2>" in page
 
 
 def test_italian_page_has_italian_headings_and_language():
-    page = render_summary(make_summary("it"))
+    page = render_summary(summary("it"))
 
     assert '<html lang="it">' in page
-    assert "<h2>Perché i clienti sono a rischio</h2>" in page
+    assert "<h2>Perché i clienti sono nella lista</h2>" in page
 
 
-def test_english_money_puts_the_symbol_first_with_a_decimal_point():
-    page = render_summary(make_summary("en"))
+def test_horizon_is_said_in_words_with_its_end_date():
+    page = render_summary(summary("en"))
 
-    assert "€1,234.50" in page
-
-
-def test_italian_money_puts_the_symbol_last_with_a_decimal_comma():
-    page = render_summary(make_summary("it"))
-
-    assert "1.234,50 €" in page
-    assert "€1,234.50" not in page
+    assert "in the next 90 days, that is by <b>March 8, 2012</b>" in page
 
 
-def test_headline_figures_use_each_language_thousands_separator():
-    assert "12,345" in render_summary(make_summary("en"))
-    assert "12.345" in render_summary(make_summary("it"))
+def test_italian_horizon_names_the_italian_date():
+    assert "entro il <b>8 marzo 2012</b>" in render_summary(summary("it"))
 
 
-def test_percentages_have_one_decimal_in_each_language():
-    # 30 of 40 at-risk customers have the first reason.
-    assert "75.0%" in render_summary(make_summary("en"))
-    assert "75,0%" in render_summary(make_summary("it"))
-
-
-def test_tier_names_are_localised():
-    page = render_summary(make_summary("it"))
-
-    assert "Rischio alto" in page
-    assert "Rischio basso" in page
-
-
-def test_totals_are_shown():
-    page = render_summary(make_summary("en"))
-
-    # Headline figures, then the table's grand total: 40 customers worth €1,234.50.
-    for figure in ("12,345", ">40<", ">7<", "€1,234.50"):
-        assert figure in page
-    total_row = re.search(r'<tr class="total">.*?</tr>', page, flags=re.DOTALL).group(0)
-    assert ">40<" in total_row
-    assert "€1,234.50" in total_row
-
-
-def test_input_strings_are_escaped():
-    hostile = "<script>alert(1)</script>"
-    summary = make_summary(
-        "en",
-        by_segment_tier=[
-            {"segment": hostile, "tier": "high", "customers": 1, "value_at_risk": 1.0}
-        ],
-        top_reasons=[{"feature": hostile, "example": hostile, "customers": 1}],
-        actions=[{"segment": hostile, "action": hostile}],
-        files={"csv": hostile},
-        model={"name": hostile, "version": hostile},
-        as_of=hostile,
+def test_value_at_risk_says_both_of_its_periods():
+    note = re.search(
+        r"Value at risk</div>.*?</div></div>", cards(render_summary(summary())), flags=re.DOTALL
     )
 
-    page = render_summary(summary)
+    assert "next 12 months" in note.group(0)
+    assert "next 90 days" in note.group(0)
+
+
+def test_headline_card_says_on_the_list_in_budget_mode():
+    selection = {
+        "mode": "budget",
+        "share": None,
+        "top_k": None,
+        "budget": 600.0,
+        "cost_per_contact": 1.5,
+        "listed": 400,
+    }
+    page = render_summary(summary("en", selection=selection))
+
+    assert '<div class="label">On the list</div>' in cards(page)
+    assert "At risk" not in cards(page)
+    assert "A budget of £600 at £1.50 per contact pays for 400 contacts" in page
+
+
+def test_money_in_cards_is_in_whole_units():
+    # 187,654.321 in the fixture.
+    assert '<div class="figure">£187,654</div>' in cards(render_summary(summary("en")))
+
+
+def test_italian_money_has_a_no_break_space_before_the_symbol():
+    page = render_summary(summary("it", currency="EUR"))
+
+    assert '<div class="figure">187.654\xa0€</div>' in cards(page)
+
+
+def test_thousands_separators_follow_the_language():
+    assert ">4,338<" in cards(render_summary(summary("en")))
+    assert ">4.338<" in cards(render_summary(summary("it")))
+
+
+def test_listed_share_has_one_decimal_in_each_language():
+    # 421 of 4,338 customers scored.
+    assert "9.7% of the customers scored" in render_summary(summary("en"))
+    assert "9,7% dei clienti analizzati" in render_summary(summary("it"))
+
+
+def test_names_come_from_the_lists_catalog():
+    page = render_summary(summary("it"))
+
+    assert "Rischio alto" in page
+    assert "<td>Offerta fedeltà</td>" in page
+
+
+def test_no_technical_name_is_shown():
+    page = render_summary(summary("en"))
+
+    assert "technical" not in page
+    for key in ("rhythm_reminder", "no_personalisation", "bgnbd", "days_since"):
+        assert key not in page.replace("by_action/rhythm_reminder.csv", "")
+
+
+def test_each_action_names_its_file_and_customers():
+    page = render_summary(summary("en"))
+    row = re.search(r"<tr><td>Loyalty offer</td>.*?</tr>", page, flags=re.DOTALL).group(0)
+
+    assert ">43<" in row
+    assert "by_action/loyalty_offer.csv" in row
+
+
+def test_chosen_list_size_is_highlighted_and_said_in_words():
+    page = render_summary(summary("en"))
+    chosen = re.findall(r'<tr class="chosen">.*?</tr>', page, flags=re.DOTALL)
+
+    assert len(chosen) == 1
+    assert "Top 10%" in chosen[0]
+    assert "The configuration chose the <b>10%</b> of customers most likely to leave" in page
+
+
+def test_grand_total_of_the_segment_table():
+    page = render_summary(summary("en"))
+    total_row = re.search(r'<tr class="total">.*?</tr>', page, flags=re.DOTALL).group(0)
+
+    assert ">421<" in total_row
+    assert "£187,654" in total_row
+
+
+def test_hostile_strings_are_escaped():
+    hostile = "<script>alert(1)</script>"
+    made = summary("en", files={"csv": hostile}, model={"name": hostile, "version": hostile})
+    made["themes"][0]["example"] = hostile
+    made["actions"][0]["file"] = hostile
+    made["by_segment_tier"][0]["segment"] = hostile
+
+    page = render_summary(made)
 
     assert "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_page_is_self_contained():
-    page = render_summary(make_summary("en"))
+    page = render_summary(summary("en"))
 
     assert "http://" not in page
     assert "https://" not in page
     assert "<script" not in page
+    assert "<link" not in page
 
 
-@pytest.mark.parametrize("chart_id", ["chart-segments", "chart-reasons", "chart-histogram"])
-def test_each_chart_is_one_inline_svg(chart_id):
-    page = render_summary(make_summary("en"))
+def test_every_table_scrolls_in_its_own_container():
+    page = render_summary(summary("en"))
 
-    assert svg(page, chart_id).count('class="bar"') >= 1
-
-
-def test_page_has_exactly_three_charts():
-    assert render_summary(make_summary("en")).count("<svg") == 3
+    assert page.count("<table") == 4
+    assert page.count('<div class="table-scroll"') == 4
 
 
-def test_histogram_has_ten_bars():
-    page = render_summary(make_summary("en"))
+@pytest.mark.parametrize("chart_id", ["chart-segments", "chart-themes", "chart-histogram"])
+def test_each_chart_is_an_accessible_inline_svg(chart_id):
+    chart = svg(render_summary(summary("en")), chart_id)
 
-    assert svg(page, "chart-histogram").count('class="bar"') == 10
+    assert 'role="img"' in chart
+    assert "<title>" in chart
+    assert chart.count('class="bar"') >= 1
+
+
+def test_each_chart_has_a_phone_copy():
+    page = render_summary(summary("en"))
+
+    assert page.count("<svg") == 6
+    assert svg(page, "chart-histogram-narrow").count('class="bar"') == 10
 
 
 def test_segment_chart_has_one_bar_per_segment():
-    page = render_summary(make_summary("en"))
-
-    assert svg(page, "chart-segments").count('class="bar"') == 2
+    assert svg(render_summary(summary("en")), "chart-segments").count('class="bar"') == 4
 
 
-def test_csv_file_is_named():
-    page = render_summary(make_summary("en", files={"csv": "at_risk_2024-06-30.csv"}))
+def test_empty_list_notice_says_why():
+    made = summary(
+        "en", empty_reason={"code": "budget_too_small", "budget": 1.0, "cost_per_contact": 2.5}
+    )
 
-    assert "at_risk_2024-06-30.csv" in page
+    page = render_summary(made)
+
+    assert '<p class="notice">The list is empty: a budget of €1.00' not in page
+    assert "a budget of £1.00 at £2.50 per contact buys no contact" in page
+
+
+def test_empty_list_notice_in_italian():
+    made = summary("it", empty_reason={"code": "no_one_scored"})
+
+    assert "La lista è vuota: nessun cliente è stato valutato." in render_summary(made)
+
+
+def test_an_empty_list_renders_without_rows():
+    totals = dict(summary()["totals"], listed=0, value_at_risk=0.0)
+    made = summary(
+        "en",
+        totals=totals,
+        by_segment_tier=[],
+        themes=[],
+        actions=[],
+        list_sizes=[],
+        empty_reason={"code": "top_k_zero"},
+    )
+
+    page = render_summary(made)
+
+    assert "The list is empty because the configuration asks for 0 customers." in page
+    # Groups, reasons and actions each say so, with no empty chart or table.
+    assert page.count("<p>No customers on the list.</p>") == 3
+    assert "chart-segments" not in page
+    assert "chart-themes" not in page
+    assert 'class="segments"' not in page
 
 
 def test_unknown_locale_raises_value_error():
     with pytest.raises(ValueError, match="locale"):
-        render_summary(make_summary("fr"))
+        render_summary(summary("xx"))
 
 
 def test_unknown_tier_raises_value_error():
-    rows = [{"segment": "VIP", "tier": "extreme", "customers": 1, "value_at_risk": 1.0}]
+    rows = [{"segment": "vip", "tier": "extreme", "customers": 1, "value_at_risk": 1.0}]
 
     with pytest.raises(ValueError, match="tier"):
-        render_summary(make_summary("en", by_segment_tier=rows))
+        render_summary(summary("en", by_segment_tier=rows))
 
 
 def test_write_summary_writes_utf8(tmp_path: Path):
-    path = write_summary(make_summary("it"), tmp_path / "summary.html")
+    path = write_summary(summary("it", currency="EUR"), tmp_path / "summary.html")
 
     assert path == tmp_path / "summary.html"
-    assert "1.234,50 €" in path.read_text(encoding="utf-8")
+    assert "187.654\xa0€" in path.read_text(encoding="utf-8")
+
+
+FRENCH_PAGES = """msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Language: fr\\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\\n"
+
+msgid "summary.title"
+msgstr "Clients qui risquent de partir"
+
+msgid "summary.card.listed"
+msgstr "Sur la liste"
+
+msgid "summary.tier_risk"
+msgstr "risque {tier}"
+"""
+
+FRENCH_LISTS = """msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Language: fr\\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\\n"
+
+msgid "tier.high"
+msgstr "élevé"
+"""
+
+
+def test_a_new_language_is_a_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    catalogs = tmp_path / "catalogs"
+    shutil.copytree(messages_module.CATALOG_DIR, catalogs)
+    (catalogs / "fr").mkdir()
+    (catalogs / "fr" / "pages.po").write_text(FRENCH_PAGES, encoding="utf-8")
+    (catalogs / "fr" / "lists.po").write_text(FRENCH_LISTS, encoding="utf-8")
+    monkeypatch.setattr(messages_module, "CATALOG_DIR", catalogs)
+    messages_module.messages.cache_clear()
+    try:
+        page = render_summary(summary("fr", currency="EUR"))
+    finally:
+        messages_module.messages.cache_clear()
+
+    assert '<html lang="fr">' in page
+    assert "<h1>Clients qui risquent de partir</h1>" in page
+    assert '<div class="label">Sur la liste</div>' in page
+    assert "Risque élevé" in page
+    # French number formats: a narrow no-break space between thousands, a decimal comma,
+    # the euro sign after the amount; a message French lacks falls back to English.
+    assert "4\u202f338" in page
+    assert "187\u202f654\xa0€" in page
+    assert "9,7%" in page
+    assert "8 mars 2012" in page
+    assert "<h2>Where the risk is</h2>" in page

@@ -3,6 +3,10 @@
 The page has inline CSS only, no JavaScript and no external URLs; images are embedded as
 ``data:`` URIs, so the single file can be attached to a run or mailed as it is. Every piece
 of text taken from the report mapping is HTML-escaped.
+
+It is for the ML engineers and in English only: its sections are built here, and
+``templates/evaluation.html.j2`` lays them out with the marketers' pages' base layout and
+stylesheet (see :mod:`churn.reporting.templating`).
 """
 
 from __future__ import annotations
@@ -15,33 +19,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
+from churn.reporting.templating import environment
+
 MISSING = "–"  # en dash
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
-       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
-h1 { margin-bottom: 0.2rem; }
-h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
-dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; }
-dl.meta dt { color: #666; }
-dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
-table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.92rem;
-        display: block; max-width: 100%; overflow-x: auto; }
-th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; }
-th { background: #f4f4f4; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.model td { background: #f7fbff; }
-.gate { border-radius: 6px; padding: 0.8rem 1rem; margin: 1rem 0; border: 2px solid; }
-.gate.passed { background: #e8f6ec; border-color: #2e7d32; color: #1b5e20; }
-.gate.failed { background: #fdecea; border-color: #c62828; color: #8e1c1c; }
-.gate.unknown { background: #f4f4f4; border-color: #777; }
-.verdict { font-size: 1.4rem; font-weight: bold; }
-figure { margin: 1rem 0; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9rem; }
-.howto li { margin-bottom: 0.2rem; }
-"""
 
 HOW_TO_READ = """
 <section class="howto">
@@ -115,8 +98,7 @@ def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Pat
         If an image file is not a PNG.
     """
     title = report.get("title") or "Churn model evaluation"
-    body = [
-        f"<h1>{_text(title)}</h1>",
+    sections = [
         _meta(report),
         _gate(report.get("gate")),
         HOW_TO_READ,
@@ -129,12 +111,15 @@ def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Pat
         _figures(images),
         _notes(report.get("notes")),
     ]
+    # Every section is HTML built above from escaped values.
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_text(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(part for part in body if part)
-        + "\n</body>\n</html>\n"
+        environment()
+        .get_template("evaluation.html.j2")
+        .render(
+            locale="en",
+            title=str(title),
+            sections=[Markup(section) for section in sections if section],
+        )
     )
 
 
@@ -361,9 +346,10 @@ def _comparison(comparison: Sequence[Mapping[str, Any]] | None) -> str:
         "<section>\n<h2>Model against baselines</h2>\n"
         "<p>All rows are scored on the same test customers; the first row is the model. "
         "The best value of each column is in bold.</p>\n"
+        '<div class="table-scroll">\n'
         f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n"
         + "\n".join(body)
-        + "\n</tbody>\n</table>\n</section>"
+        + "\n</tbody>\n</table>\n</div>\n</section>"
     )
 
 
@@ -457,4 +443,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Seque
         + "</tr>"
         for row in rows
     )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return (
+        '<div class="table-scroll">\n'
+        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>"
+    )
