@@ -39,6 +39,11 @@ def test_rhythm_not_yet_overdue_gives_the_usual_gap():
     assert text == "No order for 25 days (usually every 21 days)"
 
 
+def test_a_customer_not_yet_due_with_a_long_gap_orders_rarely():
+    text = say("rhythm", days_since_last_order=47, mean_gap_days=353, orders_total=3)
+    assert text == "Orders rarely: about every 353 days, the last 47 days ago"
+
+
 def test_rhythm_with_one_order_says_so_from_the_order_count():
     text = say("rhythm", days_since_last_order=40, mean_gap_days=math.nan, orders_total=1)
     assert text == "Only one order so far, 40 days ago"
@@ -73,6 +78,14 @@ def test_falling_orders_compare_the_last_90_days_with_the_90_before():
     assert text == "1 order in the last 90 days against 4 in the 90 before"
 
 
+def test_no_order_in_90_days_is_not_told_again_as_falling_orders():
+    text = say(
+        "frequency", orders_total=12, tenure_days=800, orders_90d=0, orders_prev_90d=3,
+        active_months_365d=5,
+    )  # fmt: skip
+    assert text == "Ordered in 5 of the last 12 months"
+
+
 def test_steady_orders_give_the_active_months_never_more_than_12():
     facts = {"orders_total": 30, "tenure_days": 800, "orders_90d": 3, "orders_prev_90d": 3}
     assert say("frequency", **facts, active_months_365d=4) == "Ordered in 4 of the last 12 months"
@@ -100,9 +113,15 @@ def test_falling_spend_gives_both_amounts_never_a_ratio():
 
 
 def test_spend_that_stopped_is_never_zero_times_what_it_was():
-    text = say("spending", spend_90d=0.0, spend_prev_90d=85.5, spend_365d=300.0)
+    # Orders whose returns cancelled them out.
+    text = say("spending", spend_90d=0.0, spend_prev_90d=85.5, spend_365d=300.0, orders_90d=2)
     assert text == "Nothing spent in the last 90 days against £85.50 in the 90 before"
     assert "times" not in text
+
+
+def test_no_spend_without_an_order_in_90_days_is_not_told_again():
+    text = say("spending", spend_90d=0.0, spend_prev_90d=85.5, spend_365d=300.0, orders_90d=0)
+    assert text == "Spent £300 in the last 12 months"
 
 
 def test_a_small_last_basket_is_compared_with_the_usual_one():

@@ -26,6 +26,8 @@ from churn.text.messages import Messages, messages
 
 # No order for this many usual gaps or more is "overdue" (the sentence gives the ratio).
 OVERDUE_RATIO = 1.5
+# A customer whose usual gap is this long or longer and who is not yet due "orders rarely".
+RARE_GAP_DAYS = 90
 # A last basket below this share of the usual one is worth saying.
 SMALL_BASKET = 0.8
 # A customer is in their first year below this tenure: lifecycle is citable, and their
@@ -99,6 +101,8 @@ def _rhythm(f: Facts) -> Variant | None:
     ratio = days / gap
     if ratio >= OVERDUE_RATIO:
         return "reason.rhythm.overdue", {**values, "ratio": ("ratio", ratio)}
+    if ratio < 1 and gap >= RARE_GAP_DAYS:  # not yet due: the risk is how rarely they buy
+        return "reason.rhythm.rare", values
     return "reason.rhythm.usual", values
 
 
@@ -115,7 +119,9 @@ def _frequency(f: Facts) -> Variant | None:
         tenure = fact(f, "tenure_days") or 0.0
         return "reason.frequency.new", {"orders": ("orders", orders), "days": ("days", tenure)}
     now, before = fact(f, "orders_90d"), fact(f, "orders_prev_90d")
-    if now is not None and before is not None and now < before:
+    # With no order in the last 90 days, "0 orders against 2" only restates the recency
+    # that rhythm tells: say how many months of the year they ordered in instead.
+    if now is not None and before is not None and 0 < now < before:
         return "reason.frequency.fell", {"now": ("orders", now), "before": ("count", before)}
     if _first_year(f):
         return None  # never "of the last 12 months" before a year of history
@@ -136,10 +142,13 @@ def _spending(f: Facts) -> Variant | None:
         return "reason.spending.refunds", {"amount": ("money", -now)}
     if year is not None and year < 0:
         return "reason.spending.refunds_year", {"amount": ("money", -year)}
+    ordered = fact(f, "orders_90d")
     if now is not None and before is not None and before > 0 and now < before:
-        if now == 0:
+        if now > 0:
+            return "reason.spending.fell", {"now": ("money", now), "before": ("money", before)}
+        # Nothing spent without an order in 90 days only restates the recency rhythm tells.
+        if ordered is not None and ordered > 0:
             return "reason.spending.stopped", {"before": ("money", before)}
-        return "reason.spending.fell", {"now": ("money", now), "before": ("money", before)}
     last, usual = fact(f, "last_basket_value"), fact(f, "basket_value_mean_365d")
     if last is not None and usual is not None and usual > 0 and 0 < last < SMALL_BASKET * usual:
         return "reason.spending.basket", {"last": ("money", last), "usual": ("money", usual)}
