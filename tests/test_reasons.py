@@ -113,10 +113,16 @@ def test_falling_spend_gives_both_amounts_never_a_ratio():
 
 
 def test_spend_that_stopped_is_never_zero_times_what_it_was():
-    # Orders whose returns cancelled them out.
-    text = say("spending", spend_90d=0.0, spend_prev_90d=85.5, spend_365d=300.0, orders_90d=2)
-    assert text == "Nothing spent in the last 90 days against £85.50 in the 90 before"
+    # Orders whose refunds cancelled them out (to a float residue).
+    text = say("spending", spend_90d=1e-14, spend_prev_90d=85.5, spend_365d=300.0, orders_90d=2)
+    assert text == (
+        "Refunds cancelled out their purchases of the last 90 days, against £85.50 spent in "
+        "the 90 before"
+    )
     assert "times" not in text
+    assert say("spending", spend_90d=-1e-14, spend_365d=-1e-14, orders_90d=1) == (
+        "Refunds cancelled out their purchases of the last 12 months"
+    )
 
 
 def test_no_spend_without_an_order_in_90_days_is_not_told_again():

@@ -135,9 +135,15 @@ def _frequency(f: Facts) -> Variant | None:
     return None
 
 
+def _cents(value: float | None) -> float | None:
+    """Money rounded to cents: a sum of purchases and refunds that cancel out leaves a
+    residue such as 1e-14, which is nothing, not a refund."""
+    return None if value is None else round(value, 2)
+
+
 def _spending(f: Facts) -> Variant | None:
-    now, before = fact(f, "spend_90d"), fact(f, "spend_prev_90d")
-    year = fact(f, "spend_365d")
+    now, before = _cents(fact(f, "spend_90d")), _cents(fact(f, "spend_prev_90d"))
+    year = _cents(fact(f, "spend_365d"))
     if now is not None and now < 0:
         return "reason.spending.refunds", {"amount": ("money", -now)}
     if year is not None and year < 0:
@@ -146,9 +152,10 @@ def _spending(f: Facts) -> Variant | None:
     if now is not None and before is not None and before > 0 and now < before:
         if now > 0:
             return "reason.spending.fell", {"now": ("money", now), "before": ("money", before)}
-        # Nothing spent without an order in 90 days only restates the recency rhythm tells.
+        # Nothing spent without an order in 90 days only restates the recency rhythm tells;
+        # with orders, their refunds cancelled them out.
         if ordered is not None and ordered > 0:
-            return "reason.spending.stopped", {"before": ("money", before)}
+            return "reason.spending.cancelled", {"before": ("money", before)}
     last, usual = fact(f, "last_basket_value"), fact(f, "basket_value_mean_365d")
     if last is not None and usual is not None and usual > 0 and 0 < last < SMALL_BASKET * usual:
         return "reason.spending.basket", {"last": ("money", last), "usual": ("money", usual)}
