@@ -155,8 +155,9 @@ def test_returns_are_cited_only_for_a_customer_who_returned_something():
     )
 
 
-def test_price_is_cited_only_for_a_customer_who_bought_with_a_discount():
+def test_price_is_cited_only_for_a_customer_who_bought_with_a_discount_this_year():
     assert not citable("price", {"discount_order_share_365d": 0.0})
+    assert not citable("price", {"discount_order_share_365d": 0.0, "days_since_last_discount": 557})
     assert not citable("price", {})
     text = say(
         "price", discount_order_share_365d=0.4, last_order_discounted=0,

@@ -267,8 +267,10 @@ def test_explain_advises_a_discount_when_discounts_stopped_for_a_discount_buyer(
         days_since_last_discount=[60.0, 500.0], days_since_last_order=[20.0, 20.0],
     )  # fmt: skip
     out = explain(contributions, features, regular(features.index), table, 3)
-    assert out["action"].tolist() == ["targeted_discount", "targeted_discount"]
+    assert out["action"].tolist() == ["targeted_discount", "loyalty_offer"]
     assert out["discount_advised"].tolist() == [True, False]
+    # A discount two years ago is not price sensitivity: no reason, no discount.
+    assert out.loc["C1", "theme"] == "none"
 
 
 # --- the config group -----------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 A theme (:data:`churn.features.registry.THEMES`) is *citable* for a customer when their
 facts give something true to say about it: ``returns`` only if they returned something,
-``price`` only if they bought with a discount, ``lifecycle`` only in their first year,
-``interest`` only with category data, and no theme whose facts are all missing.
+``price`` only if they bought with a discount in the last year, ``lifecycle`` only in their
+first year, ``interest`` only with category data, and no theme whose facts are all missing.
 :func:`reason_variant` picks the sentence by the facts (``None``: not citable) and
 :class:`ReasonWriter` writes it from the lists catalog (``reason.<theme>.<variant>``). No
 sentence quotes a model output (a probability, an expected number of orders), a ratio of
@@ -180,15 +180,16 @@ def _returns(f: Facts) -> Variant | None:
 
 
 def _price(f: Facts) -> Variant | None:
+    # Price sensitivity is told only of a customer who bought with a discount in the last
+    # year: the same fact that lets their action carry a discount (a discount two years
+    # ago says little, and the list would advise a discount it then withholds).
     share, days = fact(f, "discount_order_share_365d"), fact(f, "days_since_last_discount")
     last = fact(f, "last_order_discounted")
-    if share is not None and share > 0:
-        if last is not None and last < 0.5 and days is not None:
-            return "reason.price.stopped", {"share": ("share", share), "days": ("days", days)}
-        return "reason.price.share", {"share": ("share", share)}
-    if days is not None:
-        return "reason.price.long_ago", {"days": ("days", days)}
-    return None
+    if share is None or share <= 0:
+        return None
+    if last is not None and last < 0.5 and days is not None:
+        return "reason.price.stopped", {"share": ("share", share), "days": ("days", days)}
+    return "reason.price.share", {"share": ("share", share)}
 
 
 def _interest(f: Facts) -> Variant | None:
