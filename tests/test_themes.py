@@ -399,3 +399,11 @@ def test_stopped_discounts_lead_the_reasons_of_price_sensitive_churners(planted,
     assert out.loc[churners & (out["theme"] == "price"), "discount_advised"].all()
     said = out.loc[churners, "reason_1"].str.contains("with a discount; none in the last")
     assert said.mean() > 0.8
+
+
+def test_an_empty_list_explains_to_an_empty_frame_with_the_columns(table):
+    contributions = pd.DataFrame(columns=["days_since_last_order"], dtype=float)
+    features = pd.DataFrame(columns=["days_since_last_order"], dtype=float)
+    out = explain(contributions, features, pd.Series(dtype=str), table, 2)
+    assert out.empty
+    assert {"reason_1", "reason_2_theme", "action_offer", "discount_advised"} <= set(out.columns)
