@@ -1,4 +1,5 @@
-"""Per-customer reasons on a trained model: a planted driver shows up where it was planted."""
+"""Per-customer reasons on a model trained by the pipeline: a return planted in the data
+shows up, as the returns theme, where it was planted."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ import pandas as pd
 import pytest
 
 from churn.features.query import build_features
-from churn.features.registry import registry
-from churn.scoring.reasons import top_reasons
+from churn.scoring.actions import ActionTable
+from churn.scoring.themes import explain
 from churn.tracking import store as tracking
 from tests.conftest import compose_config, connect_to
-
-RETURN_FEATURES = {f.name for f in registry() if f.family == "returns"}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,11 @@ def test_a_planted_recent_return_is_among_the_reasons_of_that_group(small_shop_p
     con = connect_to(pd.concat([shop, planted], ignore_index=True))
     settings = trained.feature_settings.to_dict()
     features = build_features(con, [as_of.date()], **settings).set_index("customer_id")
-    reasons = top_reasons(trained.contributions(features), features).features
-    cites_returns = reasons.isin(RETURN_FEATURES).any(axis=1)
+    table = ActionTable.from_config(compose_config("score").actions)
+    segments = pd.Series("regular", index=features.index)
+    reasons = explain(trained.contributions(features), features, segments, table, n_reasons=3)
+    themes = reasons[["reason_1_theme", "reason_2_theme", "reason_3_theme"]]
+    cites_returns = (themes == "returns").any(axis=1)
     in_group = features.index.isin(group)
     others = features.index.isin(list(no_returns - set(group)))
     assert in_group.sum() > 100

@@ -118,6 +118,26 @@ WRONG = {
     "score.drift.ignore_reason": ("[a]", "''"),
     "score.csv.sep": ("1", "abc"),
     "score.csv.decimal": ("1", "';'"),
+    **{
+        f"actions.causes.{theme}": ("1", "bad_weather")
+        for theme in (
+            *("rhythm", "frequency", "spending", "returns", "price"),
+            *("interest", "habits", "lifecycle", "none"),
+        )
+    },
+    **{
+        f"actions.table.{row}.{theme}": ("1", "free_lunch")
+        for row, themes in {
+            "new": ("returns", "default"),
+            "regular": ("rhythm", "returns", "price", "interest", "default"),
+            "dormant": ("returns", "price", "default"),
+            "vip": ("returns", "interest", "default"),
+            "vip_dormant": ("returns", "default"),
+        }.items()
+        for theme in themes
+    },
+    "actions.vip_dormant_min_days": ("abc", "-1"),
+    "actions.discount_actions": ("abc", "[free_lunch]"),
     "report.period": ("1", "week"),
     "report.scores_dir": ("[a]", "''"),
     "train.register": ("abc", "1"),

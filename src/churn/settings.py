@@ -41,8 +41,11 @@ from churn.errors import ConfigError
 from churn.features.query import REQUIRED_WINDOWS
 from churn.features.registry import FAMILIES
 from churn.reporting.retention import PERIODS
-from churn.scoring.reasons import LOCALES
+from churn.scoring.actions import known_actions, known_causes
+from churn.text.messages import available_locales
 
+# The languages with message catalogs (src/churn/text/catalogs/<language>/).
+LOCALES = available_locales()
 # The tier every probability below all of score.tiers' bounds gets (selection.risk_tier).
 LOW_TIER = "low"
 # reason_1 .. reason_5 columns at most in the at-risk CSV.
@@ -342,6 +345,36 @@ def _names(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError("must be a list of names")
     return value
+
+
+def _catalog_key(kind: str, known: Callable[[], tuple[str, ...]]) -> Callable[[Any], str]:
+    """A key of the lists catalog: ``kind`` is ``cause`` or ``action``."""
+
+    def check(value: Any) -> str:
+        keys = known()
+        if not isinstance(value, str) or value not in keys:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ValueError(
+                f"must be {article} {kind} of the lists catalog ({kind}.<key> in "
+                f"src/churn/text/catalogs/en/lists.po): {', '.join(keys)}"
+            )
+        return value
+
+    return check
+
+
+_cause = _catalog_key("cause", known_causes)
+_action = _catalog_key("action", known_actions)
+
+
+def _action_or_none(value: Any) -> str | None:
+    return None if value is None else _action(value)
+
+
+def _actions(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of actions from {', '.join(known_actions())}")
+    return [_action(v) for v in value]
 
 
 def _calibration(value: Any) -> str:
@@ -744,6 +777,59 @@ class ScoreSettings(Group):
         return problems
 
 
+CauseKey = Annotated[str, checked(_cause)]
+ActionKey = Annotated[str, checked(_action)]
+OptionalActionKey = Annotated[str | None, checked(_action_or_none)]
+
+
+class ThemeCauses(Group):
+    """``actions.causes``: the likely cause behind each theme."""
+
+    rhythm: CauseKey
+    frequency: CauseKey
+    spending: CauseKey
+    returns: CauseKey
+    price: CauseKey
+    interest: CauseKey
+    habits: CauseKey
+    lifecycle: CauseKey
+    none: CauseKey
+
+
+class SegmentActions(Group):
+    """``actions.table.<segment>``: the action per theme; ``default`` for the rest."""
+
+    default: ActionKey
+    rhythm: OptionalActionKey = None
+    frequency: OptionalActionKey = None
+    spending: OptionalActionKey = None
+    returns: OptionalActionKey = None
+    price: OptionalActionKey = None
+    interest: OptionalActionKey = None
+    habits: OptionalActionKey = None
+    lifecycle: OptionalActionKey = None
+    none: OptionalActionKey = None
+
+
+class ActionTableRows(Group):
+    """``actions.table``: one row per segment, and VIPs gone quiet."""
+
+    new: SegmentActions
+    regular: SegmentActions
+    dormant: SegmentActions
+    vip: SegmentActions
+    vip_dormant: SegmentActions
+
+
+class ActionsSettings(Group):
+    """``actions``: cause and next best action per theme and segment."""
+
+    causes: ThemeCauses
+    table: ActionTableRows
+    vip_dormant_min_days: Whole0
+    discount_actions: Annotated[list[str], checked(_actions)]
+
+
 class ReportSettings(Group):
     """``report``: the retention report."""
 
@@ -822,6 +908,7 @@ class ScoreStage(Group):
     engine: Engine
     tracking: TrackingSettings
     score: ScoreSettings
+    actions: ActionsSettings
     model: RegisteredModelChoice
     as_of: Cutoff
     locale: Annotated[str, choice(*LOCALES)]

@@ -1,8 +1,9 @@
-"""The feature registry: every feature's name, family, unit, meaning, reason sentence and SQL.
+"""The feature registry: every feature's name, family, theme, unit, meaning and SQL.
 
 This is the one place a feature is defined. :mod:`churn.features.query` assembles the SQL, the
-docs (``docs/features.md``, ``python -m churn.features.registry``) and, later, the
-plain-language reasons come from here.
+docs (``docs/features.md``, ``python -m churn.features.registry``) and the themes of the
+plain-language reasons (:mod:`churn.scoring.themes`) come from here. The words of the reasons
+are not here: they are in the message catalogs (:mod:`churn.text`).
 
 How a definition reads
 ----------------------
@@ -26,11 +27,15 @@ Each feature is one SQL expression evaluated at a *level*:
     every customer seen so far (``sql`` is empty).
 
 Expressions use portable SQL (``CASE``, ``SUM``, ``COUNT``, ``AVG``, ``STDDEV_SAMP``,
-``LN``, ``NULLIF``, ``ROUND``) so that one definition serves every engine. Reason templates use
-``{value}`` (the customer's value, formatted in the feature's unit) and may name other
-features in braces, such as ``{mean_gap_days}``; a part in square brackets is left out when
-a feature it names is missing for the customer. :data:`MISSING_REASONS` gives the sentence
-for a customer whose own value is missing (for example no gap with a single order).
+``LN``, ``NULLIF``, ``ROUND``) so that one definition serves every engine.
+
+Themes
+------
+Each feature belongs to one of :data:`THEMES`, the behaviour a marketer can act on:
+``rhythm`` (recency against the usual gap, and the BG/NBD features, model outputs
+attributed to the purchase rhythm behind them), ``frequency``, ``spending``, ``returns``,
+``price`` (discounts), ``interest`` (category diversity), ``habits`` (channels, days and
+hours) and ``lifecycle`` (tenure, account age).
 """
 
 from __future__ import annotations
@@ -57,6 +62,17 @@ FAMILIES = (
 LEVELS = ("lines", "orders", "categories", "channels", "final", "btyd")
 # Not in FAMILIES: switched by features.btyd.enabled, and it needs the label horizon.
 BTYD_FAMILY = "btyd"
+# What a customer's reasons are about: each feature's theme (see the module docstring).
+THEMES = (
+    "rhythm",
+    "frequency",
+    "spending",
+    "returns",
+    "price",
+    "interest",
+    "habits",
+    "lifecycle",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +94,9 @@ class Feature:
         ``items``, ``returns``, ``nats`` or ``flag`` (1 = yes, 0 = no).
     description : str
         What it measures, for the docs.
-    reason_en, reason_it : str
-        Sentence templates for a customer's churn reason (English, Italian).
+    theme : str
+        One of :data:`THEMES`: the customer behaviour the feature measures. A customer's
+        reasons are their themes (:mod:`churn.scoring.themes`), never single features.
     requires : tuple of str
         Optional canonical columns (or ``customers``) the feature needs.
     """
@@ -90,41 +107,8 @@ class Feature:
     sql: str
     unit: str
     description: str
-    reason_en: str
-    reason_it: str
+    theme: str
     requires: tuple[str, ...] = ()
-
-
-# Reason sentences (en, it) for a customer whose value of the feature is missing: what a
-# missing value means for that feature. Features not listed get a generic sentence.
-MISSING_REASONS: dict[str, tuple[str, str]] = {
-    **{
-        name: ("only one order so far", "un solo ordine finora")
-        for name in (
-            "mean_gap_days",
-            "std_gap_days",
-            "last_gap_days",
-            "max_gap_days",
-            "overdue_ratio",
-        )
-    },
-    "days_since_last_return": ("has never returned an item", "non ha mai reso un articolo"),
-    "days_since_last_discount": (
-        "has never bought with a discount",
-        "non ha mai acquistato con uno sconto",
-    ),
-    "spend_ratio_90d": (
-        "spent nothing in the 90 days before the last 90",
-        "non ha speso nulla nei 90 giorni precedenti agli ultimi 90",
-    ),
-    "last_basket_vs_mean": ("no usual basket to compare with", "nessuno scontrino abituale"),
-    "basket_value_std_365d": ("only one order this year", "un solo ordine quest'anno"),
-    "order_hour_std_365d": ("only one order this year", "un solo ordine quest'anno"),
-    "categories_distinct_365d": ("no category recorded", "nessuna categoria registrata"),
-    "category_entropy_365d": ("no category recorded", "nessuna categoria registrata"),
-    "top_category_share_365d": ("no category recorded", "nessuna categoria registrata"),
-    "account_age_days": ("no sign-up date on record", "nessuna data di iscrizione"),
-}
 
 
 def _window_features(w: int) -> list[Feature]:
@@ -136,8 +120,7 @@ def _window_features(w: int) -> list[Feature]:
             f"SUM(CASE WHEN age_days < {w} THEN 1 ELSE 0 END)",
             "orders",
             f"Orders in the last {w} days (including the cutoff day).",
-            f"only {{value}} in the last {w} days",
-            f"solo {{value}} negli ultimi {w} giorni",
+            theme="frequency",
         ),
         Feature(
             f"spend_{w}d",
@@ -146,8 +129,7 @@ def _window_features(w: int) -> list[Feature]:
             f"COALESCE(SUM(CASE WHEN age_days < {w} THEN amount END), 0)",
             "money",
             f"Net revenue in the last {w} days: purchases minus returns, by the row's date.",
-            f"spent {{value}} in the last {w} days",
-            f"ha speso {{value}} negli ultimi {w} giorni",
+            theme="spending",
         ),
     ]
 
@@ -161,8 +143,7 @@ _FIXED: tuple[Feature, ...] = (
         "MIN(age_days)",
         "days",
         "Calendar days from the last order's date to the cutoff (0 = ordered that day).",
-        "no order for {value}[, {overdue_ratio} times their usual gap ({mean_gap_days})]",
-        "nessun ordine da {value}[, {overdue_ratio} volte l'intervallo abituale ({mean_gap_days})]",
+        theme="rhythm",
     ),
     # frequency and monetary, lifetime
     Feature(
@@ -172,8 +153,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(*)",
         "orders",
         "Orders since the first one.",
-        "{value} in total",
-        "{value} in totale",
+        theme="frequency",
     ),
     Feature(
         "spend_total",
@@ -182,8 +162,7 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(amount)",
         "money",
         "Net revenue since the first order.",
-        "spent {value} in total",
-        "ha speso {value} in totale",
+        theme="spending",
     ),
     Feature(
         "active_months_365d",
@@ -192,8 +171,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(DISTINCT CASE WHEN age_days < 365 THEN CAST(FLOOR(age_days / 30.0) AS INTEGER) END)",
         "count",
         "Distinct 30-day periods of the last 365 days with at least one order.",
-        "ordered in only {value} of the last 12 months",
-        "ha ordinato solo in {value} degli ultimi 12 mesi",
+        theme="frequency",
     ),
     # tenure
     Feature(
@@ -203,8 +181,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(age_days)",
         "days",
         "Calendar days from the first order's date to the cutoff.",
-        "customer for {value}",
-        "cliente da {value}",
+        theme="lifecycle",
     ),
     # inter-purchase gaps
     Feature(
@@ -214,8 +191,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(gap_days)",
         "days",
         "Mean days between consecutive order dates (missing with one order).",
-        "usually orders every {value}",
-        "di solito ordina ogni {value}",
+        theme="rhythm",
     ),
     Feature(
         "std_gap_days",
@@ -224,8 +200,7 @@ _FIXED: tuple[Feature, ...] = (
         "STDDEV_SAMP(gap_days)",
         "days",
         "Standard deviation of the days between consecutive orders.",
-        "irregular ordering (gaps vary by {value})",
-        "ordini irregolari (intervalli variabili di {value})",
+        theme="rhythm",
     ),
     Feature(
         "last_gap_days",
@@ -234,8 +209,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(CASE WHEN is_last = 1 THEN gap_days END)",
         "days",
         "Days between the last two orders.",
-        "the last two orders were {value} apart",
-        "gli ultimi due ordini a distanza di {value}",
+        theme="rhythm",
     ),
     Feature(
         "max_gap_days",
@@ -244,8 +218,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(gap_days)",
         "days",
         "Longest gap between consecutive orders.",
-        "once went {value} without ordering",
-        "una volta è rimasto {value} senza ordinare",
+        theme="rhythm",
     ),
     Feature(
         "overdue_ratio",
@@ -254,9 +227,7 @@ _FIXED: tuple[Feature, ...] = (
         "days_since_last_order / NULLIF(mean_gap_days, 0)",
         "ratio",
         "Days since the last order divided by the usual gap: how many gaps late.",
-        "no order for {days_since_last_order}, {value} times their usual gap ({mean_gap_days})",
-        "nessun ordine da {days_since_last_order}, {value} volte l'intervallo abituale "
-        "({mean_gap_days})",
+        theme="rhythm",
     ),
     # trends: last 90 days against the 90 before
     Feature(
@@ -266,8 +237,7 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN 1 ELSE 0 END)",
         "orders",
         "Orders in the 90 days before the last 90.",
-        "{value} in the previous 90 days",
-        "{value} nei 90 giorni precedenti",
+        theme="frequency",
     ),
     Feature(
         "orders_change_90d",
@@ -276,8 +246,7 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN age_days < 90 THEN 1 WHEN age_days < 180 THEN -1 ELSE 0 END)",
         "orders",
         "Orders in the last 90 days minus orders in the 90 before.",
-        "orders changed by {value} against the previous 90 days[ ({orders_prev_90d})]",
-        "ordini cambiati di {value} rispetto ai 90 giorni precedenti[ ({orders_prev_90d})]",
+        theme="frequency",
     ),
     Feature(
         "spend_prev_90d",
@@ -286,8 +255,7 @@ _FIXED: tuple[Feature, ...] = (
         "COALESCE(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 0)",
         "money",
         "Net revenue in the 90 days before the last 90.",
-        "spent {value} in the previous 90 days",
-        "ha speso {value} nei 90 giorni precedenti",
+        theme="spending",
     ),
     Feature(
         "spend_change_90d",
@@ -297,8 +265,7 @@ _FIXED: tuple[Feature, ...] = (
         "WHEN age_days < 180 THEN -amount END), 0)",
         "money",
         "Net revenue in the last 90 days minus the 90 before.",
-        "spending changed by {value} against the previous 90 days[ ({spend_prev_90d})]",
-        "spesa cambiata di {value} rispetto ai 90 giorni precedenti[ ({spend_prev_90d})]",
+        theme="spending",
     ),
     Feature(
         "spend_ratio_90d",
@@ -311,8 +278,7 @@ _FIXED: tuple[Feature, ...] = (
         "NULLIF(ROUND(SUM(CASE WHEN age_days >= 90 AND age_days < 180 THEN amount END), 6), 0)",
         "ratio",
         "Net revenue in the last 90 days divided by the 90 before.",
-        "spent {value} times what they spent in the previous 90 days",
-        "ha speso {value} volte quanto nei 90 giorni precedenti",
+        theme="spending",
     ),
     # basket
     Feature(
@@ -322,8 +288,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN order_value END)",
         "money",
         "Mean purchased value per order in the last 365 days.",
-        "average basket of {value}",
-        "scontrino medio di {value}",
+        theme="spending",
     ),
     Feature(
         "basket_value_std_365d",
@@ -332,8 +297,7 @@ _FIXED: tuple[Feature, ...] = (
         "STDDEV_SAMP(CASE WHEN age_days < 365 THEN order_value END)",
         "money",
         "Standard deviation of order value in the last 365 days.",
-        "basket value varies by {value}",
-        "valore dello scontrino variabile di {value}",
+        theme="spending",
     ),
     Feature(
         "basket_value_max_365d",
@@ -342,8 +306,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(CASE WHEN age_days < 365 THEN order_value END)",
         "money",
         "Largest order value in the last 365 days.",
-        "largest basket {value}",
-        "scontrino più alto {value}",
+        theme="spending",
     ),
     Feature(
         "last_basket_value",
@@ -352,8 +315,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(CASE WHEN is_last = 1 THEN order_value END)",
         "money",
         "Purchased value of the last order.",
-        "last basket was {value}",
-        "l'ultimo scontrino era di {value}",
+        theme="spending",
     ),
     Feature(
         "last_basket_vs_mean",
@@ -362,8 +324,7 @@ _FIXED: tuple[Feature, ...] = (
         "last_basket_value / NULLIF(basket_value_mean_365d, 0)",
         "ratio",
         "Last order's value divided by the mean order value (365 days).",
-        "last basket was {value} times their usual one",
-        "l'ultimo scontrino era {value} volte quello abituale",
+        theme="spending",
     ),
     Feature(
         "basket_lines_mean_365d",
@@ -372,8 +333,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN order_lines END)",
         "count",
         "Mean number of lines per order in the last 365 days.",
-        "{value} lines per order on average",
-        "in media {value} righe per ordine",
+        theme="spending",
     ),
     Feature(
         "basket_items_mean_365d",
@@ -382,8 +342,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN order_items END)",
         "items",
         "Mean quantity of items per order in the last 365 days.",
-        "{value} items per order on average",
-        "in media {value} articoli per ordine",
+        theme="spending",
         requires=("quantity",),
     ),
     # returns
@@ -394,8 +353,7 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN amount < 0 AND age_days < 365 THEN 1 ELSE 0 END)",
         "returns",
         "Return rows (negative amount) in the last 365 days.",
-        "{value} in the last year",
-        "{value} nell'ultimo anno",
+        theme="returns",
     ),
     Feature(
         "returns_share_365d",
@@ -405,8 +363,7 @@ _FIXED: tuple[Feature, ...] = (
         "NULLIF(SUM(CASE WHEN amount > 0 AND age_days < 365 THEN amount END), 0)",
         "share",
         "Returned amount divided by purchased amount, last 365 days.",
-        "returned {value} of what they bought",
-        "ha reso il {value} di quanto acquistato",
+        theme="returns",
     ),
     Feature(
         "returns_90d",
@@ -415,8 +372,7 @@ _FIXED: tuple[Feature, ...] = (
         "SUM(CASE WHEN amount < 0 AND age_days < 90 THEN 1 ELSE 0 END)",
         "returns",
         "Return rows in the last 90 days.",
-        "{value} in the last 90 days",
-        "{value} negli ultimi 90 giorni",
+        theme="returns",
     ),
     Feature(
         "days_since_last_return",
@@ -425,8 +381,7 @@ _FIXED: tuple[Feature, ...] = (
         "MIN(CASE WHEN amount < 0 THEN age_days END)",
         "days",
         "Calendar days since the last return (missing if none).",
-        "returned an item {value} ago",
-        "ha reso un articolo {value} fa",
+        theme="returns",
     ),
     # discounts
     Feature(
@@ -436,8 +391,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN order_discounted END)",
         "share",
         "Share of orders with a discount, last 365 days.",
-        "{value} of their orders were discounted",
-        "il {value} dei suoi ordini era scontato",
+        theme="price",
         requires=("discount",),
     ),
     Feature(
@@ -448,8 +402,7 @@ _FIXED: tuple[Feature, ...] = (
         " / NULLIF(SUM(CASE WHEN amount > 0 AND age_days < 365 THEN amount END), 0)",
         "share",
         "Share of purchased amount bought with a discount, last 365 days.",
-        "{value} of their spending was on discounted items",
-        "il {value} della spesa era su articoli scontati",
+        theme="price",
         requires=("discount",),
     ),
     Feature(
@@ -459,8 +412,7 @@ _FIXED: tuple[Feature, ...] = (
         "COALESCE(SUM(CASE WHEN discount > 0 AND age_days < 365 THEN discount END), 0)",
         "money",
         "Total discount received in the last 365 days.",
-        "received {value} in discounts",
-        "ha ricevuto {value} di sconti",
+        theme="price",
         requires=("discount",),
     ),
     Feature(
@@ -470,8 +422,7 @@ _FIXED: tuple[Feature, ...] = (
         "MIN(CASE WHEN order_discounted = 1 THEN age_days END)",
         "days",
         "Days since the last discounted order (missing if none).",
-        "last discount {value} ago",
-        "ultimo sconto {value} fa",
+        theme="price",
         requires=("discount",),
     ),
     Feature(
@@ -481,8 +432,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(CASE WHEN is_last = 1 THEN order_discounted END)",
         "flag",
         "1 if the last order had a discount, else 0.",
-        "last order with a discount: {value}",
-        "ultimo ordine con sconto: {value}",
+        theme="price",
         requires=("discount",),
     ),
     # diversity
@@ -493,8 +443,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(*)",
         "count",
         "Distinct categories bought in the last 365 days.",
-        "buys from only {value} categories",
-        "acquista solo da {value} categorie",
+        theme="interest",
         requires=("category",),
     ),
     Feature(
@@ -504,8 +453,7 @@ _FIXED: tuple[Feature, ...] = (
         "-SUM(share * LN(share))",
         "nats",
         "Entropy of the customer's lines across categories, last 365 days (0 = one category).",
-        "narrow range of categories (entropy {value})",
-        "gamma ristretta di categorie (entropia {value})",
+        theme="interest",
         requires=("category",),
     ),
     Feature(
@@ -515,8 +463,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(share)",
         "share",
         "Share of the customer's lines in their top category, last 365 days.",
-        "{value} of purchases in a single category",
-        "il {value} degli acquisti in una sola categoria",
+        theme="interest",
         requires=("category",),
     ),
     Feature(
@@ -526,8 +473,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(DISTINCT CASE WHEN age_days < 365 AND amount > 0 THEN product_id END)",
         "count",
         "Distinct products bought in the last 365 days.",
-        "buys only {value} different products",
-        "acquista solo {value} prodotti diversi",
+        theme="interest",
         requires=("product_id",),
     ),
     # channels
@@ -538,8 +484,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(*)",
         "count",
         "Distinct channels ordered through in the last 365 days.",
-        "uses {value} channel(s)",
-        "usa {value} canali",
+        theme="habits",
         requires=("channel",),
     ),
     Feature(
@@ -549,8 +494,7 @@ _FIXED: tuple[Feature, ...] = (
         "MAX(share)",
         "share",
         "Share of orders in the customer's main channel, last 365 days.",
-        "{value} of orders through one channel",
-        "il {value} degli ordini da un solo canale",
+        theme="habits",
         requires=("channel",),
     ),
     # day-of-week and hour habits
@@ -562,8 +506,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN (CASE WHEN weekday IN (0, 6) THEN 1 ELSE 0 END) END)",
         "share",
         "Share of orders placed on Saturday or Sunday, last 365 days.",
-        "{value} of orders at weekends",
-        "il {value} degli ordini nel fine settimana",
+        theme="habits",
     ),
     Feature(
         "order_hour_mean_365d",
@@ -572,8 +515,7 @@ _FIXED: tuple[Feature, ...] = (
         "AVG(CASE WHEN age_days < 365 THEN hour END)",
         "hour",
         "Mean hour of day of the orders, last 365 days.",
-        "usually orders around {value}",
-        "di solito ordina verso le {value}",
+        theme="habits",
     ),
     Feature(
         "order_hour_std_365d",
@@ -582,8 +524,7 @@ _FIXED: tuple[Feature, ...] = (
         "STDDEV_SAMP(CASE WHEN age_days < 365 THEN hour END)",
         "hour",
         "Standard deviation of the order hour, last 365 days.",
-        "order times vary by {value}",
-        "orari degli ordini variabili di {value}",
+        theme="habits",
     ),
     Feature(
         "weekdays_distinct_365d",
@@ -592,8 +533,7 @@ _FIXED: tuple[Feature, ...] = (
         "COUNT(DISTINCT CASE WHEN age_days < 365 THEN weekday END)",
         "count",
         "Distinct days of the week with orders, last 365 days.",
-        "orders on {value} different weekdays",
-        "ordina in {value} giorni diversi della settimana",
+        theme="habits",
     ),
     # customer attributes (customers table)
     Feature(
@@ -603,8 +543,7 @@ _FIXED: tuple[Feature, ...] = (
         "account_age_days",
         "days",
         "Days from sign-up to the cutoff (customers table; missing if unknown or later).",
-        "account opened {value} ago",
-        "account aperto {value} fa",
+        theme="lifecycle",
         requires=("customers",),
     ),
 )
@@ -619,10 +558,7 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "share",
         "BG/NBD probability of no order within the label horizon (model fitted at each "
         "cutoff on every customer's history up to it).",
-        "{value} chance of no order in the coming period, judging by their purchase "
-        "rhythm[ (last order {days_since_last_order} ago)]",
-        "{value} di probabilità di nessun ordine nel prossimo periodo, dato il suo ritmo "
-        "d'acquisto[ (ultimo ordine {days_since_last_order} fa)]",
+        theme="rhythm",
     ),
     Feature(
         "bgnbd_expected_orders",
@@ -631,8 +567,7 @@ BTYD_FEATURES: tuple[Feature, ...] = (
         "",
         "orders",
         "BG/NBD expected number of order days within the label horizon.",
-        "{value} expected in the coming period[ (last order {days_since_last_order} ago)]",
-        "{value} attesi nel prossimo periodo[ (ultimo ordine {days_since_last_order} fa)]",
+        theme="rhythm",
     ),
 )
 
@@ -681,10 +616,15 @@ def markdown(windows: Sequence[int] = DEFAULT_WINDOWS) -> str:
     ]
     for family in (*FAMILIES, BTYD_FAMILY):
         features = [f for f in registry(windows) if f.family == family]
-        lines += [f"## {family}", "", "| feature | unit | meaning | needs |", "|---|---|---|---|"]
+        lines += [
+            f"## {family}",
+            "",
+            "| feature | theme | unit | meaning | needs |",
+            "|---|---|---|---|---|",
+        ]
         for f in features:
             needs = ", ".join(f"`{r}`" for r in f.requires)
-            lines.append(f"| `{f.name}` | {f.unit} | {f.description} | {needs} |")
+            lines.append(f"| `{f.name}` | {f.theme} | {f.unit} | {f.description} | {needs} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -1,74 +1,313 @@
-"""Plain-language churn reasons, segment names and campaign actions, in English or Italian.
+"""What a reason says: one sentence per theme, written from the customer's own facts.
 
-A reason is a feature that pushes a customer towards churn (a positive exact TreeSHAP
-contribution to the booster's log-odds), rendered from the feature registry's sentence
-template with the customer's own values in human units: ``"No order for 84 days, 4 times
-their usual gap (21 days)"``, ``"Nessun ordine da 84 giorni, 4 volte l'intervallo abituale
-(21 giorni)"``.
+A theme (:data:`churn.features.registry.THEMES`) is *citable* for a customer when their
+facts give something true to say about it: ``returns`` only if they returned something,
+``price`` only if they bought with a discount in the last year, ``lifecycle`` only in their
+first year, ``interest`` only with category data, and no theme whose facts are all missing.
+:func:`reason_variant` picks the sentence by the facts (``None``: not citable) and
+:class:`ReasonWriter` writes it from the lists catalog (``reason.<theme>.<variant>``). No
+sentence quotes a model output (a probability, an expected number of orders), a ratio of
+zero, or a negative amount as spent.
 
-Numbers and money are formatted by fixed per-language conventions rather than the C
-library's ``locale`` module: ``setlocale`` changes the whole process, and which locales
-exist depends on the machine, so the same scoring run could write different files on two
-machines.
+The number formatting helpers at the end (:func:`format_number`, :func:`format_money`,
+:data:`LOCALES`, :func:`check_locale`) are the pages' until they move to
+:mod:`churn.text.formatting`; reasons use Babel through :class:`~churn.text.Formatter`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from churn.errors import ConfigError
-from churn.features.registry import MISSING_REASONS, Feature, registry
+from churn.text.formatting import Formatter
+from churn.text.messages import Messages, messages
+
+# No order for this many usual gaps or more is "overdue" (the sentence gives the ratio).
+OVERDUE_RATIO = 1.5
+# A customer whose usual gap is this long or longer and who is not yet due "orders rarely".
+RARE_GAP_DAYS = 90
+# A last basket below this share of the usual one is worth saying.
+SMALL_BASKET = 0.8
+# A customer is in their first year below this tenure: lifecycle is citable, and their
+# frequency is told since their first order rather than over "the last 12 months".
+FIRST_YEAR_DAYS = 365
+
+# The facts the sentences read, all feature columns (any may be absent).
+FACT_COLUMNS = (
+    "days_since_last_order",
+    "orders_total",
+    "mean_gap_days",
+    "tenure_days",
+    "orders_90d",
+    "orders_prev_90d",
+    "orders_365d",
+    "active_months_365d",
+    "spend_90d",
+    "spend_prev_90d",
+    "spend_365d",
+    "last_basket_value",
+    "basket_value_mean_365d",
+    "returns_count_365d",
+    "days_since_last_return",
+    "discount_order_share_365d",
+    "days_since_last_discount",
+    "last_order_discounted",
+    "categories_distinct_365d",
+    "top_category_share_365d",
+    "channels_distinct_365d",
+    "top_channel_share_365d",
+    "order_hour_mean_365d",
+    "weekend_order_share_365d",
+)
+
+Facts = Mapping[str, float | None]
+# A value for a placeholder, with how to write it: days, orders, returns (counted units),
+# money, share (a percentage), ratio (a short number), count (a whole number), hour.
+Value = tuple[str, float]
+Variant = tuple[str, dict[str, Value]]
+
+
+def fact(facts: Facts, name: str) -> float | None:
+    """The customer's value of ``name``; ``None`` when missing or absent."""
+    value = facts.get(name)
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _one_order(f: Facts) -> Variant | None:
+    """The same sentence whichever theme tells it, so that it is said once."""
+    days = fact(f, "days_since_last_order")
+    if days is None:
+        return None
+    return "reason.one_order", {"days": ("days", days)}
+
+
+def _rhythm(f: Facts) -> Variant | None:
+    days = fact(f, "days_since_last_order")
+    if days is None:
+        return None
+    orders, gap = fact(f, "orders_total"), fact(f, "mean_gap_days")
+    if orders is not None and orders <= 1:
+        return _one_order(f)
+    if gap is None and orders is not None:  # several orders, all on one day
+        return "reason.rhythm.one_day", {"n": ("count", orders), "days": ("days", days)}
+    if gap is None or gap <= 0:
+        return "reason.rhythm.since", {"days": ("days", days)}
+    values = {"days": ("days", days), "gap": ("days", gap)}
+    ratio = days / gap
+    if ratio >= OVERDUE_RATIO:
+        return "reason.rhythm.overdue", {**values, "ratio": ("ratio", ratio)}
+    if ratio < 1 and gap >= RARE_GAP_DAYS:  # not yet due: the risk is how rarely they buy
+        return "reason.rhythm.rare", values
+    return "reason.rhythm.usual", values
+
+
+def _first_year(f: Facts) -> bool:
+    tenure = fact(f, "tenure_days")
+    return tenure is not None and tenure < FIRST_YEAR_DAYS
+
+
+def _frequency(f: Facts) -> Variant | None:
+    orders = fact(f, "orders_total")
+    if orders is not None and orders <= 1:
+        return _one_order(f)
+    if _first_year(f) and orders is not None:
+        tenure = fact(f, "tenure_days") or 0.0
+        return "reason.frequency.new", {"orders": ("orders", orders), "days": ("days", tenure)}
+    now, before = fact(f, "orders_90d"), fact(f, "orders_prev_90d")
+    # With no order in the last 90 days, "0 orders against 2" only restates the recency
+    # that rhythm tells: say how many months of the year they ordered in instead.
+    if now is not None and before is not None and 0 < now < before:
+        return "reason.frequency.fell", {"now": ("orders", now), "before": ("count", before)}
+    if _first_year(f):
+        return None  # never "of the last 12 months" before a year of history
+    months = fact(f, "active_months_365d")
+    if months is not None:
+        # 30-day periods: 365 days hold 13 of them; never "13 of the last 12 months".
+        return "reason.frequency.months", {"n": ("count", min(months, 12))}
+    year = fact(f, "orders_365d")
+    if year is not None:
+        return "reason.frequency.year", {"orders": ("orders", year)}
+    return None
+
+
+def _cents(value: float | None) -> float | None:
+    """Money rounded to cents: a sum of purchases and refunds that cancel out leaves a
+    residue such as 1e-14, which is nothing, not a refund."""
+    return None if value is None else round(value, 2)
+
+
+def _spending(f: Facts) -> Variant | None:
+    now, before = _cents(fact(f, "spend_90d")), _cents(fact(f, "spend_prev_90d"))
+    year = _cents(fact(f, "spend_365d"))
+    if now is not None and now < 0:
+        return "reason.spending.refunds", {"amount": ("money", -now)}
+    if year is not None and year < 0:
+        return "reason.spending.refunds_year", {"amount": ("money", -year)}
+    ordered = fact(f, "orders_90d")
+    if now is not None and before is not None and before > 0 and now < before:
+        if now > 0:
+            return "reason.spending.fell", {"now": ("money", now), "before": ("money", before)}
+        # Nothing spent without an order in 90 days only restates the recency rhythm tells;
+        # with orders, their refunds cancelled them out.
+        if ordered is not None and ordered > 0:
+            return "reason.spending.cancelled", {"before": ("money", before)}
+    last, usual = fact(f, "last_basket_value"), fact(f, "basket_value_mean_365d")
+    if last is not None and usual is not None and usual > 0 and 0 < last < SMALL_BASKET * usual:
+        return "reason.spending.basket", {"last": ("money", last), "usual": ("money", usual)}
+    if year is not None:
+        if year == 0:
+            return "reason.spending.nothing_year", {}
+        return "reason.spending.year", {"amount": ("money", year)}
+    return None
+
+
+def _returns(f: Facts) -> Variant | None:
+    count, days = fact(f, "returns_count_365d"), fact(f, "days_since_last_return")
+    if count is not None and count >= 2:
+        if days is not None:
+            return "reason.returns.several", {"returns": ("returns", count), "days": ("days", days)}
+        return "reason.returns.count", {"returns": ("returns", count)}
+    if days is not None:
+        return "reason.returns.recent", {"days": ("days", days)}
+    if count is not None and count > 0:
+        return "reason.returns.count", {"returns": ("returns", count)}
+    return None
+
+
+def _price(f: Facts) -> Variant | None:
+    # Price sensitivity is told only of a customer who bought with a discount in the last
+    # year: the same fact that lets their action carry a discount (a discount two years
+    # ago says little, and the list would advise a discount it then withholds).
+    share, days = fact(f, "discount_order_share_365d"), fact(f, "days_since_last_discount")
+    last = fact(f, "last_order_discounted")
+    if share is None or share <= 0:
+        return None
+    if last is not None and last < 0.5 and days is not None:
+        return "reason.price.stopped", {"share": ("share", share), "days": ("days", days)}
+    return "reason.price.share", {"share": ("share", share)}
+
+
+def _interest(f: Facts) -> Variant | None:
+    categories = fact(f, "categories_distinct_365d")
+    if categories is None or categories <= 0:
+        return None
+    if categories == 1:
+        return "reason.interest.one", {}
+    share = fact(f, "top_category_share_365d")
+    if share is None:
+        return None
+    return "reason.interest.narrow", {"n": ("count", categories), "share": ("share", share)}
+
+
+def _habits(f: Facts) -> Variant | None:
+    channels = fact(f, "channels_distinct_365d")
+    if channels is not None and channels == 1:
+        return "reason.habits.one_channel", {}
+    channel_share = fact(f, "top_channel_share_365d")
+    if channels is not None and channels > 1 and channel_share is not None:
+        return "reason.habits.channel", {"share": ("share", channel_share)}
+    hour, weekend = fact(f, "order_hour_mean_365d"), fact(f, "weekend_order_share_365d")
+    if hour is not None and weekend is not None:
+        return "reason.habits.time", {"hour": ("hour", hour), "share": ("share", weekend)}
+    if hour is not None:
+        return "reason.habits.hour", {"hour": ("hour", hour)}
+    return None
+
+
+def _lifecycle(f: Facts) -> Variant | None:
+    if not _first_year(f):
+        return None  # never "customer for 1,068 days": nothing to act on
+    orders = fact(f, "orders_total")
+    if orders is not None and orders <= 1:
+        return _one_order(f)
+    return "reason.lifecycle.new", {"days": ("days", fact(f, "tenure_days") or 0.0)}
+
+
+_VARIANTS: dict[str, Callable[[Facts], Variant | None]] = {
+    "rhythm": _rhythm,
+    "frequency": _frequency,
+    "spending": _spending,
+    "returns": _returns,
+    "price": _price,
+    "interest": _interest,
+    "habits": _habits,
+    "lifecycle": _lifecycle,
+}
+NONE_REASON = "reason.none"
+
+
+def reason_variant(theme: str, facts: Facts) -> Variant | None:
+    """The message key and the values of ``theme``'s sentence for a customer, or ``None``
+    when the theme is not citable for them (see the module docstring)."""
+    return _VARIANTS[theme](facts)
+
+
+def citable(theme: str, facts: Facts) -> bool:
+    """Whether the customer's facts give something true to say about ``theme``."""
+    return reason_variant(theme, facts) is not None
+
+
+@dataclass
+class ReasonWriter:
+    """Writes reason sentences in one language and currency (values cached: a list has
+    many customers with the same number of days)."""
+
+    locale: str
+    currency: str = "EUR"
+
+    def __post_init__(self) -> None:
+        self.messages: Messages = messages(self.locale)
+        self.formatter = Formatter(self.locale, self.currency)
+        self._cache: dict[tuple[str, float], str] = {}
+
+    def value(self, kind: str, value: float) -> str:
+        """``value`` written as ``kind`` (see :data:`Value`)."""
+        if kind in ("days", "orders", "returns", "count"):
+            value = float(round(value))
+        elif kind == "money":
+            value = round(value, 2)
+        key = (kind, value)
+        if key not in self._cache:
+            self._cache[key] = self._write(kind, value)
+        return self._cache[key]
+
+    def _write(self, kind: str, value: float) -> str:
+        fmt = self.formatter
+        if kind in ("days", "orders", "returns"):
+            return self.messages.plural(f"unit.{kind}", value, n=fmt.integer(value))
+        if kind == "count":
+            return fmt.integer(value)
+        if kind == "money":
+            return fmt.money(value)
+        if kind == "share":
+            return fmt.percent(value)
+        if kind == "ratio":
+            return fmt.short(value)
+        if kind == "hour":
+            minutes = round(value * 60) % (24 * 60)
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+        raise ValueError(f"unknown kind of value {kind!r}")
+
+    def sentence(self, variant: Variant) -> str:
+        """The sentence of a :func:`reason_variant`, starting with a capital."""
+        key, values = variant
+        text = self.messages.text(key, **{k: self.value(*v) for k, v in values.items()})
+        return text[:1].upper() + text[1:]
+
+    def none(self) -> str:
+        """The reason of a customer whose risk no citable behaviour explains."""
+        return self.messages.text(NONE_REASON)
+
+
+# --- number formatting of the pages (to move to churn.text.formatting) ------------------
 
 LOCALES = ("en", "it")
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "JPY": "¥"}
-
-SEGMENT_NAMES = {
-    "en": {"new": "new", "regular": "regular", "dormant": "dormant", "vip": "VIP"},
-    "it": {"new": "nuovo", "regular": "abituale", "dormant": "dormiente", "vip": "VIP"},
-}
-ACTIONS = {
-    "en": {
-        "new": "welcome / onboarding",
-        "regular": "loyalty offer",
-        "dormant": "reactivation campaign",
-        "vip": "exclusive preview or event",
-    },
-    "it": {
-        "new": "benvenuto / onboarding",
-        "regular": "offerta fedeltà",
-        "dormant": "campagna di riattivazione",
-        "vip": "anteprima esclusiva o evento",
-    },
-}
-
-_WORDS = {
-    "en": {
-        "day": ("day", "days"),
-        "order": ("order", "orders"),
-        "return": ("return", "returns"),
-        "yes": "yes",
-        "no": "no",
-        "under": "less than {}",
-        "generic_missing": "no value on record for {name}",
-    },
-    "it": {
-        "day": ("giorno", "giorni"),
-        "order": ("ordine", "ordini"),
-        "return": ("reso", "resi"),
-        "yes": "sì",
-        "no": "no",
-        "under": "meno di {}",
-        "generic_missing": "nessun valore registrato per {name}",
-    },
-}
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_OPTIONAL = re.compile(r"\[([^\]]*)\]")
 
 
 def check_locale(locale: str) -> str:
@@ -87,17 +326,6 @@ def format_number(value: float, decimals: int, locale: str) -> str:
     return text
 
 
-def _short(value: float, locale: str) -> str:
-    """A number with at most one decimal, none when whole after rounding."""
-    rounded = round(value, 1)
-    return format_number(rounded, 0 if float(rounded).is_integer() else 1, locale)
-
-
-def _plural(value: float, word: str, locale: str) -> str:
-    singular, plural = _WORDS[locale][word]
-    return f"{_short(value, locale)} {singular if round(abs(value), 1) == 1 else plural}"
-
-
 def format_money(value: float, locale: str, currency: str = "EUR") -> str:
     """Money with two decimals and the currency symbol where each language puts it:
     ``€1,234.50`` / ``-€12.00`` in English, ``1.234,50 €`` in Italian."""
@@ -107,169 +335,3 @@ def format_money(value: float, locale: str, currency: str = "EUR") -> str:
     if locale == "it":
         return f"{sign}{amount} {symbol}"
     return f"{sign}{symbol}{amount}" if len(symbol) == 1 else f"{sign}{symbol} {amount}"
-
-
-def format_value(value: float, unit: str, locale: str, currency: str = "EUR") -> str | None:
-    """A feature value in its unit, for a sentence; ``None`` when the value is missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    value = float(value)
-    if unit == "days":
-        return _plural(round(value), "day", locale)
-    if unit == "orders":
-        if 0 < abs(value) < 0.05:  # would round to "0 orders"
-            return _WORDS[locale]["under"].format(_plural(0.1, "order", locale))
-        return _plural(value, "order", locale)
-    if unit == "returns":
-        return _plural(value, "return", locale)
-    if unit == "money":
-        return format_money(value, locale, currency)
-    if unit == "share":
-        # Never round a share that is not exactly 0 or 1 to "0%" or "100%".
-        pct = min(max(100 * value, 0.1 if value > 0 else 0.0), 99.9 if value < 1 else 100.0)
-        return f"{_short(pct, locale)}%"
-    if unit == "hour":
-        minutes = round(value * 60) % (24 * 60)
-        return f"{minutes // 60:02d}:{minutes % 60:02d}"
-    if unit == "flag":
-        return _WORDS[locale]["yes" if value >= 0.5 else "no"]
-    if unit == "nats":
-        return format_number(value, 2, locale)
-    return _short(value, locale)  # ratio, count, items
-
-
-def _capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def render_reason(
-    feature: Feature,
-    values: Mapping[str, float],
-    locale: str = "en",
-    currency: str = "EUR",
-    units: Mapping[str, str] | None = None,
-) -> str:
-    """The reason sentence of ``feature`` for one customer.
-
-    ``values`` holds the customer's feature values by name (the feature's own and any the
-    template names); ``units`` the units of those other features (default: the
-    registry's). Optional ``[...]`` parts whose features are missing are left out; a
-    missing value of the feature itself gives its :data:`MISSING_REASONS` sentence.
-    """
-    units = units if units is not None else _UNITS
-    own = format_value(values.get(feature.name, float("nan")), feature.unit, locale, currency)
-    if own is None:
-        en, it = MISSING_REASONS.get(feature.name, (None, None))
-        text = (en if locale == "en" else it) or _WORDS[locale]["generic_missing"].format(
-            name=feature.name
-        )
-        return _capitalise(text)
-
-    def fill(name: str) -> str | None:
-        if name == "value":
-            return own
-        return format_value(
-            values.get(name, float("nan")), units.get(name, "count"), locale, currency
-        )
-
-    def optional(match: re.Match[str]) -> str:
-        filled = {n: fill(n) for n in _PLACEHOLDER.findall(match.group(1))}
-        if any(v is None for v in filled.values()):
-            return ""
-        return _PLACEHOLDER.sub(lambda m: filled[m.group(1)], match.group(1))
-
-    template = feature.reason_en if locale == "en" else feature.reason_it
-    text = _OPTIONAL.sub(optional, template)
-    text = _PLACEHOLDER.sub(lambda m: fill(m.group(1)) or "–", text)
-    return _capitalise(text)
-
-
-_UNITS: dict[str, str] = {f.name: f.unit for f in registry()}
-_FEATURES: dict[str, Feature] = {f.name: f for f in registry()}
-
-
-class _RowValues(Mapping[str, float]):
-    """One customer's feature values by name, read from a row of the feature matrix."""
-
-    def __init__(self, row: np.ndarray, columns: dict[str, int]) -> None:
-        self._row, self._columns = row, columns
-
-    def __getitem__(self, name: str) -> float:
-        return float(self._row[self._columns[name]])
-
-    def __iter__(self):  # noqa: ANN204 - Mapping protocol
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-
-@dataclass(frozen=True)
-class ReasonCodes:
-    """Top reasons per customer: sentences, and the feature names behind them."""
-
-    sentences: pd.DataFrame
-    features: pd.DataFrame
-
-
-def top_reasons(
-    contributions: pd.DataFrame,
-    features: pd.DataFrame,
-    n_reasons: int = 3,
-    locale: str = "en",
-    currency: str = "EUR",
-) -> ReasonCodes:
-    """The features pushing each customer hardest towards churn, as sentences.
-
-    Only positive contributions count: a feature that lowers the risk is never a reason,
-    so a row may have fewer than ``n_reasons`` (the rest are empty strings).
-
-    Parameters
-    ----------
-    contributions : pandas.DataFrame
-        SHAP contributions to the log-odds, one column per feature (a ``bias`` column
-        is ignored).
-    features : pandas.DataFrame
-        The customers' feature values, same index; also the values other features'
-        templates name (``mean_gap_days`` in the recency sentence, for example).
-    n_reasons : int
-        Reasons per customer (columns ``reason_1..n``).
-    locale : str
-        ``en`` or ``it``.
-    currency : str
-        ISO code of the shop's currency, for money values.
-    """
-    check_locale(locale)
-    contrib = contributions.drop(columns=["bias"], errors="ignore")
-    names = list(contrib.columns)
-    values = contrib.to_numpy(dtype="float64")
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n_reasons]
-    numeric = features.select_dtypes("number")
-    matrix = numeric.to_numpy(dtype="float64")
-    columns = {name: i for i, name in enumerate(numeric.columns)}
-    sentences: dict[str, list[str]] = {f"reason_{k + 1}": [] for k in range(n_reasons)}
-    chosen: dict[str, list[str]] = {f"reason_{k + 1}_feature": [] for k in range(n_reasons)}
-    for row in range(len(matrix)):
-        record = _RowValues(matrix[row], columns)
-        for k in range(n_reasons):
-            j = order[row, k]
-            if values[row, j] > 0:
-                name = names[j]
-                sentences[f"reason_{k + 1}"].append(
-                    render_reason(_FEATURES[name], record, locale, currency)
-                )
-                chosen[f"reason_{k + 1}_feature"].append(name)
-            else:
-                sentences[f"reason_{k + 1}"].append("")
-                chosen[f"reason_{k + 1}_feature"].append("")
-    index = contributions.index
-    return ReasonCodes(pd.DataFrame(sentences, index=index), pd.DataFrame(chosen, index=index))
-
-
-def localise_segments(segments: Sequence[str], locale: str) -> tuple[list[str], list[str]]:
-    """Segment names and recommended actions in ``locale`` for segment keys."""
-    check_locale(locale)
-    return (
-        [SEGMENT_NAMES[locale][s] for s in segments],
-        [ACTIONS[locale][s] for s in segments],
-    )

@@ -1,5 +1,6 @@
-"""Turning probabilities into a marketer's list: risk tiers and segments (reasons and the
-localised names and actions are in :mod:`churn.scoring.reasons`)."""
+"""Turning probabilities into a marketer's list: risk tiers and segments (reasons, causes
+and actions are in :mod:`churn.scoring.themes`; the names in each language are in the
+lists catalogs of :mod:`churn.text`)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def risk_tier(p_churn: np.ndarray, thresholds: Mapping[str, float]) -> np.ndarra
     return tiers
 
 
-# The marketing segments, in the order pages show them (their names and actions in each
-# language are in churn.scoring.reasons).
+# The marketing segments, in the order pages show them (their names in each language are
+# segment.<key> in the lists catalogs; their actions per theme in conf/actions/).
 SEGMENTS = ("new", "regular", "dormant", "vip")
 
 
