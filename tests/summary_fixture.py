@@ -95,6 +95,7 @@ SUMMARY: dict[str, Any] = {
             "expected_leavers": 38.7,
             "would_stay": 4.3,
             "leavers_reached_share": 0.031,
+            "value_reached_share": 0.21,
             "chosen": False,
         },
         {
@@ -103,6 +104,7 @@ SUMMARY: dict[str, Any] = {
             "expected_leavers": 180.1,
             "would_stay": 36.9,
             "leavers_reached_share": 0.145,
+            "value_reached_share": 0.48,
             "chosen": False,
         },
         {
@@ -111,6 +113,7 @@ SUMMARY: dict[str, Any] = {
             "expected_leavers": 330.4,
             "would_stay": 103.6,
             "leavers_reached_share": 0.266,
+            "value_reached_share": 0.63,
             "chosen": True,
         },
         {
@@ -119,6 +122,7 @@ SUMMARY: dict[str, Any] = {
             "expected_leavers": 571.2,
             "would_stay": 296.8,
             "leavers_reached_share": 0.46,
+            "value_reached_share": 0.79,
             "chosen": False,
         },
         {
@@ -127,6 +131,7 @@ SUMMARY: dict[str, Any] = {
             "expected_leavers": 1002.5,
             "would_stay": 1166.5,
             "leavers_reached_share": 0.807,
+            "value_reached_share": 0.9,
             "chosen": False,
         },
     ],

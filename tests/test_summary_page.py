@@ -125,7 +125,8 @@ def test_chosen_list_size_is_highlighted_and_said_in_words():
 
     assert len(chosen) == 1
     assert "Top 10%" in chosen[0]
-    assert "The configuration chose the <b>10%</b> of customers most likely to leave" in page
+    assert "The configuration chose the <b>10%</b> of customers with the most value at risk" in page
+    assert ">63%<" in chosen[0]
 
 
 def test_grand_total_of_the_segment_table():

@@ -197,6 +197,14 @@ def expected_value_at_risk(p_churn: np.ndarray, spend_365d: np.ndarray) -> np.nd
     )
 
 
+def rank_by_value(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` in list order: most expected value at risk first, ties by
+    ``customer_id``."""
+    return scores.sort_values(
+        ["expected_value_at_risk", "customer_id"], ascending=[False, True], kind="stable"
+    )
+
+
 def select_at_risk(
     scores: pd.DataFrame,
     mode: str,
@@ -224,9 +232,7 @@ def select_at_risk(
             f"score.at_risk_tiers names unknown tiers {unknown}: the tiers are "
             f"{sorted(known_tiers)}"
         )
-    ranked = scores.sort_values(
-        ["expected_value_at_risk", "customer_id"], ascending=[False, True], kind="stable"
-    )
+    ranked = rank_by_value(scores)
     if mode == "tiers":
         return ranked[ranked["risk_tier"].isin(at_risk_tiers)]
     if mode == "share" and share is not None and 0 <= share <= 1:
@@ -236,8 +242,9 @@ def select_at_risk(
     if mode == "budget" and budget is not None and budget >= 0 and cost_per_contact > 0:
         return ranked.head(int(budget // cost_per_contact))
     raise ConfigError(
-        "score.selection must be share (with 0 <= score.share <= 1), tiers, top_k (with score.top_k >= 0) or budget (with "
-        f"score.budget >= 0 and score.cost_per_contact > 0); got {mode!r}"
+        "score.selection must be share (with 0 <= score.share <= 1), tiers, top_k (with "
+        "score.top_k >= 0) or budget (with score.budget >= 0 and score.cost_per_contact > 0); "
+        f"got {mode!r}"
     )
 
 
@@ -253,10 +260,11 @@ def empty_list_reason(
 ) -> dict[str, object]:
     """Why the at-risk list is empty: a ``code`` and the figures that explain it.
 
-    Codes: ``share_zero`` (``score.share=0``), ``top_k_zero`` (``score.top_k=0``), ``budget_too_small`` (the budget buys no
-    contact), ``no_one_in_tiers`` (no churn probability reaches the listed tiers; with
-    ``highest_probability`` and ``lowest_listed_bound``), ``all_left_out`` (the ``wanted``
-    customers chosen were all left out for consent), ``no_one_scored``.
+    Codes: ``share_zero`` (``score.share=0``), ``top_k_zero`` (``score.top_k=0``),
+    ``budget_too_small`` (the budget buys no contact), ``no_one_in_tiers`` (no churn
+    probability reaches the listed tiers; with ``highest_probability`` and
+    ``lowest_listed_bound``), ``all_left_out`` (the ``wanted`` customers chosen were all
+    left out for consent), ``no_one_scored``.
     """
     if wanted > 0:
         return {"code": "all_left_out", "customers": wanted}

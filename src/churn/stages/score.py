@@ -3,6 +3,7 @@ a manifest and a one-page summary for marketers, all or nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from churn.data.consent import quarantined_objections, suppression_reasons
 from churn.errors import ChurnError, ConfigError, DataContractError
+from churn.features.profile import customer_profile
 from churn.modeling.model import ChurnClassifier
 from churn.reporting.summary_page import write_summary
+from churn.scoring.actions import ActionTable
 from churn.scoring.drift import DriftPolicy
-from churn.scoring.reasons import check_locale, localise_segments, top_reasons
 from churn.scoring.selection import (
-    SEGMENTS,
     SegmentRules,
     SelectionPolicy,
     expected_value_at_risk,
+    list_size_tradeoff,
     neutralise_formulas,
+    rank_by_value,
 )
+from churn.scoring.themes import explain
 from churn.stages.inputs import (
     OpenedData,
     combined_manifest,
@@ -36,30 +40,54 @@ from churn.stages.inputs import (
 from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import code_version, log, resolve_as_of, step
-from churn.stages.typed_settings import drift_policy, segment_rules, selection_policy
+from churn.stages.typed_settings import (
+    action_table,
+    drift_policy,
+    segment_rules,
+    selection_policy,
+)
 from churn.text.formatting import Formatter
+from churn.text.messages import check_locale, messages
 from churn.tracking import store as tracking
 
 CSV_FILE = "at_risk_customers.csv"
+# One CSV per action, the same columns, for importing each campaign on its own.
+ACTIONS_FOLDER = "by_action"
 # The at-risk CSV holds these columns only, in this order (an allow-list: nothing else
-# about a customer leaves the pipeline through it); reason_1..reason_<n_reasons> go
-# between spend_365d and as_of.
+# about a customer leaves the pipeline through it). first_name and email come after
+# customer_id when the customers table has them; reason_1..reason_<n_reasons> go between
+# CSV_LEADING and CSV_PERSONAL. Documented column by column in docs/at_risk_list.md.
+CSV_CONTACT = ["first_name", "email"]
 CSV_LEADING = [
-    "customer_id",
     "churn_probability",
     "risk_tier",
     "segment",
+    "theme",
+    "cause",
     "recommended_action",
+    "offer",
+    "discount_advised",
     "expected_value_at_risk",
     "days_since_last_order",
     "orders_365d",
     "spend_365d",
 ]
-CSV_TRAILING = ["as_of", "model_version"]
-CSV_COLUMNS = [*CSV_LEADING, "reason_1", "reason_2", "reason_3", *CSV_TRAILING]
-# Every file the stage writes into <output_dir>/<as_of>/: the folder is ours alone.
+CSV_PERSONAL = [
+    "favourite_category",
+    "last_category",
+    "last_product",
+    "days_since_last_purchase",
+    "usual_gap_days",
+    "expected_next_order",
+    "preferred_weekday",
+    "preferred_hour",
+    "preferred_channel",
+]
+CSV_TRAILING = ["action_id", "as_of", "model_version"]
+# Every file the stage writes into <output_dir>/<locale>/<as_of>/: the folder is ours alone.
 OWN_FILES = (
     CSV_FILE,
+    ACTIONS_FOLDER,
     "scores.parquet",
     "manifest.json",
     "summary.html",
@@ -68,9 +96,20 @@ OWN_FILES = (
 )
 
 
-def csv_columns(n_reasons: int) -> list[str]:
-    """The at-risk CSV's columns with ``n_reasons`` reason columns."""
-    return [*CSV_LEADING, *(f"reason_{k + 1}" for k in range(n_reasons)), *CSV_TRAILING]
+def csv_columns(n_reasons: int, contact: bool = False) -> list[str]:
+    """The at-risk CSV's columns with ``n_reasons`` reason columns, and the customers
+    table's first name and e-mail when ``contact``."""
+    return [
+        "customer_id",
+        *(CSV_CONTACT if contact else []),
+        *CSV_LEADING,
+        *(f"reason_{k + 1}" for k in range(n_reasons)),
+        *CSV_PERSONAL,
+        *CSV_TRAILING,
+    ]
+
+
+CSV_COLUMNS = csv_columns(3)
 
 
 def csv_dialect(sep: str | None, decimal: str | None, locale: str) -> tuple[str, str]:
@@ -128,6 +167,7 @@ class ScorePlan:
     segments: SegmentRules
     drift: DriftPolicy
     selection: SelectionPolicy
+    actions: ActionTable
     n_reasons: int
     csv_sep: str
     csv_decimal: str
@@ -145,6 +185,7 @@ class ScorePlan:
             segments=segment_rules(cfg),
             drift=drift_policy(cfg),
             selection=selection_policy(cfg),
+            actions=action_table(cfg),
             n_reasons=int(cfg.score.n_reasons),
             csv_sep=csv_sep,
             csv_decimal=csv_decimal,
@@ -184,14 +225,15 @@ def _log_drift(report: list[dict[str, Any]], policy: DriftPolicy) -> None:
 
 @dataclass(frozen=True)
 class _AtRisk:
-    """The at-risk list and how it came about: ``wanted`` is the list with everyone
-    contactable, ``left_out`` counts its customers left out by reason, ``reasons`` the
-    features each listed customer's reasons cite, ``empty_reason`` why it is empty."""
+    """The at-risk list and how it came about: ``frame`` is the CSV's rows (every
+    column, keys included), ``wanted`` the list's size with everyone contactable,
+    ``left_out`` its customers left out by reason, ``sizes`` the list-size trade-off and
+    ``empty_reason`` why it is empty."""
 
     frame: pd.DataFrame
     wanted: int
     left_out: pd.Series
-    reason_features: pd.DataFrame
+    sizes: list[dict[str, Any]]
     empty_reason: dict[str, Any] | None
 
     @property
@@ -228,13 +270,12 @@ def _features(opened: OpenedData, classifier: ChurnClassifier, as_of: Any) -> pd
 def _scores(
     plan: ScorePlan, opened: OpenedData, model: Any, features: pd.DataFrame, as_of: Any
 ) -> pd.DataFrame:
-    """Every customer's probability, tier, segment, value at risk and contact consent."""
+    """Every customer's probability, tier, segment, value at risk and contact consent
+    (keys, not words: ``scores.parquet`` reads the same in every language)."""
     scores = features[["customer_id"]].copy()
     scores["churn_probability"] = _predict(opened, model, features)
     scores["risk_tier"] = plan.selection.tier(scores["churn_probability"])
-    scores["segment"], scores["recommended_action"] = localise_segments(
-        plan.segments.assign(features).tolist(), plan.locale
-    )
+    scores["segment"] = plan.segments.assign(features)
     scores["expected_value_at_risk"] = expected_value_at_risk(
         scores["churn_probability"], features["spend_365d"]
     )
@@ -250,101 +291,214 @@ def _scores(
     return scores
 
 
-def _at_risk(
-    plan: ScorePlan, classifier: ChurnClassifier, scores: pd.DataFrame, features: pd.DataFrame
-) -> _AtRisk:
-    """The at-risk list with each customer's reasons, rounded as the CSV shows them."""
-    # Who the list would hold without consent, then the list itself, chosen among the
-    # customers who may be contacted (so top_k and budget lists are refilled).
-    wanted = plan.selection.select(scores)
-    left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
-    at_risk = plan.selection.select(scores[~scores["marketing_opt_out"]]).copy()
-    explained = features.loc[at_risk.index]
+def _explained(
+    plan: ScorePlan, classifier: ChurnClassifier, listed: pd.DataFrame, features: pd.DataFrame
+) -> pd.DataFrame:
+    """Reasons, theme, cause and action of the listed customers (see
+    :func:`churn.scoring.themes.explain`)."""
+    explained = features.loc[listed.index]
     contributions = (
         classifier.contributions(explained)
-        if len(at_risk)
-        else pd.DataFrame(columns=classifier.feature_names, index=at_risk.index, dtype=float)
+        if len(listed)
+        else pd.DataFrame(columns=[*classifier.feature_names, "bias"], index=listed.index)
     )
-    reasons = top_reasons(
-        contributions,
+    return explain(
+        contributions.astype("float64"),
         explained,
+        listed["segment"],
+        plan.actions,
         n_reasons=plan.n_reasons,
         locale=plan.locale,
         currency=plan.currency,
     )
-    at_risk = at_risk.join(reasons.sentences)
-    at_risk["churn_probability"] = at_risk["churn_probability"].round(4)
-    at_risk["expected_value_at_risk"] = at_risk["expected_value_at_risk"].round(2)
-    at_risk["spend_365d"] = at_risk["spend_365d"].round(2)
-    for col in ("days_since_last_order", "orders_365d"):
-        at_risk[col] = at_risk[col].astype("int64")
+
+
+def _personal(
+    plan: ScorePlan, opened: OpenedData, listed: pd.DataFrame, as_of: Any
+) -> pd.DataFrame:
+    """The listed customers' personalisation fields (:mod:`churn.features.profile`), the
+    weekday named in the list's language."""
+    profile = customer_profile(opened.engine, as_of, customers_table=opened.customers is not None)
+    profile = profile.set_index("customer_id").reindex(listed["customer_id"].astype(str))
+    fmt = Formatter(plan.locale, plan.currency)
+    weekday = profile["preferred_weekday"]
+    profile["preferred_weekday"] = [None if pd.isna(d) else fmt.weekday(int(d)) for d in weekday]
+    profile.index = listed.index
+    return profile
+
+
+def _csv_rows(
+    plan: ScorePlan, listed: pd.DataFrame, explained: pd.DataFrame, personal: pd.DataFrame
+) -> pd.DataFrame:
+    """The CSV's rows: the list in the chosen language, rounded as the CSV shows them,
+    with the keys (``action_id`` in the CSV; ``segment_key``, ``theme_key``, ``cause_key``,
+    ``tier_key`` and ``discount_key`` for the summary and manifest) next to the words."""
+    words = messages(plan.locale)
+    rows = listed[["customer_id", "churn_probability"]].copy()
+    rows["churn_probability"] = rows["churn_probability"].round(4)
+    rows["risk_tier"] = listed["risk_tier"].map(lambda t: words.text(f"tier.{t}"))
+    rows["segment"] = listed["segment"].map(lambda s: words.text(f"segment.{s}"))
+    rows["theme"] = explained["theme_name"]
+    rows["cause"] = explained["cause_name"]
+    rows["recommended_action"] = explained["action_name"]
+    rows["offer"] = explained["action_offer"]
+    rows["discount_advised"] = explained["discount_advised"].map(
+        {True: words.text("value.yes"), False: words.text("value.no")}
+    )
+    rows["expected_value_at_risk"] = listed["expected_value_at_risk"].round(2)
+    rows["days_since_last_order"] = listed["days_since_last_order"].astype("int64")
+    rows["orders_365d"] = listed["orders_365d"].astype("int64")
+    rows["spend_365d"] = listed["spend_365d"].round(2)
+    for k in range(plan.n_reasons):
+        rows[f"reason_{k + 1}"] = explained[f"reason_{k + 1}"]
+    for column in [*CSV_CONTACT, *CSV_PERSONAL]:
+        rows[column] = personal[column]
+    rows["action_id"] = explained["action"]
+    rows["as_of"] = listed["as_of"]
+    rows["model_version"] = listed["model_version"]
+    rows["segment_key"] = listed["segment"]
+    rows["theme_key"] = explained["theme"]
+    rows["cause_key"] = explained["cause"]
+    rows["tier_key"] = listed["risk_tier"]
+    rows["discount_key"] = explained["discount_advised"].astype(bool)
+    return rows
+
+
+def _at_risk(
+    plan: ScorePlan,
+    opened: OpenedData,
+    classifier: ChurnClassifier,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    as_of: Any,
+) -> _AtRisk:
+    """The at-risk list with each customer's reasons, action and personal fields."""
+    # Who the list would hold without consent, then the list itself, chosen among the
+    # customers who may be contacted (so share, top_k and budget lists are refilled).
+    population = len(scores)
+    wanted = plan.selection.select(scores, population)
+    left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
+    contactable = scores[~scores["marketing_opt_out"]]
+    listed = plan.selection.select(contactable, population)
+    explained = _explained(plan, classifier, listed, features)
+    rows = _csv_rows(plan, listed, explained, _personal(plan, opened, listed, as_of))
+    ranked = rank_by_value(contactable)
+    sizes = list_size_tradeoff(
+        ranked["churn_probability"].to_numpy(),
+        ranked["expected_value_at_risk"].to_numpy(),
+        population,
+        chosen=len(listed),
+    )
     empty_reason = None
-    if at_risk.empty:
+    if listed.empty:
         highest = scores["churn_probability"].max() if len(scores) else None
         empty_reason = plan.selection.empty_reason(len(wanted), highest)
         log.warning("the at-risk list is empty: %s", empty_reason)
-    return _AtRisk(at_risk, len(wanted), left_out, reasons.features, empty_reason)
+    return _AtRisk(rows, len(wanted), left_out, sizes, empty_reason)
 
 
-def _top_reasons(listed: _AtRisk) -> list[dict[str, Any]]:
-    """The eight features the list's reasons cite most, each with an example sentence."""
-    at_risk, reason_features = listed.frame, listed.reason_features
-    counts = pd.Series(reason_features.to_numpy().ravel()).value_counts()
-    counts = counts[counts.index != ""]
-    top = []
-    for feature, n in (
-        counts.sort_index().sort_values(ascending=False, kind="stable").head(8).items()
-    ):
-        holder = reason_features.eq(feature).to_numpy()
-        row, col = np.argwhere(holder)[0]
-        top.append(
+def _themes(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Customers per theme of their top reason, most first, each with its cause and the
+    first listed customer's sentence as an example."""
+    out = []
+    counts = rows["theme_key"].value_counts().sort_index()
+    for theme, n in counts.sort_values(ascending=False, kind="stable").items():
+        first = rows[rows["theme_key"] == theme].iloc[0]
+        out.append(
             {
-                "feature": feature,
-                "example": at_risk.iloc[row][f"reason_{col + 1}"],
+                "theme": theme,
+                "cause": first["cause_key"],
                 "customers": int(n),
+                "example": first["reason_1"],
             }
         )
-    return top
+    return out
+
+
+def action_file(action: str) -> str:
+    """The path, inside the date's folder, of the CSV of one action's customers."""
+    return f"{ACTIONS_FOLDER}/{action}.csv"
+
+
+def _actions(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Customers per action and segment, most first, with the file of each action."""
+    counts = rows.groupby(["action_id", "segment_key"], sort=True).size()
+    counts = counts.sort_values(ascending=False, kind="stable")
+    return [
+        {"action": action, "segment": segment, "customers": int(n), "file": action_file(action)}
+        for (action, segment), n in counts.items()
+    ]
+
+
+def horizon_days(classifier: ChurnClassifier) -> int:
+    """Over how many days the model's probability of leaving runs: its label horizon
+    (recorded since models carry it; older ones give their BG/NBD horizon, the same
+    setting, else the default label horizon of 90 days)."""
+    if classifier.horizon_days is not None:
+        return int(classifier.horizon_days)
+    settings = classifier.feature_settings
+    if settings is not None and settings.btyd_horizon_days is not None:
+        return int(settings.btyd_horizon_days)
+    log.warning("the model does not record its label horizon: the pages assume 90 days")
+    return 90
 
 
 def _summary(
     plan: ScorePlan,
-    as_of: str,
+    as_of: Any,
     model: Any,
     scores: pd.DataFrame,
     listed: _AtRisk,
 ) -> dict[str, Any]:
-    """The view model of the marketers' one-page summary."""
-    at_risk = listed.frame
+    """The view model of the marketers' one-page summary (keys, not words: the page
+    names them in its language)."""
+    rows = listed.frame
     by_cell = (
-        at_risk.groupby(["segment", "risk_tier"], sort=True)
+        rows.groupby(["segment_key", "tier_key"], sort=True)
         .agg(customers=("customer_id", "size"), value_at_risk=("expected_value_at_risk", "sum"))
         .reset_index()
-        .rename(columns={"risk_tier": "tier"})
+        .rename(columns={"segment_key": "segment", "tier_key": "tier"})
     )
     counts_hist, edges = np.histogram(scores["churn_probability"], bins=10, range=(0, 1))
-    names, actions = localise_segments(list(SEGMENTS), plan.locale)
     suppressed_by_reason = _by_reason(listed.left_out)
+    horizon = horizon_days(model.classifier)
+    selection = plan.selection
     return {
-        "as_of": as_of,
+        "as_of": as_of.isoformat(),
         "locale": plan.locale,
         "currency": plan.currency,
         "model": {"name": model.name, "version": model.version},
+        "horizon_days": horizon,
+        "horizon_end": (as_of + dt.timedelta(days=horizon)).isoformat(),
+        "selection": {
+            "mode": selection.mode,
+            "share": selection.share,
+            "top_k": selection.top_k,
+            "budget": selection.budget,
+            "cost_per_contact": selection.cost_per_contact,
+            "listed": len(rows),
+        },
         "totals": {
             "scored": len(scores),
-            "at_risk": len(at_risk),
+            "listed": len(rows),
             "suppressed_opt_out": sum(suppressed_by_reason.values()),
             "suppressed_by_reason": suppressed_by_reason,
-            "value_at_risk": float(at_risk["expected_value_at_risk"].sum()),
+            "value_at_risk": float(rows["expected_value_at_risk"].sum()),
         },
         "by_segment_tier": by_cell.to_dict("records"),
-        "top_reasons": _top_reasons(listed),
+        "themes": _themes(rows),
+        "actions": _actions(rows),
+        "list_sizes": listed.sizes,
         "probability_histogram": {"edges": edges.tolist(), "counts": counts_hist.tolist()},
-        "tiers": dict(plan.selection.tiers),
-        "actions": [{"segment": n, "action": a} for n, a in zip(names, actions, strict=True)],
+        "tiers": dict(selection.tiers),
         "files": {"csv": CSV_FILE},
         "empty_reason": listed.empty_reason,
     }
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    """How many times each value occurs, by value."""
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}
 
 
 def _by_reason(counts: pd.Series) -> dict[str, int]:
@@ -379,8 +533,17 @@ def _manifest(
         "do_not_contact": _by_reason(scores["do_not_contact_reason"].value_counts().sort_index()),
         "empty_list_reason": listed.empty_reason,
         "selection": plan.selection.mode,
-        "at_risk_by_tier": at_risk["risk_tier"].value_counts().sort_index().to_dict(),
-        "at_risk_by_segment": at_risk["segment"].value_counts().sort_index().to_dict(),
+        "list_share": plan.selection.share if plan.selection.mode == "share" else None,
+        "horizon_days": horizon_days(model.classifier),
+        "at_risk_by_tier": _counts(at_risk["tier_key"]),
+        "at_risk_by_segment": _counts(at_risk["segment_key"]),
+        "at_risk_by_theme": _counts(at_risk["theme_key"]),
+        "at_risk_by_action": _counts(at_risk["action_id"]),
+        "discount_advised": int(
+            (at_risk["discount_advised"] == messages(plan.locale).text("value.yes")).sum()
+        ),
+        "list_sizes": listed.sizes,
+        "csv": {"sep": plan.csv_sep, "decimal": plan.csv_decimal, "encoding": "utf-8-sig"},
         "expected_value_at_risk": round(float(at_risk["expected_value_at_risk"].sum()), 2),
         "vip_min_spend_365d": round(plan.segments.vip_min_spend(features), 2),
         "mean_churn_probability": float(np.mean(scores["churn_probability"])),
@@ -398,6 +561,20 @@ def _manifest(
     }
 
 
+def _write_csv(table: pd.DataFrame, path: Path, plan: ScorePlan) -> None:
+    """One CSV of the list in the plan's dialect."""
+    table.to_csv(
+        path,
+        index=False,
+        sep=plan.csv_sep,
+        decimal=plan.csv_decimal,
+        # With a byte-order mark, Excel reads the file as UTF-8 (without one it takes the
+        # system's code page and shows "â‚¬" for "€"); pandas, DuckDB and Python's csv module
+        # with encoding="utf-8-sig" skip it.
+        encoding="utf-8-sig",
+    )
+
+
 def _write_outputs(
     folder: Path,
     plan: ScorePlan,
@@ -408,15 +585,18 @@ def _write_outputs(
     manifest: dict[str, Any],
 ) -> None:
     """Every file of the date's folder (:data:`OWN_FILES`), into ``folder``."""
-    neutralise_formulas(listed.frame[csv_columns(plan.n_reasons)]).to_csv(
-        folder / CSV_FILE,
-        index=False,
-        sep=plan.csv_sep,
-        decimal=plan.csv_decimal,
-        # With a byte-order mark, Excel reads the file as UTF-8 (without one it takes the
-        # system's code page and shows "â‚¬" for "€"); pandas, DuckDB and Python's csv module
-        # with encoding="utf-8-sig" skip it.
-        encoding="utf-8-sig",
+    rows = listed.frame
+    contact = any(c in (opened.columns("customers") or []) for c in CSV_CONTACT)
+    table = neutralise_formulas(rows[csv_columns(plan.n_reasons, contact)])
+    _write_csv(table, folder / CSV_FILE, plan)
+    (folder / ACTIONS_FOLDER).mkdir()
+    for action in sorted(rows["action_id"].unique()):
+        _write_csv(table[rows["action_id"] == action], folder / action_file(action), plan)
+    keys = rows.set_index("customer_id")[["theme_key", "action_id"]]
+    scores = scores.assign(
+        listed=scores["customer_id"].isin(keys.index),
+        theme=scores["customer_id"].map(keys["theme_key"]),
+        action=scores["customer_id"].map(keys["action_id"]),
     )
     _write_scores(opened, scores, folder / "scores.parquet")
     write_summary(summary, folder / "summary.html")
@@ -478,9 +658,9 @@ def _score(
     with step("predict", timings):
         scores = _scores(plan, opened, model, features, as_of)
     with step("select and explain", timings):
-        listed = _at_risk(plan, classifier, scores, features)
+        listed = _at_risk(plan, opened, classifier, scores, features, as_of)
     manifest = _manifest(cfg, plan, opened, model, as_of, scores, listed, features, drift)
-    summary = _summary(plan, as_of.isoformat(), model, scores, listed)
+    summary = _summary(plan, as_of, model, scores, listed)
     with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
         manifest["timings_s"] = timings
         _write_outputs(tmp, plan, opened, scores, listed, summary, manifest)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from churn.modeling.gate import GatePolicy
 from churn.modeling.model import FeatureSettings
+from churn.scoring.actions import ActionTable
 from churn.scoring.drift import DriftPolicy
 from churn.scoring.selection import SegmentRules, SelectionPolicy
 
@@ -78,3 +79,8 @@ def selection_policy(cfg: DictConfig) -> SelectionPolicy:
         cost_per_contact=float(score.cost_per_contact),
         share=None if score.get("share") is None else float(score.share),
     )
+
+
+def action_table(cfg: DictConfig) -> ActionTable:
+    """``actions.*``: the cause of each theme and the action per segment and theme."""
+    return ActionTable.from_config(cfg.actions)
