@@ -83,7 +83,7 @@ def test_scoring_an_absolute_glob_fingerprints_its_files(small_shop_path, traine
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    manifest = json.loads((tmp_path / "scores" / "2024-10-31" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "scores" / "en" / "2024-10-31" / "manifest.json").read_text())
     assert manifest["input"]["bytes"] == small_shop_path.stat().st_size
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -84,7 +85,9 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert set(CSV_COLUMNS) <= set(at_risk.columns)
     assert len(at_risk) == manifest["rows_at_risk"] > 0
     assert at_risk["expected_value_at_risk"].is_monotonic_decreasing
-    assert set(at_risk["risk_tier"]) <= {"high", "medium"}
+    # The default list is the 10% of scored customers with most value at risk.
+    assert len(at_risk) == math.ceil(0.1 * manifest["rows_scored"])
+    assert set(at_risk["risk_tier"]) <= {"high", "medium", "low"}
     assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "VIP"}
     assert (at_risk["reason_1"] != "").all()
     assert (at_risk["model_version"] == 1).all()
@@ -177,9 +180,16 @@ def test_scoring_the_same_day_twice_gives_the_same_csv(
     train.run(train_config(small_shop_path, tmp_path / "t", tracking_overrides))
     cfg = score_config(small_shop_path, tmp_path / "s", tracking_overrides, "as_of=2024-10-31")
     score.run(cfg)
-    first = (tmp_path / "s" / "2024-10-31" / "at_risk_customers.csv").read_bytes()
+    folder = tmp_path / "s" / "en" / "2024-10-31"
+
+    def csv_files() -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*.csv")}
+
+    first = csv_files()
     score.run(cfg)
-    assert (tmp_path / "s" / "2024-10-31" / "at_risk_customers.csv").read_bytes() == first
+    # The list and each action's file, byte for byte.
+    assert csv_files() == first
+    assert len(first) > 2
 
 
 def test_scoring_without_a_champion_is_no_model_error(

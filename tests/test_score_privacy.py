@@ -32,7 +32,7 @@ def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subproces
 
 
 def listed_ids(out: Path) -> list[str]:
-    with open(out / "en" / AS_OF / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
+    with open(out / "en" / AS_OF / "at_risk_customers.csv", newline="", encoding="utf-8-sig") as f:
         return [row["customer_id"] for row in csv.DictReader(f)]
 
 
@@ -106,7 +106,10 @@ def test_top_k_is_refilled_after_opt_outs(small_shop_path, trained_store, tmp_pa
     ("overrides", "code"),
     [
         (["score.selection=top_k", "score.top_k=0"], "top_k_zero"),
-        (["score.tiers.high=0.99999", "score.tiers.medium=0.99998"], "no_one_in_tiers"),
+        (
+            ["score.selection=tiers", "score.tiers.high=0.99999", "score.tiers.medium=0.99998"],
+            "no_one_in_tiers",
+        ),
         (["score.selection=budget", "score.budget=0.5"], "budget_too_small"),
     ],
 )
@@ -115,7 +118,11 @@ def test_an_empty_list_is_a_header_and_a_summary_that_says_why(
 ):
     result = score_cli(small_shop_path, tmp_path / "s", trained_store, *overrides)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = (tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv").read_text().splitlines()
+    lines = (
+        (tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv")
+        .read_text(encoding="utf-8-sig")
+        .splitlines()
+    )
     assert len(lines) == 1 and lines[0].startswith("customer_id,churn_probability")
     assert manifest_of(tmp_path / "s")["empty_list_reason"]["code"] == code
     page = (tmp_path / "s" / "en" / AS_OF / "summary.html").read_text(encoding="utf-8")
@@ -123,12 +130,19 @@ def test_an_empty_list_is_a_header_and_a_summary_that_says_why(
 
 
 def test_a_list_whose_customers_all_opted_out_is_empty_not_a_crash(
-    small_shop_path, trained_store, baseline, tmp_path
+    small_shop_path, trained_store, tmp_path
 ):
+    # By tiers, the list is whoever reaches them: nobody refills it.
+    run_score(small_shop_path, tmp_path / "all", trained_store, "score.selection=tiers")
+    baseline = listed_ids(tmp_path / "all")
     customers = tmp_path / "customers.csv"
     pd.DataFrame({"customer_id": baseline, "marketing_opt_out": "y"}).to_csv(customers, index=False)
     result = score_cli(
-        small_shop_path, tmp_path / "s", trained_store, f"data.customers={customers}"
+        small_shop_path,
+        tmp_path / "s",
+        trained_store,
+        "score.selection=tiers",
+        f"data.customers={customers}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert listed_ids(tmp_path / "s") == []
@@ -170,7 +184,7 @@ def test_a_carriage_return_in_an_id_cannot_split_a_row_or_run_a_formula(
     sep = ";" if dialect else ","
     target = tmp_path / "s" / "en" / AS_OF / "at_risk_customers.csv"
     assert b"\r" not in target.read_bytes()
-    with open(target, newline="", encoding="utf-8") as f:
+    with open(target, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f, delimiter=sep))
     assert len(rows) - 1 == manifest_of(tmp_path / "s")["rows_at_risk"]
     assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for row in rows for cell in row)

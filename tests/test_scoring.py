@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.stages.score import csv_dialect
 from churn.scoring.selection import (
     SEGMENTS,
     SegmentRules,
@@ -23,6 +22,7 @@ from churn.scoring.selection import (
     risk_tier,
     select_at_risk,
 )
+from churn.stages.score import csv_dialect
 
 TIERS = {"high": 0.7, "medium": 0.4}
 

@@ -295,3 +295,25 @@ def test_a_new_language_is_a_new_folder(tmp_path: Path, monkeypatch: pytest.Monk
     assert "9,7%" in page
     assert "8 mars 2012" in page
     assert "<h2>Where the risk is</h2>" in page
+
+
+def test_a_chosen_size_that_is_no_share_is_said_as_a_count():
+    view = summary("en")
+    view["selection"] = {**view["selection"], "mode": "top_k", "share": None, "top_k": 300}
+    view["list_sizes"] = [
+        {**row, "chosen": False} for row in view["list_sizes"] if row["share"] != 0.1
+    ] + [
+        {
+            "share": None,
+            "customers": 300,
+            "expected_leavers": 240.0,
+            "would_stay": 60.0,
+            "leavers_reached_share": 0.2,
+            "value_reached_share": 0.5,
+            "chosen": True,
+        }
+    ]
+    page = render_summary(view)
+    chosen = re.findall(r'<tr class="chosen">.*?</tr>', page, flags=re.DOTALL)
+    assert "First 300" in chosen[0]
+    assert "The configuration&#39;s list has <b>300</b> customers, among whom about 240" in page

@@ -233,6 +233,13 @@ def _chosen_sentence(
     chosen = next((row for row in sizes if row.get("chosen")), None)
     if chosen is None:
         return w.t("summary.sizes.not_a_row", listed=fmt.integer(listed))
+    if chosen.get("share") is None:
+        return w.t(
+            "summary.sizes.chosen_count_sentence",
+            customers=w.b(fmt.integer(chosen["customers"])),
+            leavers=fmt.integer(chosen["expected_leavers"]),
+            stayers=fmt.integer(chosen["would_stay"]),
+        )
     return w.t(
         "summary.sizes.chosen_sentence",
         share=w.b(fmt.percent(chosen["share"])),
