@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -185,3 +186,65 @@ def test_contract_violation_exits_3(tmp_path, trained_store):
     )
     assert result.returncode == 3, result.stderr[-2000:]
     assert "bad.csv" in result.stderr
+
+
+def test_the_csv_starts_with_a_byte_order_mark_for_excel(small_shop_path, trained_store, tmp_path):
+    run_score(small_shop_path, tmp_path, trained_store)
+    raw = (tmp_path / "en" / AS_OF / "at_risk_customers.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfcustomer_id,")
+
+
+def test_an_italian_run_keeps_the_english_files_and_uses_semicolons(
+    small_shop_path, trained_store, tmp_path
+):
+    run_score(small_shop_path, tmp_path, trained_store)
+    english = (tmp_path / "en" / AS_OF / "at_risk_customers.csv").read_bytes()
+    run_score(small_shop_path, tmp_path, trained_store, "locale=it")
+    assert (tmp_path / "en" / AS_OF / "at_risk_customers.csv").read_bytes() == english
+    italian = (tmp_path / "it" / AS_OF / "at_risk_customers.csv").read_text(encoding="utf-8-sig")
+    header, first = italian.splitlines()[:2]
+    assert header.startswith("customer_id;churn_probability;")
+    # The probability with a decimal comma, as an Italian spreadsheet reads numbers.
+    assert re.match(r"[^;]+;0,\d+;", first)
+
+
+def test_each_action_has_its_own_csv_with_its_rows(small_shop_path, trained_store, tmp_path):
+    manifest = run_score(small_shop_path, tmp_path, trained_store)
+    folder = tmp_path / "en" / AS_OF
+    table = pd.read_csv(folder / "at_risk_customers.csv", keep_default_na=False)
+    files = sorted((folder / "by_action").glob("*.csv"))
+    assert [f.stem for f in files] == sorted(table["action_id"].unique())
+    for path in files:
+        part = pd.read_csv(path, keep_default_na=False)
+        assert list(part.columns) == list(table.columns)
+        assert part["customer_id"].tolist() == (
+            table.loc[table["action_id"] == path.stem, "customer_id"].tolist()
+        )
+    assert manifest["at_risk_by_action"] == table["action_id"].value_counts().sort_index().to_dict()
+
+
+def test_every_action_comes_from_the_segment_by_theme_table(
+    small_shop_path, trained_store, tmp_path
+):
+    run_score(small_shop_path, tmp_path, trained_store)
+    table = pd.read_csv(tmp_path / "en" / AS_OF / "at_risk_customers.csv", keep_default_na=False)
+    actions = compose_config("score", []).actions.table
+    allowed = {a for row in actions.values() for a in row.values()}
+    assert set(table["action_id"]) <= allowed
+    assert (table["reason_1"] != "").all()
+
+
+def test_the_first_name_and_email_come_from_the_customers_table(
+    small_shop_path, trained_store, tmp_path
+):
+    run_score(small_shop_path, tmp_path / "a", trained_store)
+    listed = pd.read_csv(tmp_path / "a" / "en" / AS_OF / "at_risk_customers.csv")
+    assert "email" not in listed.columns
+    first = listed["customer_id"].iloc[0]
+    customers = tmp_path / "customers.csv"
+    customers.write_text(f"customer_id,first_name,email\n{first},Ada,ada@example.com\n")
+    run_score(small_shop_path, tmp_path / "b", trained_store, f"data.customers={customers}")
+    again = pd.read_csv(tmp_path / "b" / "en" / AS_OF / "at_risk_customers.csv")
+    assert list(again.columns[:3]) == ["customer_id", "first_name", "email"]
+    row = again.set_index("customer_id").loc[first]
+    assert (row["first_name"], row["email"]) == ("Ada", "ada@example.com")
