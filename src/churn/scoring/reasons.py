@@ -159,10 +159,10 @@ def _spending(f: Facts) -> Variant | None:
     last, usual = fact(f, "last_basket_value"), fact(f, "basket_value_mean_365d")
     if last is not None and usual is not None and usual > 0 and 0 < last < SMALL_BASKET * usual:
         return "reason.spending.basket", {"last": ("money", last), "usual": ("money", usual)}
-    if year is not None:
-        if year == 0:
-            return "reason.spending.nothing_year", {}
-        return "reason.spending.year", {"amount": ("money", year)}
+    if year == 0:
+        return "reason.spending.nothing_year", {}
+    # Their spend alone ("Spent £21,536 in the last 12 months") says nothing changed: not a
+    # reason a marketer can act on, so the theme is not cited.
     return None
 
 

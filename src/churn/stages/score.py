@@ -665,7 +665,7 @@ def _score(
         manifest["timings_s"] = timings
         _write_outputs(tmp, plan, opened, scores, listed, summary, manifest)
     print(
-        f"scored {len(scores):,} customers as of {as_of}: {len(listed.frame):,} at risk "
+        f"scored {len(scores):,} customers as of {as_of}: {len(listed.frame):,} on the list "
         f"({listed.suppressed:,} more left out: opted out or consent unclear), expected value "
         f"at risk {manifest['expected_value_at_risk']:,.2f} {plan.currency}; wrote {target}"
         + (f" (the list is empty: {listed.empty_reason['code']})" if listed.empty_reason else ""),
