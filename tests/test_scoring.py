@@ -22,7 +22,7 @@ from churn.scoring.selection import (
     risk_tier,
     select_at_risk,
 )
-from churn.stages.score import csv_dialect
+from churn.stages.score import csv_dialect, for_value_alone
 
 TIERS = {"high": 0.7, "medium": 0.4}
 
@@ -240,3 +240,10 @@ def test_the_csv_separators_follow_the_language_unless_set():
     assert csv_dialect("\t", None, "it") == ("\t", ",")
     # A comma separator set for Italian keeps the decimal point.
     assert csv_dialect(",", None, "it") == (",", ".")
+
+
+def test_a_low_risk_customer_without_a_behaviour_is_listed_for_their_value():
+    reason = pd.Series(["No single behaviour stands out", "No single behaviour stands out"])
+    out = for_value_alone(reason, pd.Series(["none", "none"]), pd.Series(["low", "high"]), "en")
+    assert out[0].startswith("On the list for the value they bring")
+    assert out[1] == "No single behaviour stands out"

@@ -20,7 +20,7 @@ from churn.errors import ChurnError, ConfigError, DataContractError
 from churn.features.profile import customer_profile
 from churn.modeling.model import ChurnClassifier
 from churn.reporting.summary_page import write_summary
-from churn.scoring.actions import ActionTable
+from churn.scoring.actions import NO_THEME, ActionTable
 from churn.scoring.drift import DriftPolicy
 from churn.scoring.selection import (
     SegmentRules,
@@ -327,6 +327,15 @@ def _personal(
     return profile
 
 
+def for_value_alone(
+    reason: pd.Series, theme: pd.Series, tier: pd.Series, locale: str
+) -> pd.Series:
+    """``reason`` where a customer of low risk has no behaviour to cite: they are on a
+    list ranked by value at risk for the value they bring, and the reason says so."""
+    alone = (theme == NO_THEME) & (tier == "low")
+    return reason.where(~alone, messages(locale).text("reason.none.value"))
+
+
 def _csv_rows(
     plan: ScorePlan, listed: pd.DataFrame, explained: pd.DataFrame, personal: pd.DataFrame
 ) -> pd.DataFrame:
@@ -351,6 +360,9 @@ def _csv_rows(
     rows["spend_365d"] = listed["spend_365d"].round(2)
     for k in range(plan.n_reasons):
         rows[f"reason_{k + 1}"] = explained[f"reason_{k + 1}"]
+    rows["reason_1"] = for_value_alone(
+        rows["reason_1"], explained["theme"], listed["risk_tier"], plan.locale
+    )
     for column in [*CSV_CONTACT, *CSV_PERSONAL]:
         rows[column] = personal[column]
     rows["action_id"] = explained["action"]
