@@ -47,7 +47,8 @@ def comparable(value: Any) -> Any:
 def differences(old: Path, new: Path, as_of: str) -> list[str]:
     """What differs between the two output folders; empty when they agree."""
     found = []
-    wanted = [Path("scores") / "en" / as_of / name for name in ("at_risk_customers.csv", "scores.parquet")]
+    folder = Path("scores") / "en" / as_of
+    wanted = [folder / name for name in ("at_risk_customers.csv", "scores.parquet")]
     missing = [str(r / name) for r in (old, new) for name in wanted if not (r / name).exists()]
     if missing:
         raise SystemExit(f"missing: {', '.join(missing)}; run churn score (as_of={as_of}) first")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 from churn.errors import DriftError, StorageError
 from churn.stages import score
 from churn.stages.score import CSV_COLUMNS
+from churn.text import messages as catalogs
 from tests.cli import run_churn
 from tests.conftest import compose_config
 
@@ -248,3 +250,31 @@ def test_the_first_name_and_email_come_from_the_customers_table(
     assert list(again.columns[:3]) == ["customer_id", "first_name", "email"]
     row = again.set_index("customer_id").loc[first]
     assert (row["first_name"], row["email"]) == ("Ada", "ada@example.com")
+
+
+def test_a_third_language_is_a_folder_of_catalogs_and_nothing_else(
+    small_shop_path, trained_store, tmp_path, monkeypatch
+):
+    root = tmp_path / "catalogs"
+    shutil.copytree(catalogs.CATALOG_DIR, root)
+    header = (
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+        '"Language: fr\\n"\n"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n\n'
+    )
+    (root / "fr").mkdir()
+    (root / "fr" / "lists.po").write_text(
+        header + 'msgid "segment.vip"\nmsgstr "client VIP"\n\nmsgid "tier.high"\nmsgstr "élevé"\n',
+        encoding="utf-8",
+    )
+    (root / "fr" / "pages.po").write_text(
+        header + 'msgid "summary.title"\nmsgstr "Clients sur le point de partir"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(catalogs, "CATALOG_DIR", root)
+    run_score(small_shop_path, tmp_path / "s", trained_store, "locale=fr")
+    folder = tmp_path / "s" / "fr" / AS_OF
+    table = pd.read_csv(folder / "at_risk_customers.csv", sep=";", decimal=",")
+    assert "client VIP" in set(table["segment"])
+    assert "élevé" in set(table["risk_tier"])
+    assert table["churn_probability"].between(0, 1).all()
+    assert "Clients sur le point de partir" in (folder / "summary.html").read_text("utf-8")

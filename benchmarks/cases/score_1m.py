@@ -8,15 +8,19 @@ reasons rendered as English sentences for the riskiest 20%.
 
 import sys
 import time
+from importlib import resources
 
 import numpy as np
 from _measure import report
 from _model import HORIZON, train_default
+from omegaconf import OmegaConf
 
 from churn.data.ingest import SourceSpec, ingest_transactions
 from churn.engines import duckdb_engine
 from churn.features.query import build_features
-from churn.scoring.reasons import top_reasons
+from churn.scoring.actions import ActionTable
+from churn.scoring.selection import SegmentRules
+from churn.scoring.themes import explain
 
 model, _, _ = train_default(sys.argv[1], max_depth=int(sys.argv[3]))
 steps = {}
@@ -41,7 +45,11 @@ mark("predict")
 riskiest = features.iloc[np.argsort(-p, kind="stable")[: len(features) // 5]]
 contributions = model.contributions(riskiest)
 mark("shap")
-reasons = top_reasons(contributions, riskiest)
+segments = SegmentRules(90, 90, 0.9).assign(features).loc[riskiest.index]
+table = ActionTable.from_config(
+    OmegaConf.load(resources.files("churn") / "conf" / "actions" / "default.yaml")
+)
+reasons = explain(contributions, riskiest, segments, table)
 mark("reasons")
 report(
     time.perf_counter() - start,
@@ -52,5 +60,5 @@ report(
     max_depth=int(sys.argv[3]),
     trees=model.best_iteration or model.booster.num_trees(),
     steps_s=steps,
-    example_reason=reasons.sentences.iloc[0, 0],
+    example_reason=reasons["reason_1"].iloc[0],
 )

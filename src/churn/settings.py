@@ -44,8 +44,6 @@ from churn.reporting.retention import PERIODS
 from churn.scoring.actions import known_actions, known_causes
 from churn.text.messages import available_locales
 
-# The languages with message catalogs (src/churn/text/catalogs/<language>/).
-LOCALES = available_locales()
 # The tier every probability below all of score.tiers' bounds gets (selection.risk_tier).
 LOW_TIER = "low"
 # reason_1 .. reason_5 columns at most in the at-risk CSV.
@@ -170,6 +168,15 @@ def choice(*options: str) -> PlainValidator:
         return value
 
     return PlainValidator(check)
+
+
+def _locale(value: Any) -> str:
+    # The languages with message catalogs (src/churn/text/catalogs/<language>/), looked up
+    # when checked: a folder added there is a language, with no code to change.
+    known = available_locales()
+    if value not in known or not isinstance(value, str):
+        raise ValueError(f"must be one of {', '.join(known)}")
+    return value
 
 
 def checked(rule: Callable[[Any], Any]) -> PlainValidator:
@@ -911,7 +918,7 @@ class ScoreStage(Group):
     actions: ActionsSettings
     model: RegisteredModelChoice
     as_of: Cutoff
-    locale: Annotated[str, choice(*LOCALES)]
+    locale: Annotated[str, checked(_locale)]
 
 
 class ExportStage(Group):
@@ -927,7 +934,7 @@ class ReportStage(IngestStage):
     """``conf/report.yaml``."""
 
     report: ReportSettings
-    locale: Annotated[str, choice(*LOCALES)]
+    locale: Annotated[str, checked(_locale)]
 
 
 STAGES: dict[str, type[Group]] = {

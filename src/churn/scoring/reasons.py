@@ -20,7 +20,6 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from churn.errors import ConfigError
 from churn.text.formatting import Formatter
 from churn.text.messages import Messages, messages
 
@@ -302,36 +301,3 @@ class ReasonWriter:
     def none(self) -> str:
         """The reason of a customer whose risk no citable behaviour explains."""
         return self.messages.text(NONE_REASON)
-
-
-# --- number formatting of the pages (to move to churn.text.formatting) ------------------
-
-LOCALES = ("en", "it")
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "JPY": "¥"}
-
-
-def check_locale(locale: str) -> str:
-    """Return ``locale`` if supported, else raise :class:`ConfigError`."""
-    if locale not in LOCALES:
-        raise ConfigError(f"locale must be one of {list(LOCALES)}, got {locale!r}")
-    return locale
-
-
-def format_number(value: float, decimals: int, locale: str) -> str:
-    """``value`` with ``decimals`` decimals and thousands separators in ``locale``'s
-    convention (``1,234.5`` / ``1.234,5``)."""
-    text = f"{value:,.{decimals}f}"
-    if locale == "it":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
-
-
-def format_money(value: float, locale: str, currency: str = "EUR") -> str:
-    """Money with two decimals and the currency symbol where each language puts it:
-    ``€1,234.50`` / ``-€12.00`` in English, ``1.234,50 €`` in Italian."""
-    symbol = CURRENCY_SYMBOLS.get(currency, currency)
-    amount = format_number(abs(value), 2, locale)
-    sign = "-" if value < 0 and round(abs(value), 2) > 0 else ""
-    if locale == "it":
-        return f"{sign}{amount} {symbol}"
-    return f"{sign}{symbol}{amount}" if len(symbol) == 1 else f"{sign}{symbol} {amount}"

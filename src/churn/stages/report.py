@@ -12,10 +12,10 @@ from omegaconf import DictConfig
 
 from churn.reporting.retention import cohort_retention, retention_by_period, retention_by_segment
 from churn.reporting.retention_page import write_retention_report
-from churn.scoring.reasons import check_locale
 from churn.stages.inputs import open_transactions, require_duckdb
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
+from churn.text.messages import check_locale
 
 SEGMENT_COLUMN = "channel"
 

@@ -327,9 +327,7 @@ def _personal(
     return profile
 
 
-def for_value_alone(
-    reason: pd.Series, theme: pd.Series, tier: pd.Series, locale: str
-) -> pd.Series:
+def for_value_alone(reason: pd.Series, theme: pd.Series, tier: pd.Series, locale: str) -> pd.Series:
     """``reason`` where a customer of low risk has no behaviour to cite: they are on a
     list ranked by value at risk for the value they bring, and the reason says so."""
     alone = (theme == NO_THEME) & (tier == "low")
