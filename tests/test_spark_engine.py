@@ -99,6 +99,8 @@ def runs(small_shop_path, customers_file, trained_store, spark, tmp_path_factory
                     f"data.customers={customers_file}",
                     f"as_of={AS_OF}",
                     f"score.output_dir={root}/s",
+                    # By tiers, the list holds some of the opted-out five, who are left out.
+                    "score.selection=tiers",
                 ],
             )
         )
@@ -118,11 +120,12 @@ def test_each_engine_writes_every_output_of_the_three_stages(runs, engine):
     folder = root / "s" / "en" / AS_OF
     assert sorted(p.name for p in folder.iterdir()) == [
         "at_risk_customers.csv",
+        "by_action",
         "manifest.json",
         "scores.parquet",
         "summary.html",
     ]
-    with open(folder / "at_risk_customers.csv", newline="", encoding="utf-8") as f:
+    with open(folder / "at_risk_customers.csv", newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert len(rows) - 1 == runs[engine]["score"]["rows_at_risk"] > 0
     assert runs[engine]["score"]["rows_suppressed_opt_out"] > 0
@@ -148,6 +151,9 @@ def test_spark_scores_equal_duckdb_scores_and_the_csv_is_byte_identical(runs):
     assert (spark / "at_risk_customers.csv").read_bytes() == (
         duck / "at_risk_customers.csv"
     ).read_bytes()
+    files = sorted(p.relative_to(duck) for p in duck.glob("by_action/*.csv"))
+    assert files == sorted(p.relative_to(spark) for p in spark.glob("by_action/*.csv"))
+    assert all((spark / f).read_bytes() == (duck / f).read_bytes() for f in files)
     one_file = pd.read_parquet(duck / "scores.parquet").sort_values("customer_id")
     partitioned = pd.read_parquet(spark / "scores.parquet").sort_values("customer_id")
     assert sorted(p.name for p in (spark / "scores.parquet").glob("risk_tier=*")) == [
