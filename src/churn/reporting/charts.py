@@ -182,13 +182,7 @@ def histogram(
     def y_of(n: float) -> float:
         return top + plot_h * (1 - n / y_max)
 
-    for i in range(round(y_max / step) + 1):
-        y = y_of(i * step)
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{GRID_COLOUR}"/><text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_text(count_text(i * step))}</text>'
-        )
+    parts += _y_grid(y_max, step, y_of, left, width - right, count_text)
     for lo, hi, n, colour in zip(edges[:-1], edges[1:], counts, colours, strict=True):
         x0, x1 = x_of(lo), x_of(hi)
         y = y_of(n)
@@ -219,6 +213,27 @@ def histogram(
         f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">{_text(y_title)}</text>'
     )
     return _close(parts)
+
+
+def _y_grid(
+    y_max: float,
+    step: float,
+    y_of: Callable[[float], float],
+    left: float,
+    right: float,
+    tick_text: Callable[[float], str],
+) -> list[str]:
+    """Horizontal grid lines from 0 to ``y_max`` every ``step``, each with its tick label
+    left of the plot."""
+    parts = []
+    for i in range(round(y_max / step) + 1):
+        y = y_of(i * step)
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{GRID_COLOUR}"/><text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{_text(tick_text(i * step))}</text>'
+        )
+    return parts
 
 
 def _x_axis(
@@ -292,13 +307,7 @@ def lines(
     def y_of(rate: float) -> float:
         return top + plot_h * (1 - min(max(rate, 0.0), top_value) / top_value)
 
-    for i in range(round(y_max / step) + 1):
-        y = y_of(i * step)
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{GRID_COLOUR}"/><text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_text(tick_text(i * step))}</text>'
-        )
+    parts += _y_grid(y_max, step, y_of, left, width - right, tick_text)
     parts += _x_axis(labels, x_of, top + plot_h, left, width - right)
     dots = count <= plot_w / 12
     for name, colour, values in series:
@@ -362,13 +371,7 @@ def vbars(
     def y_of(value: float) -> float:
         return top + plot_h * (1 - max(value, 0.0) / y_max)
 
-    for i in range(round(y_max / step) + 1):
-        y = y_of(i * step)
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{GRID_COLOUR}"/><text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_text(tick_text(i * step))}</text>'
-        )
+    parts += _y_grid(y_max, step, y_of, left, width - right, tick_text)
     # Each bar's amount above it when there is room; otherwise only the last one, the rest
     # are in the bars' tooltips (and the pages' tables).
     label_all = slot >= LABEL_SPACE + 6
