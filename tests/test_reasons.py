@@ -181,18 +181,51 @@ def test_interest_needs_category_data():
     )
 
 
-def test_habits_tell_the_channel_or_the_usual_time():
-    assert say("habits", channels_distinct_365d=2, top_channel_share_365d=0.9) == (
+def test_habits_tell_the_channel_of_a_customer_with_a_few_orders():
+    assert say("habits", orders_total=3, channels_distinct_365d=2, top_channel_share_365d=0.9) == (
         "Orders mostly through one channel (90% of orders)"
     )
-    assert say("habits", order_hour_mean_365d=14.5, weekend_order_share_365d=0.25) == (
-        "Usually orders around 14:30, 25% of orders at weekends"
+
+
+def test_habits_are_no_reason_after_one_or_two_orders():
+    assert say("habits", orders_total=2, channels_distinct_365d=1) is None
+
+
+def test_a_mean_hour_or_weekend_share_is_no_reason():
+    # A mean of 23:00 and 01:00 is 12:00, an hour nobody ordered at.
+    facts = {"orders_total": 5, "order_hour_mean_365d": 12.0, "weekend_order_share_365d": 0.0}
+    assert reason_variant("habits", facts) is None
+
+
+def test_rhythm_is_no_reason_before_a_short_usual_gap_has_passed():
+    assert say("rhythm", days_since_last_order=2, mean_gap_days=64, orders_total=5) is None
+
+
+def test_the_overdue_ratio_is_that_of_the_numbers_shown():
+    text = say("rhythm", days_since_last_order=22, mean_gap_days=0.7, orders_total=30)
+    assert text == "No order for 22 days, 22 times their usual gap of 1 day"
+
+
+def test_a_small_fall_in_spending_is_no_reason():
+    assert say("spending", spend_90d=215.0, spend_prev_90d=219.0, spend_365d=900.0) is None
+
+
+def test_discounts_have_not_stopped_when_the_last_order_was_discounted():
+    text = say(
+        "price",
+        discount_order_share_365d=0.54,
+        last_order_discounted=0,
+        days_since_last_discount=52,
+        days_since_last_order=52,
     )
+    assert text == "Bought 54% of their orders with a discount"
 
 
 def test_lifecycle_only_in_the_first_year():
     assert say("lifecycle", tenure_days=1068, orders_total=20) is None
-    assert say("lifecycle", tenure_days=45, orders_total=2) == "First order only 45 days ago"
+    assert (
+        say("lifecycle", tenure_days=45, orders_total=2) == "New customer: first order 45 days ago"
+    )
 
 
 def test_one_order_is_the_same_sentence_in_every_theme_that_tells_it():
@@ -240,7 +273,7 @@ def test_italian_sentences_are_natural_italian():
         "price", "it", discount_order_share_365d=0.4, last_order_discounted=0,
         days_since_last_discount=75,
     ) == (
-        "Ha acquistato con uno sconto il 40% dei suoi ordini; nessuno sconto negli ultimi 75 giorni"
+        "Ordini con sconto: 40% del totale; nessuno sconto negli ultimi 75 giorni"
     )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ def test_horizon_is_said_in_words_with_its_end_date():
 
 
 def test_italian_horizon_names_the_italian_date():
-    assert "entro il <b>8 marzo 2012</b>" in render_summary(summary("it"))
+    assert "fino alla data del <b>8 marzo 2012</b>" in render_summary(summary("it"))
 
 
 def test_value_at_risk_says_both_of_its_periods():
@@ -54,7 +54,7 @@ def test_value_at_risk_says_both_of_its_periods():
         r"Value at risk</div>.*?</div></div>", cards(render_summary(summary())), flags=re.DOTALL
     )
 
-    assert "next 12 months" in note.group(0)
+    assert "the next 12" in note.group(0)
     assert "next 90 days" in note.group(0)
 
 
@@ -93,7 +93,7 @@ def test_thousands_separators_follow_the_language():
 def test_listed_share_has_one_decimal_in_each_language():
     # 421 of 4,338 customers scored.
     assert "9.7% of the customers scored" in render_summary(summary("en"))
-    assert "9,7% dei clienti analizzati" in render_summary(summary("it"))
+    assert "Quota dei clienti analizzati: 9,7%" in render_summary(summary("it"))
 
 
 def test_names_come_from_the_lists_catalog():
@@ -317,3 +317,15 @@ def test_a_chosen_size_that_is_no_share_is_said_as_a_count():
     chosen = re.findall(r'<tr class="chosen">.*?</tr>', page, flags=re.DOTALL)
     assert "First 300" in chosen[0]
     assert "The configuration&#39;s list has <b>300</b> customers, among whom about 240" in page
+
+
+def test_expected_leavers_and_stayers_add_up_to_the_list():
+    view = summary("en")
+    view["list_sizes"] = [
+        {**row, "expected_leavers": 162.5, "would_stay": 264.5, "customers": 427}
+        if row["chosen"]
+        else row
+        for row in view["list_sizes"]
+    ]
+    page = render_summary(view)
+    assert "among whom about 163 would leave and 264 would have stayed anyway" in page

@@ -16,6 +16,7 @@ dates are written by :class:`churn.text.formatting.Formatter`. The page is rende
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def _view(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> dict[str, Any
     segments, segment_bars = _segments(summary["by_segment_tier"], w, fmt)
     return {
         "plain": w.plain,
+        "leavers_shown": leavers_shown,
         "listed_share": totals["listed"] / totals["scored"] if totals["scored"] else 0,
         "left_out_note": _left_out_note(totals.get("suppressed_by_reason") or {}, w, fmt),
         "empty": _empty(summary.get("empty_reason"), fmt),
@@ -227,6 +229,12 @@ def _segments(
     return table, bars
 
 
+def leavers_shown(row: Mapping[str, Any]) -> int:
+    """A list size's expected leavers as the page shows them (whole, halves up); the
+    contacts who would have stayed are the rest, so that the two add up to the list."""
+    return math.floor(float(row["expected_leavers"]) + 0.5)
+
+
 def _chosen_sentence(
     sizes: Sequence[Mapping[str, Any]], listed: int, w: Words, fmt: Formatter
 ) -> Markup:
@@ -237,13 +245,13 @@ def _chosen_sentence(
         return w.t(
             "summary.sizes.chosen_count_sentence",
             customers=w.b(fmt.integer(chosen["customers"])),
-            leavers=fmt.integer(chosen["expected_leavers"]),
-            stayers=fmt.integer(chosen["would_stay"]),
+            leavers=fmt.integer(leavers_shown(chosen)),
+            stayers=fmt.integer(chosen["customers"] - leavers_shown(chosen)),
         )
     return w.t(
         "summary.sizes.chosen_sentence",
         share=w.b(fmt.percent(chosen["share"])),
         customers=fmt.integer(chosen["customers"]),
-        leavers=fmt.integer(chosen["expected_leavers"]),
-        stayers=fmt.integer(chosen["would_stay"]),
+        leavers=fmt.integer(leavers_shown(chosen)),
+        stayers=fmt.integer(chosen["customers"] - leavers_shown(chosen)),
     )

@@ -29,6 +29,13 @@ OVERDUE_RATIO = 1.5
 RARE_GAP_DAYS = 90
 # A last basket below this share of the usual one is worth saying.
 SMALL_BASKET = 0.8
+# Spending "fell" when the last 90 days are below this share of the 90 before: "£215
+# against £219" is no fall a marketer should act on.
+SMALL_DROP = 0.8
+# A channel habit is told only of a customer with at least this many orders.
+HABIT_MIN_ORDERS = 3
+# "Early in the relationship" is told only in the first half-year.
+NEW_RELATIONSHIP_DAYS = 180
 # A customer is in their first year below this tenure: lifecycle is citable, and their
 # frequency is told since their first order rather than over "the last 12 months".
 FIRST_YEAR_DAYS = 365
@@ -96,12 +103,17 @@ def _rhythm(f: Facts) -> Variant | None:
         return "reason.rhythm.one_day", {"n": ("count", orders), "days": ("days", days)}
     if gap is None or gap <= 0:
         return "reason.rhythm.since", {"days": ("days", days)}
-    values = {"days": ("days", days), "gap": ("days", gap)}
-    ratio = days / gap
+    # The gap as the sentence shows it (whole days, halves up, as usual_gap_days in the
+    # list), and the ratio of the numbers shown: "22 days, 22 times their gap of 1 day".
+    shown = max(math.floor(gap + 0.5), 1)
+    values = {"days": ("days", days), "gap": ("days", shown)}
+    ratio = days / shown
     if ratio >= OVERDUE_RATIO:
         return "reason.rhythm.overdue", {**values, "ratio": ("ratio", ratio)}
-    if ratio < 1 and gap >= RARE_GAP_DAYS:  # not yet due: the risk is how rarely they buy
-        return "reason.rhythm.rare", values
+    if ratio < 1:
+        # Not yet due: the risk is how rarely they buy, when they do; otherwise nothing
+        # about their rhythm is broken ("No order for 0 days, usually every 62" is not).
+        return ("reason.rhythm.rare", values) if gap >= RARE_GAP_DAYS else None
     return "reason.rhythm.usual", values
 
 
@@ -148,7 +160,7 @@ def _spending(f: Facts) -> Variant | None:
     if year is not None and year < 0:
         return "reason.spending.refunds_year", {"amount": ("money", -year)}
     ordered = fact(f, "orders_90d")
-    if now is not None and before is not None and before > 0 and now < before:
+    if now is not None and before is not None and before > 0 and now < SMALL_DROP * before:
         if now > 0:
             return "reason.spending.fell", {"now": ("money", now), "before": ("money", before)}
         # Nothing spent without an order in 90 days only restates the recency rhythm tells;
@@ -186,7 +198,10 @@ def _price(f: Facts) -> Variant | None:
     last = fact(f, "last_order_discounted")
     if share is None or share <= 0:
         return None
-    if last is not None and last < 0.5 and days is not None:
+    since_order = fact(f, "days_since_last_order")
+    # Stopped: the last order was at full price, and the last discount came before it.
+    stopped = since_order is None or (days is not None and days > since_order)
+    if last is not None and last < 0.5 and days is not None and stopped:
         return "reason.price.stopped", {"share": ("share", share), "days": ("days", days)}
     return "reason.price.share", {"share": ("share", share)}
 
@@ -204,23 +219,25 @@ def _interest(f: Facts) -> Variant | None:
 
 
 def _habits(f: Facts) -> Variant | None:
+    # Only where a habit shows over a few orders, and only the channel: a mean hour of
+    # the day names an hour nobody ordered at (23:00 and 01:00 make 12:00), and a shop
+    # closed at weekends makes "0% of orders at weekends" everyone's fact.
+    orders = fact(f, "orders_total")
+    if orders is None or orders < HABIT_MIN_ORDERS:
+        return None
     channels = fact(f, "channels_distinct_365d")
     if channels is not None and channels == 1:
         return "reason.habits.one_channel", {}
     channel_share = fact(f, "top_channel_share_365d")
     if channels is not None and channels > 1 and channel_share is not None:
         return "reason.habits.channel", {"share": ("share", channel_share)}
-    hour, weekend = fact(f, "order_hour_mean_365d"), fact(f, "weekend_order_share_365d")
-    if hour is not None and weekend is not None:
-        return "reason.habits.time", {"hour": ("hour", hour), "share": ("share", weekend)}
-    if hour is not None:
-        return "reason.habits.hour", {"hour": ("hour", hour)}
     return None
 
 
 def _lifecycle(f: Facts) -> Variant | None:
-    if not _first_year(f):
-        return None  # never "customer for 1,068 days": nothing to act on
+    tenure = fact(f, "tenure_days")
+    if tenure is None or tenure >= NEW_RELATIONSHIP_DAYS:
+        return None  # never "customer for 1,068 days", nor "only 349 days ago"
     orders = fact(f, "orders_total")
     if orders is not None and orders <= 1:
         return _one_order(f)
