@@ -28,7 +28,7 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 # ``run(cfg)``) and the primary config of the same name.
 STAGES = {
     "train": "Train, evaluate against baselines, and register the model",
-    "score": "Score customers into <paths.scores>/<as_of>/ (at-risk CSV, scores, manifest)",
+    "score": "Score customers into <paths.scores>/<locale>/<as_of>/ (at-risk CSV, summary, scores)",
     "ingest": "Validate an export into the canonical table, with a quarantine",
     "features": "Write point-in-time features (features.parquet)",
     "report": "Retention report for marketers (report.html and CSVs)",

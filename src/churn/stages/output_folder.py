@@ -1,4 +1,4 @@
-"""The score stage's output folder ``<output_dir>/<as_of>/``: written whole or not at all.
+"""The score stage's output folder ``<output_dir>/<locale>/<as_of>/``: written whole or not at all.
 
 The ``<as_of>/`` folder belongs to the score stage alone: a rerun replaces it as a whole,
 so it refuses to start when the folder holds files the stage did not write.
