@@ -30,7 +30,7 @@ from churn.scoring.selection import (
     neutralise_formulas,
     rank_by_value,
 )
-from churn.scoring.themes import explain
+from churn.scoring.themes import explain, segment_name
 from churn.stages.inputs import (
     OpenedData,
     combined_manifest,
@@ -344,7 +344,7 @@ def _csv_rows(
     rows = listed[["customer_id", "churn_probability"]].copy()
     rows["churn_probability"] = rows["churn_probability"].round(4)
     rows["risk_tier"] = listed["risk_tier"].map(lambda t: words.text(f"tier.{t}"))
-    rows["segment"] = listed["segment"].map(lambda s: words.text(f"segment.{s}"))
+    rows["segment"] = listed["segment"].map(lambda s: segment_name(s, plan.locale))
     rows["theme"] = explained["theme_name"]
     rows["cause"] = explained["cause_name"]
     rows["recommended_action"] = explained["action_name"]
