@@ -19,6 +19,7 @@ SUMMARY: dict[str, Any] = {
         "budget": None,
         "cost_per_contact": 1.5,
         "listed": 421,
+        "control_fraction": 0.1,
     },
     "totals": {
         "scored": 4338,
@@ -26,7 +27,9 @@ SUMMARY: dict[str, Any] = {
         "value_at_risk": 187654.321,
         "suppressed_opt_out": 13,
         "suppressed_by_reason": {"opted out": 11, "opt-out unreadable": 2},
+        "control": 47,
     },
+    "contacted_on": "2011-12-10",
     "by_segment_tier": [
         {"segment": "vip", "tier": "high", "customers": 18, "value_at_risk": 61234.5},
         {"segment": "vip", "tier": "medium", "customers": 25, "value_at_risk": 48210.25},

@@ -12,7 +12,16 @@ import pandas as pd
 import pytest
 
 from tests.cli import run_churn
-from tests.test_score_stage import AS_OF, run_score
+from tests.test_score_stage import AS_OF
+from tests.test_score_stage import run_score as run_score_with_control
+
+# These tests are about consent and the list's refill: without a control group, every
+# customer chosen is on the list (the control group has tests of its own).
+NO_CONTROL = "score.control_fraction=0"
+
+
+def run_score(shop: Path, out: Path, store: list[str], *extra: str) -> dict:
+    return run_score_with_control(shop, out, store, NO_CONTROL, *extra)
 
 
 def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subprocess.CompletedProcess:
@@ -23,6 +32,7 @@ def score_cli(shop: Path, out: Path, store: list[str], *extra: str) -> subproces
             f"score.output_dir={out}",
             f"hydra.run.dir={out / 'logs'}",
             f"as_of={AS_OF}",
+            NO_CONTROL,
             *store,
             *extra,
         ],

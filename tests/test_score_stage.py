@@ -278,3 +278,95 @@ def test_a_third_language_is_a_folder_of_catalogs_and_nothing_else(
     assert "élevé" in set(table["risk_tier"])
     assert table["churn_probability"].between(0, 1).all()
     assert "Clients sur le point de partir" in (folder / "summary.html").read_text("utf-8")
+
+
+@pytest.fixture(scope="module")
+def control_run(small_shop_path, trained_store, tmp_path_factory) -> tuple[Path, dict]:
+    """A run with a large list and control group, so that every stratum holds some."""
+    out = tmp_path_factory.mktemp("control")
+    manifest = run_score(
+        small_shop_path, out, trained_store, "score.share=0.5", "score.control_fraction=0.2"
+    )
+    return out / "en" / AS_OF, manifest
+
+
+def test_every_scored_customer_is_in_one_group_and_only_contacts_are_in_the_csv(control_run):
+    folder, manifest = control_run
+    scores = pd.read_parquet(folder / "scores.parquet")
+    table = pd.read_csv(folder / "at_risk_customers.csv", encoding="utf-8-sig", dtype=str)
+    assert set(scores["group"]) == {"contact", "control", "not_selected"}
+    contact = set(scores.loc[scores["group"] == "contact", "customer_id"])
+    assert set(table["customer_id"]) == contact
+    assert (scores["listed"] == (scores["group"] == "contact")).all()
+    by_action = pd.concat(
+        pd.read_csv(p, encoding="utf-8-sig", dtype=str) for p in (folder / "by_action").iterdir()
+    )
+    assert not set(by_action["customer_id"]) & set(
+        scores.loc[scores["group"] == "control", "customer_id"]
+    )
+
+
+def test_the_manifest_counts_the_groups_and_the_draw(control_run):
+    folder, manifest = control_run
+    scores = pd.read_parquet(folder / "scores.parquet")
+    control = manifest["control"]
+    assert control["fraction"] == 0.2 and control["salt"] == "churn-control-1"
+    assert control["contact"] + control["control"] + control["not_selected"] == len(scores)
+    assert control["control"] == (scores["group"] == "control").sum() > 0
+    assert control["contact"] == manifest["rows_at_risk"]
+
+
+def test_each_stratum_holds_out_its_share_within_one_customer(control_run):
+    _, manifest = control_run
+    strata = manifest["control"]["by_stratum"]
+    assert len(strata) > 1
+    for stratum in strata:
+        assert abs(stratum["control"] - 0.2 * stratum["selected"]) <= 1, stratum
+
+
+def test_control_customers_keep_the_action_they_stand_for(control_run):
+    folder, _ = control_run
+    scores = pd.read_parquet(folder / "scores.parquet")
+    selected = scores[scores["group"] != "not_selected"]
+    assert selected["action"].notna().all() and selected["theme"].notna().all()
+    assert scores.loc[scores["group"] == "not_selected", "action"].isna().all()
+
+
+def test_a_rerun_draws_the_same_control_group(
+    small_shop_path, trained_store, control_run, tmp_path
+):
+    folder, _ = control_run
+    run_score(
+        small_shop_path, tmp_path, trained_store, "score.share=0.5", "score.control_fraction=0.2"
+    )
+    again = tmp_path / "en" / AS_OF
+    first = pd.read_parquet(folder / "scores.parquet")
+    second = pd.read_parquet(again / "scores.parquet")
+    assert first["group"].tolist() == second["group"].tolist()
+    assert (folder / "at_risk_customers.csv").read_bytes() == (
+        again / "at_risk_customers.csv"
+    ).read_bytes()
+
+
+def test_no_control_fraction_holds_out_no_one_and_says_so(small_shop_path, trained_store, tmp_path):
+    manifest = run_score(small_shop_path, tmp_path, trained_store, "score.control_fraction=0")
+    assert manifest["control"]["fraction"] == 0 and manifest["control"]["control"] == 0
+    html = (tmp_path / "en" / AS_OF / "summary.html").read_text()
+    assert "No control group was held out" in html
+
+
+def test_a_control_fraction_above_a_half_is_a_config_error(
+    small_shop_path, trained_store, tmp_path
+):
+    result = run_churn(
+        [
+            "score",
+            f"data.transactions={small_shop_path}",
+            f"score.output_dir={tmp_path}",
+            "score.control_fraction=0.6",
+            *trained_store,
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "score.control_fraction" in result.stderr

@@ -108,6 +108,8 @@ WRONG = {
     "score.top_k": ("abc", "-1"),
     "score.budget": ("abc", "-1"),
     "score.cost_per_contact": ("abc", "0"),
+    "score.control_fraction": ("abc", "0.6"),
+    "score.control_salt": ("[a]", "''"),
     "score.segments.new_max_tenure_days": ("1.5", "-1"),
     "score.segments.vip_spend_quantile": ("abc", "2"),
     "score.segments.dormant_min_days": ("abc", "-1"),

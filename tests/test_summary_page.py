@@ -329,3 +329,30 @@ def test_expected_leavers_and_stayers_add_up_to_the_list():
     ]
     page = render_summary(view)
     assert "among whom about 163 would leave and 264 would have stayed anyway" in page
+
+
+def test_the_control_group_is_explained_with_its_size_share_and_contact_date():
+    html = render_summary(summary())
+    text = " ".join(html.split())
+    assert "<b>47</b> (10% of each customer group and risk level, drawn at random)" in text
+    assert "Do not contact them" in text
+    assert "taken as contacted on December 10, 2011" in text
+
+
+def test_the_control_group_is_explained_in_italian():
+    html = render_summary(summary(locale="it"))
+    assert "gruppo di controllo" in html and "10 dicembre 2011" in html
+
+
+def test_a_run_without_a_control_group_says_its_effect_cannot_be_measured():
+    s = summary()
+    s["selection"]["control_fraction"] = 0.0
+    s["totals"]["control"] = 0
+    assert "No control group was held out" in render_summary(s)
+
+
+def test_a_list_drawn_whole_into_the_control_group_says_so():
+    s = summary()
+    s["totals"]["listed"] = 0
+    s["empty_reason"] = {"code": "all_in_control", "customers": 1}
+    assert "all 1 customers chosen were drawn into the control group" in render_summary(s)

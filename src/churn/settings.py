@@ -42,6 +42,7 @@ from churn.features.query import REQUIRED_WINDOWS
 from churn.features.registry import FAMILIES
 from churn.reporting.retention import PERIODS
 from churn.scoring.actions import known_actions, known_causes
+from churn.scoring.control import MAX_CONTROL_FRACTION
 from churn.text.messages import available_locales
 
 # The tier every probability below all of score.tiers' bounds gets (selection.risk_tier).
@@ -745,6 +746,8 @@ class ScoreSettings(Group):
     top_k: Whole0
     budget: Annotated[float | None, number(ge=0, null=True)]
     cost_per_contact: Annotated[float, number(gt=0)]
+    control_fraction: Annotated[float, number(ge=0, le=MAX_CONTROL_FRACTION)]
+    control_salt: Text
     segments: Segments
     n_reasons: Annotated[int, whole(ge=1, le=MAX_REASONS)]
     drift: DriftGate

@@ -35,7 +35,14 @@ LEFT_OUT = {
     "opt-out unreadable": "summary.left_out.unreadable",
     "id matches after trimming or case-folding": "summary.left_out.id_fuzzy",
 }
-EMPTY_CODES = ("top_k_zero", "budget_too_small", "no_one_in_tiers", "all_left_out", "no_one_scored")
+EMPTY_CODES = (
+    "top_k_zero",
+    "budget_too_small",
+    "no_one_in_tiers",
+    "all_left_out",
+    "all_in_control",
+    "no_one_scored",
+)
 
 
 def render_summary(summary: Mapping[str, Any]) -> str:
@@ -49,10 +56,14 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         - ``horizon_days`` (int) and ``horizon_end`` (ISO date): the period the chance of
           leaving covers.
         - ``selection``: ``mode`` (``share``, ``tiers``, ``top_k`` or ``budget``), ``share``
-          (0-1 or None), ``top_k``, ``budget``, ``cost_per_contact``, ``listed`` (int).
+          (0-1 or None), ``top_k``, ``budget``, ``cost_per_contact``, ``listed`` (int),
+          ``control_fraction`` (0-0.5; missing or 0: no control group).
         - ``totals``: ``scored``, ``listed``, ``suppressed_opt_out`` (int), ``value_at_risk``
           (money: over the list, chance of leaving times the expected spend of the next 12
-          months) and ``suppressed_by_reason`` (reason -> count, optional).
+          months), ``suppressed_by_reason`` (reason -> count, optional) and ``control``
+          (the customers chosen but held out as the control group).
+        - ``contacted_on`` (ISO date): when the list is taken as contacted (the day after
+          ``as_of``), needed with a control group.
         - ``by_segment_tier``: ``segment`` and ``tier`` (keys of the ``lists`` catalog),
           ``customers``, ``value_at_risk``; for the customers on the list.
         - ``themes``: ``theme``, ``cause`` (keys), ``customers`` (int), ``example`` (a real
@@ -111,6 +122,7 @@ def _view(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> dict[str, Any
         "listed_share": totals["listed"] / totals["scored"] if totals["scored"] else 0,
         "left_out_note": _left_out_note(totals.get("suppressed_by_reason") or {}, w, fmt),
         "empty": _empty(summary.get("empty_reason"), fmt),
+        "control_note": _control_note(summary, w, fmt),
         "selection_values": _selection_values(selection, fmt),
         "tiers": [{"key": t, "colour": TIER_COLOURS[t]} for t in TIERS],
         "segments": segments,
@@ -167,9 +179,26 @@ def _empty(reason: Mapping[str, Any] | None, fmt: Formatter) -> dict[str, Any] |
             "bound": fmt.percent(float(reason.get("lowest_listed_bound") or 0)),
             "highest": fmt.percent(float(reason.get("highest_probability") or 0), 1),
         }
-    elif code == "all_left_out":
+    elif code in ("all_left_out", "all_in_control"):
         values = {"customers": fmt.integer(int(reason.get("customers") or 0))}
     return {"code": code, "figures": values}
+
+
+def _control_note(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> Markup | None:
+    """Why some customers chosen are not on the list (the control group), or that none
+    was held out; nothing when no one was chosen."""
+    fraction = float(summary["selection"].get("control_fraction") or 0)
+    control = int(summary["totals"].get("control") or 0)
+    if fraction <= 0:
+        return w.t("summary.control.none")
+    if not control and not summary["totals"]["listed"]:
+        return None
+    return w.t(
+        "summary.control.held_out",
+        control=w.b(fmt.integer(control)),
+        fraction=fmt.percent(fraction),
+        date=fmt.date(summary["contacted_on"]),
+    )
 
 
 def _selection_values(selection: Mapping[str, Any], fmt: Formatter) -> dict[str, str]:

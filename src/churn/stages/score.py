@@ -21,6 +21,7 @@ from churn.features.profile import customer_profile
 from churn.modeling.model import ChurnClassifier
 from churn.reporting.summary_page import write_summary
 from churn.scoring.actions import NO_THEME, ActionTable
+from churn.scoring.control import GROUPS, ControlPolicy, groups, strata_counts
 from churn.scoring.drift import DriftPolicy
 from churn.scoring.selection import (
     SegmentRules,
@@ -42,6 +43,7 @@ from churn.stages.outputs import write_json
 from churn.stages.run_context import code_version, log, resolve_as_of, step
 from churn.stages.typed_settings import (
     action_table,
+    control_policy,
     drift_policy,
     segment_rules,
     selection_policy,
@@ -167,6 +169,7 @@ class ScorePlan:
     segments: SegmentRules
     drift: DriftPolicy
     selection: SelectionPolicy
+    control: ControlPolicy
     actions: ActionTable
     n_reasons: int
     csv_sep: str
@@ -185,6 +188,7 @@ class ScorePlan:
             segments=segment_rules(cfg),
             drift=drift_policy(cfg),
             selection=selection_policy(cfg),
+            control=control_policy(cfg),
             actions=action_table(cfg),
             n_reasons=int(cfg.score.n_reasons),
             csv_sep=csv_sep,
@@ -226,11 +230,13 @@ def _log_drift(report: list[dict[str, Any]], policy: DriftPolicy) -> None:
 @dataclass(frozen=True)
 class _AtRisk:
     """The at-risk list and how it came about: ``frame`` is the CSV's rows (every
-    column, keys included), ``wanted`` the list's size with everyone contactable,
-    ``left_out`` its customers left out by reason, ``sizes`` the list-size trade-off and
-    ``empty_reason`` why it is empty."""
+    column, keys included), ``control`` the rows of the customers selected but held out
+    as the control group (the same columns; never in the CSV), ``wanted`` the list's size
+    with everyone contactable, ``left_out`` its customers left out by reason, ``sizes``
+    the list-size trade-off and ``empty_reason`` why it is empty."""
 
     frame: pd.DataFrame
+    control: pd.DataFrame
     wanted: int
     left_out: pd.Series
     sizes: list[dict[str, Any]]
@@ -382,29 +388,35 @@ def _at_risk(
     features: pd.DataFrame,
     as_of: Any,
 ) -> _AtRisk:
-    """The at-risk list with each customer's reasons, action and personal fields."""
+    """The at-risk list with each customer's reasons, action and personal fields, and
+    its control group, explained alike (their actions are what the control group stands
+    for when outcomes compare it with the customers contacted)."""
     # Who the list would hold without consent, then the list itself, chosen among the
     # customers who may be contacted (so share, top_k and budget lists are refilled).
     population = len(scores)
     wanted = plan.selection.select(scores, population)
     left_out = wanted["do_not_contact_reason"].value_counts().sort_index()
     contactable = scores[~scores["marketing_opt_out"]]
-    listed = plan.selection.select(contactable, population)
-    explained = _explained(plan, classifier, listed, features)
-    rows = _csv_rows(plan, listed, explained, _personal(plan, opened, listed, as_of))
+    selected = plan.selection.select(contactable, population)
+    explained = _explained(plan, classifier, selected, features)
+    rows = _csv_rows(plan, selected, explained, _personal(plan, opened, selected, as_of))
+    control = plan.control.held_out(selected)
     ranked = rank_by_value(contactable)
     sizes = list_size_tradeoff(
         ranked["churn_probability"].to_numpy(),
         ranked["expected_value_at_risk"].to_numpy(),
         population,
-        chosen=len(listed),
+        chosen=len(selected),
     )
     empty_reason = None
-    if listed.empty:
+    if selected.empty:
         highest = scores["churn_probability"].max() if len(scores) else None
         empty_reason = plan.selection.empty_reason(len(wanted), highest)
+    elif control.all():
+        empty_reason = {"code": "all_in_control", "customers": len(selected)}
+    if empty_reason is not None:
         log.warning("the at-risk list is empty: %s", empty_reason)
-    return _AtRisk(rows, len(wanted), left_out, sizes, empty_reason)
+    return _AtRisk(rows[~control], rows[control], len(wanted), left_out, sizes, empty_reason)
 
 
 def _themes(rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -487,14 +499,17 @@ def _summary(
             "budget": selection.budget,
             "cost_per_contact": selection.cost_per_contact,
             "listed": len(rows),
+            "control_fraction": plan.control.fraction,
         },
         "totals": {
             "scored": len(scores),
             "listed": len(rows),
             "suppressed_opt_out": sum(suppressed_by_reason.values()),
             "suppressed_by_reason": suppressed_by_reason,
+            "control": len(listed.control),
             "value_at_risk": float(rows["expected_value_at_risk"].sum()),
         },
+        "contacted_on": (as_of + dt.timedelta(days=1)).isoformat(),
         "by_segment_tier": by_cell.to_dict("records"),
         "themes": _themes(rows),
         "actions": _actions(rows),
@@ -539,6 +554,15 @@ def _manifest(
         "rows_scored": len(scores),
         "rows_at_risk": len(at_risk),
         "rows_suppressed_opt_out": listed.suppressed,
+        "control": {
+            "fraction": plan.control.fraction,
+            "salt": plan.control.salt,
+            **{
+                g: int(n)
+                for g, n in scores["group"].value_counts().reindex(GROUPS, fill_value=0).items()
+            },
+            "by_stratum": strata_counts(scores),
+        },
         "suppressed_by_reason": _by_reason(listed.left_out),
         "do_not_contact": _by_reason(scores["do_not_contact_reason"].value_counts().sort_index()),
         "empty_list_reason": listed.empty_reason,
@@ -585,6 +609,22 @@ def _write_csv(table: pd.DataFrame, path: Path, plan: ScorePlan) -> None:
     )
 
 
+def _grouped(scores: pd.DataFrame, listed: _AtRisk) -> pd.DataFrame:
+    """``scores`` with each customer's ``group`` (contact, control or not_selected; see
+    :mod:`churn.scoring.control`), ``listed`` (in the CSV) and, for the customers
+    selected, the ``theme`` and ``action`` of their list row."""
+    selected = pd.concat([listed.frame, listed.control])
+    keys = selected.set_index("customer_id")[["theme_key", "action_id"]]
+    ids = scores["customer_id"]
+    group = groups(ids, pd.Index(selected["customer_id"]), pd.Index(listed.control["customer_id"]))
+    return scores.assign(
+        group=group,
+        listed=group == "contact",
+        theme=ids.map(keys["theme_key"]),
+        action=ids.map(keys["action_id"]),
+    )
+
+
 def _write_outputs(
     folder: Path,
     plan: ScorePlan,
@@ -602,12 +642,6 @@ def _write_outputs(
     (folder / ACTIONS_FOLDER).mkdir()
     for action in sorted(rows["action_id"].unique()):
         _write_csv(table[rows["action_id"] == action], folder / action_file(action), plan)
-    keys = rows.set_index("customer_id")[["theme_key", "action_id"]]
-    scores = scores.assign(
-        listed=scores["customer_id"].isin(keys.index),
-        theme=scores["customer_id"].map(keys["theme_key"]),
-        action=scores["customer_id"].map(keys["action_id"]),
-    )
     _write_scores(opened, scores, folder / "scores.parquet")
     write_summary(summary, folder / "summary.html")
     if len(opened.ingest.quarantine):
@@ -669,14 +703,16 @@ def _score(
         scores = _scores(plan, opened, model, features, as_of)
     with step("select and explain", timings):
         listed = _at_risk(plan, opened, classifier, scores, features, as_of)
+        scores = _grouped(scores, listed)
     manifest = _manifest(cfg, plan, opened, model, as_of, scores, listed, features, drift)
     summary = _summary(plan, as_of, model, scores, listed)
     with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
         manifest["timings_s"] = timings
         _write_outputs(tmp, plan, opened, scores, listed, summary, manifest)
     print(
-        f"scored {len(scores):,} customers as of {as_of}: {len(listed.frame):,} on the list "
-        f"({listed.suppressed:,} more left out: opted out or consent unclear), expected value "
+        f"scored {len(scores):,} customers as of {as_of}: {len(listed.frame):,} on the list, "
+        f"{len(listed.control):,} held out as the control group ({listed.suppressed:,} more "
+        "left out: opted out or consent unclear), expected value "
         f"at risk {manifest['expected_value_at_risk']:,.2f} {plan.currency}; wrote {target}"
         + (f" (the list is empty: {listed.empty_reason['code']})" if listed.empty_reason else ""),
         flush=True,

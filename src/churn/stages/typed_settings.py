@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from churn.modeling.gate import GatePolicy
 from churn.modeling.model import FeatureSettings
 from churn.scoring.actions import ActionTable
+from churn.scoring.control import ControlPolicy
 from churn.scoring.drift import DriftPolicy
 from churn.scoring.selection import SegmentRules, SelectionPolicy
 
@@ -84,3 +85,10 @@ def selection_policy(cfg: DictConfig) -> SelectionPolicy:
 def action_table(cfg: DictConfig) -> ActionTable:
     """``actions.*``: the cause of each theme and the action per segment and theme."""
     return ActionTable.from_config(cfg.actions)
+
+
+def control_policy(cfg: DictConfig) -> ControlPolicy:
+    """``score.control_fraction`` and ``score.control_salt``."""
+    return ControlPolicy(
+        fraction=float(cfg.score.control_fraction), salt=str(cfg.score.control_salt)
+    )
