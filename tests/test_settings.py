@@ -31,6 +31,7 @@ WRONG = {
     "data.query": ("[1]", "''"),
     "data.database": ("[1]", "shop.duckdb"),  # without data.query: never read
     "data.customers": ("[1]", "''"),
+    "data.contacts": ("[1]", "''"),
     **{
         f"data.columns.{c}": ("[a]", "''")
         for c in [
@@ -41,6 +42,10 @@ WRONG = {
     **{
         f"data.customer_columns.{c}": ("[a]", "''")
         for c in ("customer_id", "signup_ts", "marketing_opt_out", "first_name", "email")
+    },
+    **{
+        f"data.contact_columns.{c}": ("[a]", "''")
+        for c in ("customer_id", "contacted_at", "campaign", "contact_group")
     },
     "data.csv.delimiter": ("1", "';;'"),
     "data.csv.decimal": ("1", "';'"),

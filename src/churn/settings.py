@@ -36,7 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from churn.config import register_resolvers
-from churn.data.contract import CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
+from churn.data.contract import CONTACTS, CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
 from churn.errors import ConfigError
 from churn.features.query import REQUIRED_WINDOWS
 from churn.features.registry import FAMILIES
@@ -534,6 +534,23 @@ class CustomerColumns(Group):
         ]
 
 
+class ContactColumns(Group):
+    """``data.contact_columns``: canonical column -> the contact log's column."""
+
+    customer_id: OptionalText
+    contacted_at: OptionalText
+    campaign: OptionalText
+    contact_group: OptionalText
+
+    @classmethod
+    def rules(cls, raw: Mapping[str, Any]) -> list[Problem]:
+        return [
+            (column, None, "must name the contact log's column: it is required")
+            for column in CONTACTS.required
+            if column in raw and raw[column] is None
+        ]
+
+
 class DataSettings(Group):
     """``data``: where the transactions come from and how to read them."""
 
@@ -541,8 +558,10 @@ class DataSettings(Group):
     query: OptionalText
     database: OptionalText
     customers: OptionalText
+    contacts: OptionalText
     columns: TransactionColumns
     customer_columns: CustomerColumns
+    contact_columns: ContactColumns
     csv: CsvDialect
     date_format: Annotated[str | None, checked(_date_format)]
     timezone: Annotated[str, checked(_timezone)]

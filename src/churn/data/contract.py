@@ -1,7 +1,8 @@
 """The data contract: the canonical tables, how a source maps to them, and the row rules.
 
 Declarations only, no engine: :class:`TableContract` (the canonical columns of
-``transactions`` and ``customers``), :class:`SourceSpec` and :class:`CsvOptions` (where a
+``transactions``, ``customers`` and ``contacts``), :class:`Choice` (the values a text
+column may take), :class:`SourceSpec` and :class:`CsvOptions` (where a
 source is and how to read it), :class:`Plausibility` and :class:`LeftOut` (what ingest
 quarantines or leaves out), and :func:`row_rules`: each rule a reason and a SQL condition
 (DuckDB's dialect, transpiled for Spark) on the flags of the parse query
@@ -19,6 +20,35 @@ from typing import Any
 import pandas as pd
 
 from churn.errors import ConfigError, DataContractError
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The values a text column may take, and how the source may spell them.
+
+    Attributes
+    ----------
+    spellings : mapping
+        Accepted spelling, in lower case -> the canonical value. A source value is
+        trimmed and matched in any case; one matching no spelling is quarantined.
+    blank : str, optional
+        The value of a blank cell, and of every row when the source lacks the column;
+        ``None``: a blank stays null.
+    """
+
+    spellings: Mapping[str, str]
+    blank: str | None = None
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The canonical values, in the order of :attr:`spellings`."""
+        return tuple(dict.fromkeys(self.spellings.values()))
+
+    def reason(self, column: str) -> str:
+        """The quarantine reason of a value matching no spelling
+        (``contact_group not contact or control``)."""
+        *others, last = self.values
+        return f"{column} not {', '.join(others)} or {last}" if others else f"{column} not {last}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,11 @@ class TableContract:
     identifiers : tuple of str
         String columns that are keys: a control character in one is quarantined (an
         invisible byte would make another customer, order or product).
+    choices : mapping
+        String column -> the :class:`Choice` of values it may take.
+    columns_setting : str
+        The config key that maps the source's columns to this table's, as messages name
+        it (``data.columns``).
     """
 
     table: str
@@ -49,6 +84,8 @@ class TableContract:
     unique: str | None = None
     inputs_only: tuple[str, ...] = ()
     identifiers: tuple[str, ...] = ()
+    choices: Mapping[str, Choice] = field(default_factory=dict)
+    columns_setting: str = "data.columns"
 
 
 TRANSACTIONS = TableContract(
@@ -81,6 +118,32 @@ CUSTOMERS = TableContract(
     required=("customer_id",),
     unique="customer_id",
     identifiers=("customer_id",),
+    columns_setting="data.customer_columns",
+)
+# A campaign tool's contact log: who was contacted (or held out as control), when, by
+# which campaign. ``group`` is an SQL keyword, hence the canonical ``contact_group``.
+CONTACT_GROUPS = Choice(
+    spellings={
+        "contact": "contact",
+        "treatment": "contact",
+        "treated": "contact",
+        "control": "control",
+        "holdout": "control",
+    },
+    blank="contact",
+)
+CONTACTS = TableContract(
+    table="contacts",
+    kinds={
+        "customer_id": "string",
+        "contacted_at": "timestamp",
+        "campaign": "string",
+        "contact_group": "string",
+    },
+    required=("customer_id", "contacted_at", "campaign"),
+    identifiers=("customer_id",),
+    choices={"contact_group": CONTACT_GROUPS},
+    columns_setting="data.contact_columns",
 )
 # Without order ids: one order per (customer, timestamp), as the contract says.
 DERIVED_ORDER_ID = "customer_id || '|' || strftime(ts, '%Y-%m-%d %H:%M:%S.%f')"
@@ -144,7 +207,8 @@ class Plausibility:
         values near the float64 limit would make sums, and so features and the value at
         risk, overflow to infinity.
     valid_from : datetime.date
-        First plausible day of a timestamp (``ts``, ``signup_ts``), from its 00:00.
+        First plausible day of a timestamp (``ts``, ``signup_ts``, ``contacted_at``), from
+        its 00:00.
     valid_until : datetime.date, optional
         Last plausible day, through its end; ``None``: no upper bound. The stages pass
         the day after today by the machine's clock (``ingest.valid_until: null``).
@@ -314,7 +378,8 @@ def row_rules(
     ``<col>__plausible`` (a timestamp is finite and in the plausible window),
     ``<col>__control`` (an identifier has a control character), ``<col>__repeat`` (a
     unique column's value was seen before); numbers are checked on their values, against
-    ``max_abs_value``.
+    ``max_abs_value``. A column with a :class:`Choice` fails where a value matches none of
+    its spellings.
     """
     rules: list[RowRule] = []
     for c in columns:
@@ -344,6 +409,8 @@ def row_rules(
             ]
         elif kind == "boolean":
             rules.append(RowRule(f"{c} not a boolean", unparsed))
+        elif c in contract.choices:
+            rules.append(RowRule(contract.choices[c].reason(c), unparsed))
         if c == contract.unique:
             rules.append(RowRule(f"{c} duplicated", f"{c}__repeat"))
     return rules

@@ -4,8 +4,10 @@ Every stage starts here, on whichever engine (:mod:`churn.engines`): one algorit
 the engine's interface. The result is a table ``transactions`` with the
 canonical columns of the data contract (``customer_id``, ``order_id``, ``ts``, ``amount``
 and whichever optional columns the source has), optionally a ``customers`` table
-(``customer_id``, ``signup_ts``, ``marketing_opt_out``, ``first_name``, ``email``), and for
-each a manifest that accounts for every row read::
+(``customer_id``, ``signup_ts``, ``marketing_opt_out``, ``first_name``, ``email``) and a
+``contacts`` table, a campaign tool's contact log (``customer_id``, ``contacted_at``,
+``campaign``, ``contact_group``), and for each a manifest that accounts for every row
+read::
 
     rows_read == rows_kept + rows_quarantined + duplicates_dropped
                  + rows_without_customer + rows_excluded_products
@@ -45,6 +47,7 @@ import pandas as pd
 
 # CsvOptions is part of ingest's signature (inside SourceSpec): callers import it here.
 from churn.data.contract import (  # noqa: F401
+    CONTACTS,
     CUSTOMERS,
     DERIVED_ORDER_ID,
     TRANSACTIONS,
@@ -57,6 +60,7 @@ from churn.data.contract import (  # noqa: F401
     TableContract,
     TooManyBadRows,
     ident,
+    quote,
     reason_counts,
     reason_sql,
     row_rules,
@@ -139,6 +143,57 @@ def ingest_customers(
     ``signup_ts`` must lie in the window of ``plausibility``.
     """
     return ingest_table(engine, spec, CUSTOMERS, max_bad_fraction, frame, plausibility)
+
+
+def ingest_contacts(
+    engine: Any,
+    spec: SourceSpec,
+    max_bad_fraction: float = 0.01,
+    frame: pd.DataFrame | None = None,
+    plausibility: Plausibility | None = None,
+) -> IngestResult:
+    """Ingest a campaign tool's contact log into the ``contacts`` table.
+
+    One row per contact: ``customer_id``, ``contacted_at`` (a timestamp in the window of
+    ``plausibility``, as ``ts`` is), ``campaign`` and ``contact_group``, ``contact`` or
+    ``control``. The group is read in any case once trimmed: ``contact``, ``treatment`` and
+    ``treated`` are ``contact``; ``control`` and ``holdout`` are ``control``; a blank, or a
+    source without the column, is ``contact``; any other value is quarantined. The same
+    customer may be contacted many times; exact duplicate rows are dropped and counted.
+
+    Returns
+    -------
+    IngestResult
+        The manifest (the counts as for transactions, plus ``contacted_from`` and
+        ``contacted_until``, the first and last ``contacted_at``, ``campaigns``, the number
+        of distinct campaigns, and ``contact_groups``, the rows kept per group) and the
+        quarantined rows.
+
+    Raises
+    ------
+    DataContractError
+        On a contract violation; :class:`TooManyBadRows` when too many rows are
+        quarantined.
+    """
+    engine = as_engine(engine)
+    result = ingest_table(engine, spec, CONTACTS, max_bad_fraction, frame, plausibility)
+    first, last, campaigns = engine.rows(
+        "SELECT MIN(contacted_at), MAX(contacted_at), COUNT(DISTINCT campaign) FROM contacts"
+    )[0]
+    by_group = dict(
+        engine.rows("SELECT contact_group, COUNT(*) FROM contacts GROUP BY contact_group")
+    )
+    result.manifest.update(
+        {
+            "contacted_from": str(first),
+            "contacted_until": str(last),
+            "campaigns": int(campaigns),
+            "contact_groups": {
+                g: int(by_group.get(g, 0)) for g in CONTACTS.choices["contact_group"].values
+            },
+        }
+    )
+    return result
 
 
 def ingest_table(
@@ -250,8 +305,15 @@ def _check_rows(
 
 def _create_table(engine: Engine, contract: TableContract, parsed: list[str]) -> None:
     """Create ``contract.table`` from the rows of ``parsed`` neither left out nor
-    quarantined: its canonical columns, and order ids derived where the source has none."""
-    output = [c for c in contract.kinds if c in parsed and c not in contract.inputs_only]
+    quarantined: its canonical columns, order ids derived where the source has none, and
+    a choice the source lacks as its ``blank`` value."""
+    output = []
+    for c in contract.kinds:
+        choice = contract.choices.get(c)
+        if c in parsed and c not in contract.inputs_only:
+            output.append(c)
+        elif c not in parsed and choice is not None and choice.blank is not None:
+            output.append(f"{quote(choice.blank)} AS {c}")
     if contract is TRANSACTIONS and "order_id" not in output:
         output.append(f"{DERIVED_ORDER_ID} AS order_id")
     engine.create(
@@ -370,6 +432,7 @@ def check_bad_fraction(
     passed = checked - bad - counts["duplicates_dropped"]
     message = _too_many_message(
         name,
+        contract,
         bad,
         checked,
         max_bad_fraction,
@@ -444,12 +507,15 @@ def _check_mapping(
         if canonical == "amount" and derives_amount:
             continue
         source = mapping.get(canonical)
+        setting = f"{contract.columns_setting}.{canonical}"
         if source is None:
-            problems.append(f"column {canonical}: not mapped (rule: required by the contract)")
+            problems.append(
+                f"column {canonical}: not mapped (rule: required by the contract; set {setting})"
+            )
         elif source not in source_types:
             problems.append(
                 f"column {canonical}: source column {source!r} not found "
-                "(rule: required by the contract)"
+                f"(rule: required by the contract; {setting}={source})"
             )
     if derives_amount:
         for part in ("quantity", "unit_price"):
@@ -465,7 +531,7 @@ def _check_mapping(
             f"contract ({', '.join(contract.kinds)})"
         )
     if problems:
-        raise DataContractError(_contract_message(name, problems, found))
+        raise DataContractError(_contract_message(name, contract, problems, found))
     for canonical, source in mapping.items():
         if source not in source_types and canonical not in contract.required:
             log.info("optional column %s (%r) not in %s: skipped", canonical, source, name)
@@ -518,20 +584,21 @@ def check_whole_columns(
             f"no value parses (rule: {rule}); examples: {examples}"
         )
     if problems:
-        raise DataContractError(_contract_message(name, problems, found))
+        raise DataContractError(_contract_message(name, contract, problems, found))
 
 
-def _contract_message(name: str, problems: list[str], found: str) -> str:
+def _contract_message(name: str, contract: TableContract, problems: list[str], found: str) -> str:
     lines = "\n".join(f"  - {p}" for p in problems)
     return (
         f"{name} violates the data contract ({len(problems)} problem(s)):\n{lines}\n"
         f"  columns found: {found}\n"
-        "  map your names with data.columns.<canonical>=<your column>"
+        f"  map your names with {contract.columns_setting}.<canonical>=<your column>"
     )
 
 
 def _too_many_message(
     name: str,
+    contract: TableContract,
     bad: int,
     read: int,
     limit: float,
@@ -553,6 +620,7 @@ def _too_many_message(
         f"{name}: {bad} of {read} rows{aside} ({bad / max(read, 1):.1%}) break row rules, "
         "more than "
         f"ingest.max_bad_fraction={limit} allows; reasons: {by_reason}; "
-        f"example rows: {examples}. Fix the export or the mapping (data.columns.*, "
-        "data.date_format, data.csv.*), or raise ingest.max_bad_fraction"
+        f"example rows: {examples}. Fix the export or the mapping "
+        f"({contract.columns_setting}.*, data.date_format, data.csv.*), or raise "
+        "ingest.max_bad_fraction"
     )

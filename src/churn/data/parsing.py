@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from churn.data.contract import (
     FALSE_WORDS,
     TRUE_WORDS,
+    Choice,
     CsvOptions,
     LeftOut,
     Plausibility,
@@ -44,15 +45,29 @@ def parse_sql(
     and ``<col>__parsed`` (the value parsed); a timestamp has ``<col>__plausible`` (in
     the window of ``plausibility``), an identifier ``<col>__control`` (it has a control
     character). Text is trimmed of Unicode white space at both ends; nothing but white
-    space is no value. ``_left_out`` says why a row is left out on purpose (see
-    :class:`LeftOut`; NULL: the row is checked and kept or quarantined).
+    space is no value. A column with a :class:`~churn.data.contract.Choice` has its
+    canonical value (a blank one its ``blank`` value), ``<col>__present`` and
+    ``<col>__parsed`` (the value is one of the spellings, or blank with a ``blank``
+    value), and its trimmed text as ``<col>__text``. ``_left_out`` says why a row is left
+    out on purpose (see :class:`LeftOut`; NULL: the row is checked and kept or
+    quarantined).
     """
     window = plausibility or Plausibility()
     # Inner select: values parsed from the source columns; outer: flags on those values.
     inner, outer = [f"{key} AS _row"], ["*"]
     for canonical, source in present.items():
         col, stype, kind = ident(source), source_types[source], contract.kinds[canonical]
-        if kind == "string":
+        if canonical in contract.choices:
+            # The trimmed text once, inside; the choice and its flags on it, outside.
+            text = f"{canonical}__text"
+            value = _choice_expr(text, contract.choices[canonical])
+            inner.append(f"{_text_expr(col)} AS {text}")
+            outer += [
+                f"{value} AS {canonical}",
+                f"{text} IS NOT NULL AS {canonical}__present",
+                f"{value} IS NOT NULL AS {canonical}__parsed",
+            ]
+        elif kind == "string":
             inner.append(f"{_text_expr(col)} AS {canonical}")
             outer.append(f"{canonical} IS NOT NULL AS {canonical}__present")
             if canonical in contract.identifiers:
@@ -217,6 +232,17 @@ def _window_expr(column: str, window: Plausibility) -> str:
         end = window.valid_until + dt.timedelta(days=1)
         inside += f" AND {column} < CAST({quote(end.isoformat())} AS TIMESTAMP)"
     return f"COALESCE({inside}, false)"
+
+
+def _choice_expr(text: str, choice: Choice) -> str:
+    """The canonical value of the trimmed ``text`` (any case), the ``blank`` value where
+    there is none, NULL where it matches no spelling."""
+    blank = "CAST(NULL AS VARCHAR)" if choice.blank is None else quote(choice.blank)
+    spelled = " ".join(
+        f"WHEN {quote(spelling)} THEN {quote(value)}"
+        for spelling, value in choice.spellings.items()
+    )
+    return f"CASE WHEN {text} IS NULL THEN {blank} ELSE CASE lower({text}) {spelled} END END"
 
 
 def _present_expr(col: str, source_type: str) -> str:

@@ -1,11 +1,12 @@
 """A stage's input: the configured engine, the shop's data ingested into its
-``transactions`` (and ``customers``) table, and what ingest reported."""
+``transactions`` (and ``customers`` and ``contacts``) table, and what ingest reported."""
 
 from __future__ import annotations
 
 import datetime as dt
 import glob
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from churn.data.ingest import (
     Plausibility,
     SourceSpec,
     TooManyBadRows,
+    ingest_contacts,
     ingest_customers,
     ingest_transactions,
 )
@@ -34,13 +36,17 @@ from churn.stages.run_context import log, parse_date
 
 
 def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec:
-    """The ingest source of ``table`` (``transactions`` or ``customers``) in the ``data``
-    config group."""
+    """The ingest source of ``table`` (``transactions``, ``customers`` or ``contacts``) in
+    the ``data`` config group; the tables other than ``transactions`` are files only, read
+    with the same ``data.csv``, ``data.date_format`` and ``data.timezone``."""
     register_resolvers()
     csv = data_cfg.csv
     if table == "customers":
         where = {"transactions": data_cfg.customers, "query": None, "database": None}
         columns = dict(data_cfg.customer_columns)
+    elif table == "contacts":
+        where = {"transactions": data_cfg.contacts, "query": None, "database": None}
+        columns = dict(data_cfg.contact_columns)
     else:
         where = {
             "transactions": data_cfg.transactions,
@@ -67,15 +73,17 @@ def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec
 @dataclass
 class OpenedData:
     """The ingested ``transactions`` table of a stage, on its engine, and what ingest
-    reported. Stages reach the tables through :meth:`rows`, :meth:`columns`,
-    :meth:`features` and :meth:`write_parquet`, or the :attr:`engine` itself, never asking
-    which engine it is."""
+    reported (for the ``customers`` table too, and for ``contacts`` once
+    :func:`open_contacts` has read the contact log). Stages reach the tables through
+    :meth:`rows`, :meth:`columns`, :meth:`features` and :meth:`write_parquet`, or the
+    :attr:`engine` itself, never asking which engine it is."""
 
     engine: Engine
     first_date: dt.date
     last_date: dt.date
     ingest: IngestResult
     customers: IngestResult | None = None
+    contacts: IngestResult | None = None
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -87,8 +95,8 @@ class OpenedData:
         return self.engine.rows(sql)
 
     def columns(self, table: str) -> list[str] | None:
-        """The columns of ``table`` (``transactions`` or ``customers``), ``None`` when the
-        table was not ingested."""
+        """The columns of ``table`` (``transactions``, ``customers`` or ``contacts``),
+        ``None`` when the table was not ingested."""
         return self.engine.columns(table)
 
     def features(
@@ -113,7 +121,8 @@ class OpenedData:
 
 def spark_session(engine_cfg: DictConfig) -> Any:
     """The Spark session ``engine=spark`` configures (``engine.master``, ``engine.options``),
-    without the ``transactions`` and ``customers`` views of an earlier run in it."""
+    without the ``transactions``, ``customers`` and ``contacts`` views of an earlier run in
+    it."""
     if importlib.util.find_spec("pyspark") is None:
         raise ConfigError(
             "engine=spark needs the spark extra: .venv/bin/pip install -e '.[spark]' "
@@ -131,7 +140,7 @@ def spark_session(engine_cfg: DictConfig) -> Any:
             f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
             "Spark needs Java 17+ (JAVA_HOME or java on PATH)"
         ) from exc
-    for view in ("transactions", "customers"):
+    for view in ("transactions", "customers", "contacts"):
         drop_view(spark, view)
     return spark
 
@@ -183,24 +192,71 @@ def _run_folder(cfg: DictConfig) -> Path | None:
         return None
 
 
-def _write_failed_report(exc: TooManyBadRows, folder: Path, manifest_name: str) -> list[Path]:
+def _write_failed_report(
+    exc: TooManyBadRows,
+    folder: Path,
+    manifest_name: str,
+    alongside: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """Write a failed ingest's manifest and quarantine to ``folder``; the files written
-    (the manifest first)."""
+    (the manifest first). A table other than ``transactions`` has its quarantine as
+    ``<table>_quarantine.csv`` and its counts under ``<table>_table``, where a stage's
+    manifest keeps them, next to ``alongside`` (the tables ingested before it)."""
     folder.mkdir(parents=True, exist_ok=True)
     prefix = "" if exc.table == "transactions" else f"{exc.table}_"
     written = [folder / manifest_name, folder / f"{prefix}quarantine.csv"]
     manifest = exc.result.manifest
-    if prefix:  # where a stage's manifest keeps the customers table's counts
-        manifest = {"customers_table": manifest}
+    if prefix:
+        manifest = {**(alongside or {}), f"{exc.table}_table": manifest}
     write_json(written[0], manifest)
     exc.result.quarantine.to_csv(written[1], index=False)
     return written
 
 
-def _open_transactions(cfg: DictConfig) -> OpenedData:
-    limit = float(cfg.ingest.max_bad_fraction)
+def open_contacts(
+    cfg: DictConfig, opened: OpenedData, manifest_name: str = "ingest_manifest.json"
+) -> IngestResult | None:
+    """Ingest the contact log ``cfg.data.contacts`` into ``opened.engine``'s ``contacts``
+    table, and set ``opened.contacts``; ``None`` (and nothing read) when it is not set.
+
+    Checked as the transactions are, with the same ``ingest.*`` limits and plausible
+    window. When too many rows are bad, the manifest (``manifest_name``: the tables
+    opened so far and the contact log's counts under ``contacts_table``) and the rejected
+    rows (``contacts_quarantine.csv``) are left in the stage's run folder all the same,
+    and the :class:`~churn.errors.DataContractError` (exit code 3) names them.
+    """
+    if not cfg.data.contacts:
+        return None
+    try:
+        opened.contacts = ingest_contacts(
+            opened.engine,
+            source_spec(cfg.data, "contacts"),
+            max_bad_fraction=float(cfg.ingest.max_bad_fraction),
+            plausibility=_plausibility(cfg),
+        )
+    except TooManyBadRows as exc:
+        folder = _run_folder(cfg)
+        if folder is None:
+            raise
+        written = _write_failed_report(exc, folder, manifest_name, combined_manifest(opened))
+        raise DataContractError(
+            f"{exc}. The rejected rows, each with its reason, are in {written[-1]}; the "
+            f"counts in {written[0]} (under contacts_table)"
+        ) from exc
+    log.info(
+        "contacts %s: %s to %s",
+        opened.contacts.manifest["source"],
+        opened.contacts.manifest["contacted_from"],
+        opened.contacts.manifest["contacted_until"],
+    )
+    return opened.contacts
+
+
+def _plausibility(cfg: DictConfig) -> Plausibility:
+    """The plausibility bounds ``cfg.ingest`` sets; ``valid_until: null`` is the day after
+    today."""
     valid_until = cfg.ingest.valid_until
-    plausibility = Plausibility(
+    return Plausibility(
         max_abs_value=float(cfg.ingest.max_abs_value),
         valid_from=parse_date(cfg.ingest.valid_from, "ingest.valid_from"),
         valid_until=(
@@ -209,6 +265,11 @@ def _open_transactions(cfg: DictConfig) -> OpenedData:
             else parse_date(valid_until, "ingest.valid_until")
         ),
     )
+
+
+def _open_transactions(cfg: DictConfig) -> OpenedData:
+    limit = float(cfg.ingest.max_bad_fraction)
+    plausibility = _plausibility(cfg)
     left_out = LeftOut(
         without_customer=str(cfg.ingest.get("without_customer", "drop")),
         products=tuple(str(p) for p in cfg.data.get("exclude_products") or ()),
@@ -253,22 +314,28 @@ def open_engine(engine_cfg: DictConfig) -> Engine:
 
 
 def combined_manifest(opened: OpenedData) -> dict[str, Any]:
-    """The transactions manifest, with the customers table's under ``customers_table``."""
+    """The transactions manifest, with the customers table's under ``customers_table``
+    and the contact log's under ``contacts_table``."""
     manifest = dict(opened.ingest.manifest)
     if opened.customers is not None:
         manifest["customers_table"] = opened.customers.manifest
+    if opened.contacts is not None:
+        manifest["contacts_table"] = opened.contacts.manifest
     return manifest
 
 
 def write_ingest_report(opened: OpenedData, folder: Path) -> list[Path]:
     """Write ``ingest_manifest.json`` and, when rows were rejected, ``quarantine.csv``
-    (and ``customers_quarantine.csv``); returns the files written."""
+    (and ``customers_quarantine.csv``, ``contacts_quarantine.csv``); returns the files
+    written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "ingest_manifest.json"]
     write_json(written[0], combined_manifest(opened))
     quarantines = [("quarantine.csv", opened.ingest)]
     if opened.customers is not None:
         quarantines.append(("customers_quarantine.csv", opened.customers))
+    if opened.contacts is not None:
+        quarantines.append(("contacts_quarantine.csv", opened.contacts))
     for filename, result in quarantines:
         if len(result.quarantine):
             result.quarantine.to_csv(folder / filename, index=False)
