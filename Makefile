@@ -8,7 +8,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quaranti
 
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
 	$(CHURN) features $(ARGS)
+
+outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/outcomes/<locale>/)
+	$(CHURN) outcomes $(ARGS)
 
 report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)
 	$(CHURN) report $(ARGS)

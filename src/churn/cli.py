@@ -32,6 +32,7 @@ STAGES = {
     "ingest": "Validate an export into the canonical table, with a quarantine",
     "features": "Write point-in-time features (features.parquet)",
     "report": "Retention report for marketers (report.html and CSVs)",
+    "outcomes": "Outcomes of past lists: realised churn, the campaign's effect (outcomes.html)",
     "export": "Write the registered champion as an MLflow model folder under models/",
 }
 OTHER_COMMANDS = {
@@ -57,7 +58,7 @@ def usage() -> str:
         "Logging: hydra/job_logging=quiet (warnings only on the console), =json (one JSON",
         "object per line), =none (no log file).",
         "Exit codes: 0 ok, 2 configuration, 3 input contract, 4 drift, 5 no usable model,",
-        "6 files or store (disk, permissions), 1 bug.",
+        "6 files or store (disk, permissions), 7 retrain (outcomes), 1 bug.",
         "",
         f"churn {installed_version()}",
     ]

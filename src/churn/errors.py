@@ -9,6 +9,9 @@ exit code  meaning
 5          no usable model (for example no ``champion`` yet)
 6          a file, folder or store cannot be read or written (permissions, full
            disk, a corrupt or unreachable MLflow store)
+7          retrain: the model's realised ROC AUC or calibration error on
+           lists whose horizon has passed fails its threshold
+           (``churn outcomes``; its outputs are written all the same)
 ========  ====================================================
 """
 
@@ -51,3 +54,12 @@ class StorageError(ChurnError):
     by changing a setting; the message says what to check."""
 
     exit_code = 6
+
+
+class RetrainNeeded(ChurnError):
+    """The lists a model made came out worse than its thresholds allow (realised ROC AUC
+    below ``gate.min_roc_auc``, or calibration error above
+    ``outcomes.max_calibration_error``): the scheduler should retrain. The outcomes are
+    written before it is raised."""
+
+    exit_code = 7

@@ -866,6 +866,17 @@ class ReportSettings(Group):
     scores_dir: OptionalText
 
 
+class OutcomesSettings(Group):
+    """``outcomes``: where the outcomes go, the response and contact windows, and the
+    calibration threshold of the retrain signal."""
+
+    output_dir: Text
+    response_days: Whole1
+    contact_window_days: Whole1
+    max_calibration_error: Annotated[float, number(gt=0, le=1)]
+    log_to_mlflow: Flag
+
+
 class TrainSettings(Group):
     """``train``: registration, refit, the SHAP sample and the bootstrap's resamples."""
 
@@ -959,12 +970,24 @@ class ReportStage(IngestStage):
     locale: Annotated[str, checked(_locale)]
 
 
+class OutcomesStage(IngestStage):
+    """``conf/outcomes.yaml``: the lists under ``score.output_dir`` against the data."""
+
+    output_dir: Annotated[str | None, text(null=True)] = None
+    tracking: TrackingSettings
+    score: ScoreSettings
+    gate: GateSettings
+    outcomes: OutcomesSettings
+    locale: Annotated[str, checked(_locale)]
+
+
 STAGES: dict[str, type[Group]] = {
     "ingest": IngestStage,
     "features": FeaturesStage,
     "train": TrainStage,
     "score": ScoreStage,
     "report": ReportStage,
+    "outcomes": OutcomesStage,
     "export": ExportStage,
 }
 # Groups some stage composes: a data config (`# @package _global_`, such as data=demo)
@@ -1090,6 +1113,8 @@ def stage_of(values: Mapping[str, Any]) -> str:
         return "train"
     if "report" in values:
         return "report"
+    if "outcomes" in values:
+        return "outcomes"
     if isinstance(model, Mapping) and {"alias", "version"} & set(model):
         return "score"
     if "features" in values:

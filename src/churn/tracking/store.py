@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import mlflow
 import pandas as pd
 import requests
 import sqlalchemy.exc
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -704,3 +706,83 @@ def load_model(
     _connect(tracking_uri, create=False)
     with _fail_fast(tracking_uri):
         return load_registered_model(name, alias=alias, version=version)
+
+
+def log_outcomes(
+    tracking_uri: str, model_name: str, lists: Iterable[Mapping[str, Any]]
+) -> int | None:
+    """Log the realised metrics of matured lists to MLflow, against the model version that
+    made each list.
+
+    Each list becomes (or, on a later call, updates) one run of the experiment
+    ``<model_name>-outcomes``, tagged ``churn.list_as_of``, ``churn.model_name`` and
+    ``churn.model_version`` (and ``churn.training_run`` when known); its metrics are
+    ``realised_*`` (customers not contacted), ``realised_all_*`` and ``effect_*``. The
+    model version gets the newest list's figures as tags (``realised_roc_auc``,
+    ``realised_calibration_error``, ``realised_as_of``) when the registry has it.
+
+    Parameters
+    ----------
+    lists : iterable of mapping
+        ``as_of`` (ISO date), ``model_version`` (str), ``run_id`` (the training run, or
+        None) and ``metrics`` (name -> float or None; None is left out).
+
+    Returns
+    -------
+    int or None
+        The lists logged; ``None`` when the store does not exist (nothing is created).
+    """
+    if not _connect(tracking_uri, create=False):
+        return None
+    experiment = f"{model_name}-outcomes"
+    logged = 0
+    newest: dict[str, Mapping[str, Any]] = {}
+    with _fail_fast(tracking_uri), _store_errors():
+        client = MlflowClient()
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = (
+            found.experiment_id if found is not None else client.create_experiment(experiment)
+        )
+        for entry in lists:
+            as_of, version = str(entry["as_of"]), str(entry["model_version"])
+            tags = {
+                "churn.list_as_of": as_of,
+                "churn.model_name": model_name,
+                "churn.model_version": version,
+            }
+            query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+            existing = client.search_runs([experiment_id], filter_string=query, max_results=1)
+            if entry.get("run_id"):
+                tags["churn.training_run"] = str(entry["run_id"])
+            if existing:
+                run_id = existing[0].info.run_id
+                for key, value in tags.items():
+                    client.set_tag(run_id, key, value)
+            else:
+                run_id = client.create_run(
+                    experiment_id, run_name=f"outcomes {as_of} v{version}", tags=tags
+                ).info.run_id
+            now = int(time.time() * 1000)
+            metrics = [
+                Metric(key, float(value), now, 0)
+                for key, value in sorted(entry["metrics"].items())
+                if value is not None
+            ]
+            client.log_batch(run_id, metrics=metrics)
+            client.set_terminated(run_id)
+            logged += 1
+            if version not in newest or as_of > str(newest[version]["as_of"]):
+                newest[version] = entry
+        for version, entry in newest.items():
+            try:
+                client.get_model_version(model_name, version)
+            except MlflowException:
+                continue  # a model loaded from an exported folder, not in this registry
+            client.set_model_version_tag(model_name, version, "realised_as_of", str(entry["as_of"]))
+            for key in ("roc_auc", "calibration_error"):
+                value = entry["metrics"].get(f"realised_{key}")
+                if value is not None:
+                    client.set_model_version_tag(
+                        model_name, version, f"realised_{key}", f"{float(value):.4f}"
+                    )
+    return logged
