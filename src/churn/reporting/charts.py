@@ -1,5 +1,5 @@
-"""The inline-SVG charts of the marketers' pages: horizontal bars, vertical bars, a histogram
-and lines.
+"""The inline-SVG charts of the marketers' pages: horizontal bars, vertical bars, a histogram,
+lines, and expected against observed rates with their intervals.
 
 Every chart is drawn for a given width in pixels, because SVG text does not reflow: a chart
 drawn 920 px wide and shrunk onto a phone has unreadable 5 px labels. :func:`responsive`
@@ -23,6 +23,8 @@ NARROW = 400
 BAR_COLOUR = "#2f6db5"
 GRID_COLOUR = "#e4e7eb"
 AXIS_COLOUR = "#52606d"
+EXPECTED_COLOUR = "#c3d3e8"
+OBSERVED_COLOUR = "#1f2933"
 # An x-axis label takes about this many pixels; fewer labels are shown when they would crowd.
 LABEL_SPACE = 74
 
@@ -392,4 +394,97 @@ def vbars(
                 f"{_text(value_text(value))}</text>"
             )
     parts += _x_axis(labels, x_of, top + plot_h, left, width - right)
+    return _close(parts)
+
+
+def intervals(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    expected: Sequence[float | None],
+    observed: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    tips: Sequence[str],
+    legend: tuple[str, str],
+    tick_text: Callable[[float], str],
+    x_title: str,
+    empty: str,
+    height: int = 320,
+    width: int = WIDE,
+) -> str:
+    """Per label, an expected rate 0-1 as a pale bar and the observed rate as a dot with a
+    whisker from ``lows`` to ``highs`` (its interval): where the dot's whisker misses the
+    bar's top, what happened differs from what was expected.
+
+    A None leaves the bar, dot or whisker out. ``tips`` are the slots' tooltips and
+    ``legend`` names the bars and the dots, all plain text.
+    """
+    parts = _open(chart_id, title, width, height)
+    legend_parts, top = _legend(
+        [(legend[0], EXPECTED_COLOUR), (legend[1], OBSERVED_COLOUR)], 28, width
+    )
+    parts += legend_parts
+    top += 10
+    narrow = width < 600
+    left, right, bottom = (44 if narrow else 56), 12, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    count = len(labels)
+    if not count:
+        parts.append(f'<text class="muted" x="0" y="{top + 18}">{_text(empty)}</text>')
+        return _close(parts)
+    values = [v for series in (expected, observed, highs) for v in series if v is not None]
+    step, y_max = _axis_max(max(values, default=0.0))
+    slot = plot_w / count
+
+    def x_of(i: int) -> float:
+        return left + slot * (i + 0.5)
+
+    def y_of(rate: float) -> float:
+        return top + plot_h * (1 - min(max(rate, 0.0), y_max) / y_max)
+
+    parts += _y_grid(y_max, step, y_of, left, width - right, tick_text)
+    bar_w = max(min(slot * 0.6, 44), 2)
+    baseline = top + plot_h
+    for i in range(count):
+        x = x_of(i)
+        group = [f'<g class="slot"><title>{_text(tips[i])}</title>']
+        if expected[i] is not None:
+            y = y_of(expected[i])
+            group.append(
+                f'<rect class="bar" x="{x - bar_w / 2:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
+                f'height="{baseline - y:.1f}" rx="2" fill="{EXPECTED_COLOUR}"/>'
+            )
+        if lows[i] is not None and highs[i] is not None:
+            y0, y1 = y_of(lows[i]), y_of(highs[i])
+            cap = min(bar_w / 3, 7)
+            group.append(
+                f'<path class="whisker" d="M{x:.1f},{y0:.1f}V{y1:.1f}'
+                f'M{x - cap:.1f},{y0:.1f}H{x + cap:.1f}M{x - cap:.1f},{y1:.1f}H{x + cap:.1f}" '
+                f'stroke="{OBSERVED_COLOUR}" stroke-width="1.5" fill="none"/>'
+            )
+        if observed[i] is not None:
+            group.append(
+                f'<circle class="dot" cx="{x:.1f}" cy="{y_of(observed[i]):.1f}" r="4" '
+                f'fill="{OBSERVED_COLOUR}"/>'
+            )
+        group.append("</g>")
+        parts.append("".join(group))
+    # Short labels (a tenth's number) fit every slot; longer ones are thinned.
+    longest = max((len(str(label)) for label in labels), default=1)
+    every = max(1, math.ceil((longest * 7 + 8) / slot))
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{baseline}" y2="{baseline}" '
+        f'stroke="{AXIS_COLOUR}"/>'
+    )
+    for i, label in enumerate(labels):
+        if i % every == 0:
+            parts.append(
+                f'<text class="axis" x="{x_of(i):.1f}" y="{baseline + 16}" '
+                f'text-anchor="middle">{_text(label)}</text>'
+            )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+        f"{_text(x_title)}</text>"
+    )
     return _close(parts)
