@@ -304,3 +304,10 @@ def test_an_earlier_lists_realised_churn_is_read_on_the_final_transactions(shop,
     population = pd.DataFrame({"customer_id": truth["customer_id"], "as_of": first})
     labels = make_labels(connect_to(run.transactions), population, 90, dt.date(2024, 12, 30))
     assert (truth["churned"].to_numpy() == labels.to_numpy()).all()
+
+
+def test_the_command_without_stored_runs_exits_2_saying_what_to_pass(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--scores", str(tmp_path), "--transactions", str(tmp_path / "t.parquet")])
+    assert stopped.value.code == 2
+    assert "no scores.parquet there or in its subfolders" in capsys.readouterr().err
