@@ -8,10 +8,10 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data demo-campaign ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ $(DEMO): | $(STAMP)
 
 demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customers, 3 years)
 	$(CHURN) demo-data --out $(DEMO)
+
+demo-campaign: $(STAMP) $(DEMO) ## Simulate a campaign on the stored lists: data/demo/campaign/ (transactions, contact log, truth)
+	$(CHURN) demo-campaign $(ARGS)
 
 train: $(STAMP) $(DEMO) ## Train, evaluate and register the model (outputs/train/<time>/, mlflow.db)
 	$(CHURN) train $(ARGS)

@@ -19,7 +19,7 @@ from tests.cli import last_line, run_churn
 from tests.conftest import CONF_DIR as SOURCE_CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = [*STAGES, "demo-data"]
+COMMANDS = [*STAGES, "demo-data", "demo-campaign"]
 
 
 def test_help_lists_every_command(tmp_path):

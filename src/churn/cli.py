@@ -37,6 +37,7 @@ STAGES = {
 }
 OTHER_COMMANDS = {
     "demo-data": "Generate the demo shop (data/demo/transactions.parquet; --help for options)",
+    "demo-campaign": "Simulate campaigns on stored lists (data/demo/campaign/; --help for options)",
 }
 
 
@@ -127,6 +128,10 @@ def _main(args: list[str]) -> None:
         from churn.data.synth import main as synth_main
 
         synth_main(rest)
+    elif command == "demo-campaign":
+        from churn.data.campaigns import main as campaign_main
+
+        campaign_main(rest)
     else:
         _fail(f"unknown command {command!r}: choose one of the commands above")
 
