@@ -252,6 +252,8 @@ def retrain_check(plan: OutcomesPlan, runs: list[dict[str, Any]]) -> dict[str, A
     }
 
 
+# Rates to a hundredth of a percentage point; money to a ten-thousandth of a unit.
+CSV_DECIMALS = 4
 PERFORMANCE_COLUMNS = [
     "as_of",
     "model_version",
@@ -319,7 +321,7 @@ def performance_rows(runs: list[dict[str, Any]]) -> pd.DataFrame:
                         **_row(item),
                     }
                 )
-    return pd.DataFrame(rows, columns=PERFORMANCE_COLUMNS)
+    return pd.DataFrame(rows, columns=PERFORMANCE_COLUMNS).round(CSV_DECIMALS)
 
 
 def _row(figures: dict[str, Any]) -> dict[str, Any]:
@@ -386,7 +388,7 @@ def effect_rows(runs: list[dict[str, Any]]) -> pd.DataFrame:
                         **{k: item[k] for k in ("difference", "low", "high")},
                     }
                 )
-    return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    return pd.DataFrame(rows, columns=EFFECT_COLUMNS).round(CSV_DECIMALS)
 
 
 def _contacts_view(opened: OpenedData) -> dict[str, Any]:
