@@ -129,12 +129,11 @@ class MaturedRun:
 
     date: str
     model_version: str
-    horizon_days: str
     known_on: str
     customers: str
-    contact: str
-    control: str
     headline: Markup | None
+    # Whether the prediction lies in the realised rate's interval ("true"), or "more" or
+    # "fewer" customers left than predicted; None when a figure is missing.
     verdict: str | None
     quality: list[Markup]
     overall: list[QualityRow]
@@ -211,7 +210,6 @@ class Page:
     older: list[OlderRun]
     by_model: list[ModelRow]
     response_days: str
-    cost_per_contact: str
     data_last_date: str
     folder: Markup
     plain: Any
@@ -280,7 +278,7 @@ def render_outcomes(view: Mapping[str, Any]) -> str:
     locale = check_page_locale(view["locale"])
     fmt = Formatter(locale, view["currency"])
     page = _page(view, _Writer(words(locale), fmt))
-    return render("outcomes.html.j2", locale, view["currency"], o=view, v=page)
+    return render("outcomes.html.j2", locale, view["currency"], v=page)
 
 
 def write_outcomes_page(view: Mapping[str, Any], path: Path) -> Path:
@@ -389,7 +387,6 @@ def _page(view: Mapping[str, Any], out: _Writer) -> Page:
             for row in view.get("by_model") or []
         ],
         response_days=fmt.integer(view["response_days"]),
-        cost_per_contact=out.money(view.get("cost_per_contact")),
         data_last_date=out.date(view.get("data_last_date")),
         folder=_filename(view.get("scores_dir")),
         plain=w.plain,
@@ -582,11 +579,8 @@ def _matured(run: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) -> M
     return MaturedRun(
         date=date,
         model_version=str(run.get("model_version") or NO_VALUE),
-        horizon_days=out.count(run.get("horizon_days")),
         known_on=out.date(run.get("outcome_known_on")),
         customers=out.count(run.get("customers")),
-        contact=out.count(run.get("contact")),
-        control=out.count(run.get("control")),
         headline=headline,
         verdict=_came_true(not_contacted),
         quality=quality,
