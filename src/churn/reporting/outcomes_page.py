@@ -39,6 +39,7 @@ MONEY_METRICS = {"revenue_per_customer"}
 RETRAIN_REASONS = ("roc_auc", "calibration_error")
 NO_VALUE = "–"
 MINUS = "\u2212"
+WORD_JOINER = "\u2060"
 
 
 @dataclass(frozen=True)
@@ -316,12 +317,14 @@ class _Writer:
 
     @staticmethod
     def _signed(text: str, value: float) -> str:
-        """``text`` with a plus sign for a gain, unless it rounded to zero, and a minus sign
-        (U+2212) for a loss, which, unlike a hyphen, never ends a line apart from its
-        number."""
+        """``text`` with a plus sign for a gain, unless it rounded to zero, or a minus sign
+        (U+2212) for a loss; a word joiner keeps the sign on the line of its number (a
+        browser may break after a sign before a currency symbol)."""
         if text.startswith("-"):
-            return MINUS + text[1:]
-        return "+" + text if value > 0 and any(c in "123456789" for c in text) else text
+            return MINUS + WORD_JOINER + text[1:]
+        if value > 0 and any(c in "123456789" for c in text):
+            return "+" + WORD_JOINER + text
+        return text
 
     def signed_points(self, share: float | None) -> str:
         if is_missing(share):
