@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from churn.reporting.evaluation_page import render_evaluation_report
+from churn.reporting.outcomes_page import render_outcomes
 from churn.reporting.retention_page import render_retention_report
 from churn.reporting.summary_page import render_summary
+from tests.outcomes_fixture import RETRAIN, outcomes
 from tests.summary_fixture import summary
 from tests.test_eval_report import MODEL_ROW, RECENCY_ROW
 from tests.test_retention_page import AT_RISK, make_report
@@ -107,6 +109,8 @@ PAGES = {
     "summary-it": lambda: render_summary(summary("it", currency="EUR")),
     "retention-en": lambda: render_retention_report(make_report("en", at_risk=AT_RISK)),
     "retention-it": lambda: render_retention_report(make_report("it", at_risk=AT_RISK)),
+    "outcomes-en": lambda: render_outcomes(outcomes("en")),
+    "outcomes-it": lambda: render_outcomes(outcomes("it", retrain=RETRAIN)),
     "evaluation": lambda: render_evaluation_report(
         {
             "title": "Churn model evaluation",
@@ -139,7 +143,7 @@ def test_table_containers_fit_a_phone(name: str, tmp_path: Path):
         assert box["right"] <= figures["innerWidth"]
 
 
-@pytest.mark.parametrize("name", ["summary-en", "summary-it"])
+@pytest.mark.parametrize("name", ["summary-en", "summary-it", "outcomes-en", "outcomes-it"])
 def test_card_figures_fit_their_cards_on_a_phone(name: str, tmp_path: Path):
     made = PAGES[name]()
 
@@ -164,4 +168,18 @@ def test_screenshots_of_the_summary(tmp_path: Path):
         for width in (DESKTOP, PHONE):
             page = PAGES[f"summary-{locale}"]()
             shot = screenshot(page, width, folder / f"summary-{locale}-{width}.png", tmp_path)
+            assert shot.stat().st_size > 10_000
+
+
+def test_screenshots_of_the_outcomes_page(tmp_path: Path):
+    """Screenshots of the outcomes page in both languages at both widths, kept in
+    ``CHURN_SCREENSHOTS`` when that folder is set."""
+    folder = Path(os.environ.get("CHURN_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for locale in ("en", "it"):
+        for width in (DESKTOP, PHONE):
+            page = PAGES[f"outcomes-{locale}"]()
+            shot = screenshot(
+                page, width, folder / f"outcomes-{locale}-{width}.png", tmp_path, height=12000
+            )
             assert shot.stat().st_size > 10_000

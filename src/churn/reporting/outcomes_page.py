@@ -39,6 +39,7 @@ MONEY_METRICS = {"revenue_per_customer"}
 RETRAIN_REASONS = ("roc_auc", "calibration_error")
 NO_VALUE = "–"
 MINUS = "\u2212"
+WORD_JOINER = "\u2060"
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,11 @@ class MaturedRun:
 
     date: str
     model_version: str
-    horizon_days: str
     known_on: str
     customers: str
-    contact: str
-    control: str
     headline: Markup | None
+    # Whether the prediction lies in the realised rate's interval ("true"), or "more" or
+    # "fewer" customers left than predicted; None when a figure is missing.
     verdict: str | None
     quality: list[Markup]
     overall: list[QualityRow]
@@ -211,7 +211,6 @@ class Page:
     older: list[OlderRun]
     by_model: list[ModelRow]
     response_days: str
-    cost_per_contact: str
     data_last_date: str
     folder: Markup
     plain: Any
@@ -280,7 +279,7 @@ def render_outcomes(view: Mapping[str, Any]) -> str:
     locale = check_page_locale(view["locale"])
     fmt = Formatter(locale, view["currency"])
     page = _page(view, _Writer(words(locale), fmt))
-    return render("outcomes.html.j2", locale, view["currency"], o=view, v=page)
+    return render("outcomes.html.j2", locale, view["currency"], v=page)
 
 
 def write_outcomes_page(view: Mapping[str, Any], path: Path) -> Path:
@@ -318,12 +317,14 @@ class _Writer:
 
     @staticmethod
     def _signed(text: str, value: float) -> str:
-        """``text`` with a plus sign for a gain, unless it rounded to zero, and a minus sign
-        (U+2212) for a loss, which, unlike a hyphen, never ends a line apart from its
-        number."""
+        """``text`` with a plus sign for a gain, unless it rounded to zero, or a minus sign
+        (U+2212) for a loss; a word joiner keeps the sign on the line of its number (a
+        browser may break after a sign before a currency symbol)."""
         if text.startswith("-"):
-            return MINUS + text[1:]
-        return "+" + text if value > 0 and any(c in "123456789" for c in text) else text
+            return MINUS + WORD_JOINER + text[1:]
+        if value > 0 and any(c in "123456789" for c in text):
+            return "+" + WORD_JOINER + text
+        return text
 
     def signed_points(self, share: float | None) -> str:
         if is_missing(share):
@@ -389,7 +390,6 @@ def _page(view: Mapping[str, Any], out: _Writer) -> Page:
             for row in view.get("by_model") or []
         ],
         response_days=fmt.integer(view["response_days"]),
-        cost_per_contact=out.money(view.get("cost_per_contact")),
         data_last_date=out.date(view.get("data_last_date")),
         folder=_filename(view.get("scores_dir")),
         plain=w.plain,
@@ -582,11 +582,8 @@ def _matured(run: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) -> M
     return MaturedRun(
         date=date,
         model_version=str(run.get("model_version") or NO_VALUE),
-        horizon_days=out.count(run.get("horizon_days")),
         known_on=out.date(run.get("outcome_known_on")),
         customers=out.count(run.get("customers")),
-        contact=out.count(run.get("contact")),
-        control=out.count(run.get("control")),
         headline=headline,
         verdict=_came_true(not_contacted),
         quality=quality,
