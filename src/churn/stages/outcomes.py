@@ -8,8 +8,6 @@ came out below its thresholds (retrain)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from churn.errors import DataContractError, RetrainNeeded
+from churn.errors import RetrainNeeded
 from churn.outcomes.arms import NOT_CONTACTED, arm_counts, assign_arms
 from churn.outcomes.measure import campaign_effect, performance, realised
 from churn.outcomes.windows import customer_outcomes
@@ -27,13 +25,11 @@ from churn.stages.output_folder import atomic_dir
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
 from churn.stages.score import csv_dialect
+from churn.stages.stored_runs import StoredRun, read_scores, stored_runs
 from churn.text.messages import check_locale
 from churn.tracking import store as tracking
 
 OWN_FILES = ("outcomes.csv", "campaign_effect.csv", "outcomes.json", "outcomes.html")
-# The columns of scores.parquet the outcomes read (group, action: lists made since the
-# control group; older lists have listed only).
-SCORE_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "segment")
 
 
 @dataclass(frozen=True)
@@ -67,80 +63,6 @@ class OutcomesPlan:
             max_calibration_error=float(outcomes.max_calibration_error),
             log_to_mlflow=bool(outcomes.log_to_mlflow),
         )
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """One scoring run's folder ``<scores_dir>/<locale>/<as_of>/`` and its manifest."""
-
-    folder: Path
-    as_of: dt.date
-    manifest: dict[str, Any]
-
-    @property
-    def horizon_days(self) -> int:
-        """Over how many days the list's probabilities run (90 for lists that predate
-        recording it)."""
-        return int(self.manifest.get("horizon_days") or 90)
-
-    @property
-    def known_on(self) -> dt.date:
-        """The last day of the label window: the outcome is known once the data reach it."""
-        return self.as_of + dt.timedelta(days=self.horizon_days)
-
-    @property
-    def model(self) -> dict[str, Any]:
-        """The model that made the list: ``name``, ``version``, ``run_id``."""
-        return dict(self.manifest.get("model") or {})
-
-
-def stored_runs(scores_dir: Path, locale: str) -> list[StoredRun]:
-    """The scoring runs under ``scores_dir`` in ``locale``, newest first: folders named by
-    a date holding ``manifest.json`` and ``scores.parquet`` (hidden folders, a run's
-    temporary or previous outputs, are not runs)."""
-    root = scores_dir / locale
-    if not root.is_dir():
-        return []
-    runs = []
-    for folder in sorted(root.iterdir(), reverse=True):
-        if folder.name.startswith(".") or not folder.is_dir():
-            continue
-        try:
-            as_of = dt.date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        manifest_path = folder / "manifest.json"
-        if not manifest_path.is_file() or not (folder / "scores.parquet").exists():
-            log.warning(
-                "%s: no manifest.json or scores.parquet, not a scoring run: skipped", folder
-            )
-            continue
-        runs.append(StoredRun(folder, as_of, json.loads(manifest_path.read_text())))
-    return runs
-
-
-def read_scores(run: StoredRun) -> pd.DataFrame:
-    """A run's customers with their probability, tier, segment, ``group`` and ``action``
-    (a list made before control groups: everyone listed is ``contact``)."""
-    scores = pd.read_parquet(run.folder / "scores.parquet")
-    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
-    if missing:
-        raise DataContractError(
-            f"{run.folder / 'scores.parquet'}: columns {', '.join(missing)} missing (rule: a "
-            "scoring run's scores.parquet as `churn score` writes it); move the folder out "
-            "of score.output_dir or score that date again"
-        )
-    out = scores[list(SCORE_COLUMNS)].copy()
-    out["customer_id"] = out["customer_id"].astype(str)
-    if "group" in scores.columns:
-        out["group"] = scores["group"].astype(str)
-    else:
-        listed = scores["listed"] if "listed" in scores.columns else False
-        out["group"] = pd.Series(listed, index=scores.index).map(
-            {True: "contact", False: "not_selected"}
-        )
-    out["action"] = scores["action"] if "action" in scores.columns else None
-    return out.reset_index(drop=True)
 
 
 def _run_view(run: StoredRun, scores: pd.DataFrame, status: str) -> dict[str, Any]:
