@@ -147,6 +147,8 @@ WRONG = {
     "actions.discount_actions": ("abc", "[free_lunch]"),
     "report.period": ("1", "week"),
     "report.scores_dir": ("[a]", "''"),
+    "report.response_days": ("abc", "0"),
+    "report.conversion_days": ("1.5", "-1"),
     "train.register": ("abc", "1"),
     "train.refit": ("abc", "1"),
     "train.explain_rows": ("1.5", "-1"),

@@ -860,10 +860,12 @@ class ActionsSettings(Group):
 
 
 class ReportSettings(Group):
-    """``report``: the retention report."""
+    """``report``: the retention report, and the windows of its campaign rates."""
 
     period: Annotated[str, choice(*PERIODS)]
     scores_dir: OptionalText
+    response_days: Whole1
+    conversion_days: Whole1
 
 
 class OutcomesSettings(Group):
