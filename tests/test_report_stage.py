@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 
 import pandas as pd
 import pytest
 
+from churn.reporting.campaigns import CAMPAIGN_MONTH_COLUMNS
 from churn.stages import report
 from tests.cli import run_churn
-from tests.conftest import compose_config
+from tests.conftest import compose_config, make_transactions
+from tests.test_campaign_rates import HISTORY, LOG
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +152,116 @@ def test_command_line_writes_the_report(small_shop_path, tmp_path):
 )
 def test_an_incomplete_last_period_is_detected(last, period, partial):
     assert report.partial_last_period(dt.date.fromisoformat(last), period) is partial
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+def test_without_campaigns_the_table_is_empty(written):
+    out, manifest = written
+    assert list(pd.read_csv(out / "campaigns_by_month.csv").columns) == CAMPAIGN_MONTH_COLUMNS
+    assert pd.read_csv(out / "campaigns_by_month.csv").empty
+    assert manifest["campaigns"] == {
+        "source": "lists",
+        "lists": 0,
+        "campaigns": 0,
+        "campaign_months": 0,
+    }
+    assert manifest["contacts_table"] is None
+
+
+@pytest.fixture
+def tiny_shop(tmp_path):
+    """The history of tests/test_campaign_rates.py, as the shop's Parquet file."""
+    path = tmp_path / "shop.parquet"
+    make_transactions(HISTORY).to_parquet(path)
+    return path
+
+
+def store_list(scores_dir, as_of: str, groups: dict[str, str], source: str) -> None:
+    """A scoring run's folder as `churn score` leaves it, with the columns the report reads."""
+    folder = scores_dir / "en" / as_of
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": list(groups),
+            "churn_probability": 0.5,
+            "risk_tier": "high",
+            "segment": "regular",
+            "group": list(groups.values()),
+        }
+    ).to_parquet(folder / "scores.parquet")
+    manifest = {
+        "as_of": as_of,
+        "horizon_days": 90,
+        "rows_scored": len(groups),
+        "rows_at_risk": 2,
+        "expected_value_at_risk": 50.0,
+        "input": {"source": source},
+        "control": {"fraction": 0.1, "contact": 2, "control": 1, "not_selected": 1},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def run_report(shop, out, *overrides):
+    cfg = compose_config("report", [f"data.transactions={shop}", f"output_dir={out}", *overrides])
+    return report.run(cfg)
+
+
+def test_a_stored_list_is_a_campaign_contacted_the_day_after_its_date(tiny_shop, tmp_path):
+    scores = tmp_path / "scores"
+    groups = {"A": "contact", "B": "contact", "E": "control", "K": "not_selected"}
+    store_list(scores, "2024-02-04", groups, str(tiny_shop))
+    manifest = run_report(tiny_shop, tmp_path / "out", f"report.scores_dir={scores}")
+
+    table = pd.read_csv(tmp_path / "out" / "campaigns_by_month.csv")
+    # Contacted on 5 Feb: A ordered on 10 Feb, B on 20 Mar; E (control) on 12 Feb.
+    assert table.to_dict("records") == [
+        {
+            "campaign": "list of 2024-02-04",
+            "list_as_of": "2024-02-04",
+            "month": "2024-02",
+            "contacted": 2,
+            "responded": 1,
+            "response_rate": 0.5,
+            "converted": 2,
+            "conversion_rate": 1.0,
+            "control": 1,
+            "control_responded": 1,
+            "control_response_rate": 1.0,
+            "control_converted": 1,
+            "control_conversion_rate": 1.0,
+            "response_complete": True,
+            "conversion_complete": True,
+        }
+    ]
+    assert manifest["campaigns"]["source"] == "lists" and manifest["campaigns"]["lists"] == 1
+
+
+def test_a_contact_log_gives_the_campaigns_and_is_counted(tiny_shop, tmp_path):
+    log = tmp_path / "contacts.csv"
+    pd.DataFrame(LOG, columns=["customer_id", "contacted_at", "campaign", "group"]).to_csv(
+        log, index=False
+    )
+    scores = tmp_path / "scores"
+    store_list(scores, "2024-02-04", {"A": "contact"}, str(tiny_shop))
+    manifest = run_report(
+        tiny_shop, tmp_path / "out", f"data.contacts={log}", f"report.scores_dir={scores}"
+    )
+
+    table = pd.read_csv(tmp_path / "out" / "campaigns_by_month.csv")
+    # The log's campaigns, not the stored list.
+    assert table[["campaign", "month", "contacted"]].values.tolist() == [
+        ["winter", "2024-02", 5],
+        ["winter", "2024-03", 1],
+        ["summer", "2024-05", 2],
+        ["summer", "2024-06", 1],
+    ]
+    assert manifest["campaigns"] == {
+        "source": "log",
+        "file": str(log),
+        "contact_rows": 12,
+        "campaigns": 2,
+        "campaign_months": 4,
+    }
+    assert manifest["contacts_table"]["rows_kept"] == 12

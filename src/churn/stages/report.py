@@ -10,11 +10,14 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+from churn.outcomes.windows import campaign_outcomes
+from churn.reporting.campaigns import campaigns_by_month, list_contacts
 from churn.reporting.retention import cohort_retention, retention_by_period, retention_by_segment
 from churn.reporting.retention_page import write_retention_report
-from churn.stages.inputs import open_transactions, require_duckdb
+from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
+from churn.stages.stored_runs import read_scores, stored_runs
 from churn.text.messages import check_locale
 
 SEGMENT_COLUMN = "channel"
@@ -59,17 +62,53 @@ def partial_last_period(last_date: dt.date, period: str) -> bool:
     return last_date < end - dt.timedelta(days=1)
 
 
+def campaign_table(
+    opened: OpenedData,
+    scores_dir: str | None,
+    locale: str,
+    response_days: int,
+    conversion_days: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The campaigns by month (:func:`campaigns_by_month`) and where they come from: the
+    contact log when one was ingested, else the lists stored under ``scores_dir`` in
+    ``locale``, each a campaign contacted the day after its date."""
+    if opened.contacts is not None:
+        contacts = None
+        manifest = opened.contacts.manifest
+        source = {
+            "source": "log",
+            "file": manifest["source"],
+            "contact_rows": manifest["rows_kept"],
+        }
+        list_dates: dict[str, str] = {}
+    else:
+        runs = stored_runs(Path(scores_dir), locale) if scores_dir else []
+        contacts = list_contacts((run.as_of, read_scores(run)) for run in runs)
+        source = {"source": "lists", "lists": len(runs)}
+        named = contacts[["campaign", "list_as_of"]].drop_duplicates()
+        list_dates = dict(zip(named["campaign"], named["list_as_of"], strict=True))
+    outcomes = campaign_outcomes(opened.con, conversion_days, response_days, contacts)
+    table = campaigns_by_month(
+        outcomes, opened.last_date, response_days, conversion_days, list_dates
+    )
+    return table, source
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Write ``cohort_retention.csv``, ``retention_by_period.csv`` and ``report.html`` to
-    ``cfg.output_dir``; return a small manifest (also written as ``report_manifest.json``)."""
+    """Write ``cohort_retention.csv``, ``retention_by_period.csv``,
+    ``campaigns_by_month.csv`` and ``report.html`` to ``cfg.output_dir``; return a small
+    manifest (also written as ``report_manifest.json``)."""
     require_duckdb(cfg, "report", "the retention tables are small aggregates")
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     locale = check_locale(str(cfg.locale))
     period = str(cfg.report.period)
+    response_days = int(cfg.report.response_days)
+    conversion_days = int(cfg.report.conversion_days)
     timings: dict[str, float] = {}
     with step("ingest", timings):
         opened = open_transactions(cfg)
+        open_contacts(cfg, opened)
     con = opened.con
     with step("retention tables", timings):
         periods = retention_by_period(con, period)
@@ -78,8 +117,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         segments = (
             retention_by_segment(con, SEGMENT_COLUMN, period) if SEGMENT_COLUMN in columns else {}
         )
+    with step("campaign tables", timings):
+        campaigns, campaign_source = campaign_table(
+            opened, cfg.report.scores_dir, locale, response_days, conversion_days
+        )
     periods.to_csv(out / "retention_by_period.csv", index=False)
     cohorts.to_csv(out / "cohort_retention.csv", index=False)
+    campaigns.to_csv(out / "campaigns_by_month.csv", index=False)
     at_risk = latest_scoring(cfg.report.scores_dir, opened.ingest.manifest["source"], locale)
     # The page leaves out an incomplete last period (it would look like a collapse); the
     # CSVs keep every period.
@@ -111,6 +155,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     for name, table in segments.items()
                 ],
                 "at_risk": at_risk,
+                "campaigns": {
+                    **campaign_source,
+                    "response_days": response_days,
+                    "conversion_days": conversion_days,
+                    "rows": _records(campaigns),
+                },
             },
             out / "report.html",
         )
@@ -121,6 +171,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "cohorts": int(cohorts["cohort"].nunique()),
         "segments": sorted(segments),
         "at_risk_from": at_risk["as_of"] if at_risk else None,
+        "campaigns": {
+            **campaign_source,
+            "campaigns": int(campaigns["campaign"].nunique()),
+            "campaign_months": len(campaigns),
+        },
+        "contacts_table": None if opened.contacts is None else opened.contacts.manifest,
         "timings_s": timings,
     }
     write_json(out / "report_manifest.json", manifest)
