@@ -26,7 +26,7 @@ from churn.reporting.summary_page import render_summary
 from tests.outcomes_fixture import RETRAIN, outcomes
 from tests.summary_fixture import summary
 from tests.test_eval_report import MODEL_ROW, RECENCY_ROW
-from tests.test_retention_page import AT_RISK, make_report
+from tests.test_retention_page import AT_RISK, CAMPAIGNS, make_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 PHONE, DESKTOP = 390, 1280
@@ -107,8 +107,12 @@ def screenshot(page: str, width: int, path: Path, tmp_path: Path, height: int = 
 PAGES = {
     "summary-en": lambda: render_summary(summary("en")),
     "summary-it": lambda: render_summary(summary("it", currency="EUR")),
-    "retention-en": lambda: render_retention_report(make_report("en", at_risk=AT_RISK)),
-    "retention-it": lambda: render_retention_report(make_report("it", at_risk=AT_RISK)),
+    "retention-en": lambda: render_retention_report(
+        make_report("en", at_risk=AT_RISK, campaigns=CAMPAIGNS)
+    ),
+    "retention-it": lambda: render_retention_report(
+        make_report("it", at_risk=AT_RISK, campaigns=CAMPAIGNS)
+    ),
     "outcomes-en": lambda: render_outcomes(outcomes("en")),
     "outcomes-it": lambda: render_outcomes(outcomes("it", retrain=RETRAIN)),
     "evaluation": lambda: render_evaluation_report(
@@ -181,5 +185,19 @@ def test_screenshots_of_the_outcomes_page(tmp_path: Path):
             page = PAGES[f"outcomes-{locale}"]()
             shot = screenshot(
                 page, width, folder / f"outcomes-{locale}-{width}.png", tmp_path, height=12000
+            )
+            assert shot.stat().st_size > 10_000
+
+
+def test_screenshots_of_the_retention_report(tmp_path: Path):
+    """Screenshots of the retention report with campaigns in both languages at both widths,
+    kept in ``CHURN_SCREENSHOTS`` when that folder is set."""
+    folder = Path(os.environ.get("CHURN_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for locale in ("en", "it"):
+        for width in (DESKTOP, PHONE):
+            page = PAGES[f"retention-{locale}"]()
+            shot = screenshot(
+                page, width, folder / f"retention-{locale}-{width}.png", tmp_path, height=7000
             )
             assert shot.stat().st_size > 10_000

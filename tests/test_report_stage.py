@@ -157,7 +157,7 @@ def test_an_incomplete_last_period_is_detected(last, period, partial):
 # --- campaigns ------------------------------------------------------------------------------
 
 
-def test_without_campaigns_the_table_is_empty(written):
+def test_without_campaigns_the_table_is_empty_and_the_page_says_how_to_get_them(written):
     out, manifest = written
     assert list(pd.read_csv(out / "campaigns_by_month.csv").columns) == CAMPAIGN_MONTH_COLUMNS
     assert pd.read_csv(out / "campaigns_by_month.csv").empty
@@ -168,6 +168,7 @@ def test_without_campaigns_the_table_is_empty(written):
         "campaign_months": 0,
     }
     assert manifest["contacts_table"] is None
+    assert "No campaigns to show yet." in (out / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -236,6 +237,9 @@ def test_a_stored_list_is_a_campaign_contacted_the_day_after_its_date(tiny_shop,
         }
     ]
     assert manifest["campaigns"]["source"] == "lists" and manifest["campaigns"]["lists"] == 1
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<td>List of February 4, 2024</td>" in page
+    assert "taken as contacted on the day after that date" in page
 
 
 def test_a_contact_log_gives_the_campaigns_and_is_counted(tiny_shop, tmp_path):
@@ -265,3 +269,5 @@ def test_a_contact_log_gives_the_campaigns_and_is_counted(tiny_shop, tmp_path):
         "campaign_months": 4,
     }
     assert manifest["contacts_table"]["rows_kept"] == 12
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "(12 rows)" in page and '<span class="mark">not final</span>' in page

@@ -86,12 +86,69 @@ def make_report(locale: str = "en", **changes: Any) -> dict[str, Any]:
             }
         ],
         "at_risk": None,
+        "campaigns": NO_CAMPAIGNS,
     }
     report.update(changes)
     return report
 
 
 AT_RISK = {"as_of": "2024-03-31", "customers_scored": 200, "at_risk": 25, "value_at_risk": 987.5}
+NO_CAMPAIGNS: dict[str, Any] = {
+    "source": "lists",
+    "lists": 0,
+    "response_days": 14,
+    "conversion_days": 90,
+    "rows": [],
+}
+
+
+def campaign_row(campaign: str, month: str, contacted: int, response, conversion, **changes):
+    row = {
+        "campaign": campaign,
+        "list_as_of": None,
+        "month": month,
+        "contacted": contacted,
+        "responded": None,
+        "response_rate": response,
+        "converted": None,
+        "conversion_rate": conversion,
+        "control": 0,
+        "control_responded": 0,
+        "control_response_rate": None,
+        "control_converted": 0,
+        "control_conversion_rate": None,
+        "response_complete": True,
+        "conversion_complete": True,
+    }
+    return row | changes
+
+
+# A contact log's campaigns, with the rates of tests/test_campaign_rates.py moved into the
+# report's months: a campaign with a control group, then one whose last windows are open.
+CAMPAIGNS: dict[str, Any] = {
+    "source": "log",
+    "file": "data/contacts.csv",
+    "contact_rows": 12,
+    "response_days": 14,
+    "conversion_days": 90,
+    "rows": [
+        campaign_row(
+            "winter",
+            "2024-01",
+            5,
+            0.2,
+            0.4,
+            control=2,
+            control_response_rate=0.5,
+            control_conversion_rate=0.5,
+        ),
+        campaign_row("winter", "2024-02", 1, 1.0, 1.0),
+        campaign_row("spring", "2024-02", 2, 0.0, 0.5, conversion_complete=False),
+        campaign_row(
+            "spring", "2024-03", 1, 1.0, 1.0, response_complete=False, conversion_complete=False
+        ),
+    ],
+}
 
 
 def cohort_rows(page: str) -> list[str]:
@@ -250,3 +307,155 @@ def test_write_retention_report_writes_utf8(tmp_path: Path):
 
     assert path == tmp_path / "retention.html"
     assert "1.234,50\xa0€" in path.read_text(encoding="utf-8")
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+def campaign_section(page: str) -> str:
+    return re.search(r"<section>\s*<h2>Campa.*?</section>", page, flags=re.DOTALL).group(0)
+
+
+def campaign_rows(page: str) -> list[str]:
+    return re.findall(r"<tr><td>.*?</tr>", campaign_section(page), flags=re.DOTALL)
+
+
+def test_campaign_rates_per_month_in_english():
+    rows = campaign_rows(render_retention_report(make_report("en", campaigns=CAMPAIGNS)))
+
+    assert len(rows) == 4
+    assert "<td>winter</td>" in rows[0] and ">Jan 2024<" in rows[0]
+    assert [re.findall(r"<span>([^<]*)", row) for row in rows[:2]] == [
+        ["20.0%", "40.0%", "50.0%", "50.0%"],
+        ["100.0%", "100.0%", "–", "–"],
+    ]
+
+
+def test_campaign_rates_per_month_in_italian():
+    page = render_retention_report(make_report("it", campaigns=CAMPAIGNS))
+    first = campaign_rows(page)[0]
+
+    assert "<h2>Campagne: risposta e conversione per mese</h2>" in page
+    assert ">gen 2024<" in first
+    assert re.findall(r"<span>([^<]*)", first) == ["20,0%", "40,0%", "50,0%", "50,0%"]
+
+
+def test_campaigns_come_right_after_the_retention_and_churn_trend():
+    page = render_retention_report(make_report("en", campaigns=CAMPAIGNS))
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+
+    trend = headings.index("Retention and churn over time")
+    assert headings[trend + 1] == "Campaigns: response and conversion by month"
+
+
+def test_the_campaign_table_stacks_on_a_phone_with_each_value_named():
+    page = render_retention_report(make_report("en", campaigns=CAMPAIGNS))
+    row = campaign_rows(page)[0]
+
+    assert '<table class="campaigns stack">' in page
+    assert row.count("data-label=") == 7
+    assert 'data-label="Response, control group"' in row
+
+
+def test_how_to_read_defines_response_and_conversion_in_both_languages():
+    english = render_retention_report(make_report("en", campaigns=CAMPAIGNS))
+    italian = render_retention_report(make_report("it", campaigns=CAMPAIGNS))
+
+    assert (
+        "<b>Response rate</b>: of the customers a campaign contacted, the share who placed an "
+        "order within 14 days of the contact. <b>Conversion rate</b>: the share who placed an "
+        "order within 90 days of it."
+    ) in english
+    assert (
+        "<b>Tasso di risposta</b>: dei clienti contattati da una campagna, la quota che ha "
+        "fatto un ordine entro 14 giorni dal contatto."
+    ) in italian
+
+
+def test_a_rate_whose_window_is_not_over_is_marked_not_final():
+    page = render_retention_report(make_report("en", campaigns=CAMPAIGNS))
+    rows = campaign_rows(page)
+
+    assert [row.count('<span class="mark">not final</span>') for row in rows] == [0, 0, 1, 2]
+    assert "count only the orders up to March 31, 2024, where the data end" in page
+
+
+def test_without_open_windows_there_is_no_not_final_note():
+    campaigns = CAMPAIGNS | {"rows": CAMPAIGNS["rows"][:2]}
+    page = render_retention_report(make_report("en", campaigns=campaigns))
+
+    assert '<span class="mark">' not in campaign_section(page)
+    assert "count only the orders up to" not in page
+
+
+def test_without_any_control_group_the_control_columns_are_left_out():
+    campaigns = CAMPAIGNS | {"rows": CAMPAIGNS["rows"][1:]}
+    section = campaign_section(render_retention_report(make_report("en", campaigns=campaigns)))
+
+    assert "Control group" not in section
+    assert "<th>Campaign</th>" in section
+
+
+def test_a_stored_list_is_named_by_its_date_in_each_language():
+    lists = {
+        "source": "lists",
+        "lists": 1,
+        "response_days": 14,
+        "conversion_days": 90,
+        "rows": [
+            campaign_row("list of 2024-02-04", "2024-02", 2, 0.5, 1.0, list_as_of="2024-02-04")
+        ],
+    }
+    english = render_retention_report(make_report("en", campaigns=lists))
+    italian = render_retention_report(make_report("it", campaigns=lists))
+
+    assert "<td>List of February 4, 2024</td>" in english
+    assert "<td>Lista del 4 febbraio 2024</td>" in italian
+    assert "each list of customers at risk counts as one campaign" in english
+    assert "contattati il giorno dopo quella data" in italian
+
+
+def test_the_contact_log_is_named_with_its_rows():
+    page = render_retention_report(make_report("en", campaigns=CAMPAIGNS))
+
+    assert "from the contact log data/contacts.csv (12 rows)" in page
+
+
+def test_campaign_names_are_escaped():
+    campaigns = CAMPAIGNS | {"rows": [campaign_row("<i>x</i>", "2024-02", 1, 1.0, 1.0)]}
+    page = render_retention_report(make_report("en", campaigns=campaigns))
+
+    assert "<td>&lt;i&gt;x&lt;/i&gt;</td>" in page
+
+
+@pytest.mark.parametrize("locale", ["en", "it"])
+def test_no_message_key_or_group_value_reaches_the_page(locale):
+    page = render_retention_report(make_report(locale, campaigns=CAMPAIGNS, at_risk=AT_RISK))
+    text = re.sub(r"<[^>]+>", " ", page.split("</style>")[1])
+
+    assert "retention." not in text
+    assert not re.search(r"\b(contact_group|list_as_of|response_rate|None|nan)\b", text)
+
+
+def test_without_campaigns_the_section_says_there_are_none_and_how_to_get_them():
+    english = render_retention_report(make_report("en"))
+    italian = render_retention_report(make_report("it"))
+
+    assert "No campaigns to show yet." in campaign_section(english)
+    assert "(setting <code>data.contacts</code>)" in english
+    assert "Ancora nessuna campagna da mostrare." in campaign_section(italian)
+    assert "<table" not in campaign_section(english)
+
+
+def test_campaigns_change_nothing_but_their_section_and_their_line_in_how_to_read():
+    def rest(page: str) -> str:
+        page = page.replace(campaign_section(page), "")
+        return re.sub(r"<li><b>Response rate</b>.*?</li>\n", "", page)
+
+    without = render_retention_report(make_report("en", at_risk=AT_RISK))
+    with_campaigns = render_retention_report(
+        make_report("en", at_risk=AT_RISK, campaigns=CAMPAIGNS)
+    )
+
+    assert "Response rate" not in rest(without)
+    assert rest(without) == rest(with_campaigns)

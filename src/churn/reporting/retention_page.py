@@ -3,9 +3,11 @@
 The page opens with headline figures for the last period (customers, retention rate,
 repeat purchase rate, revenue, and the latest scoring run's customers and value at risk when
 given), explains the measures in plain words, then shows the retention and churn rates over
-time, the repeat purchase rate and the revenue per period, a cohort table (share of each
-first-order month's customers buying again k months later), the retention per customer
-group when given, and every figure per period in a table.
+time, then the campaigns' response and conversion rates per month of contact (beside
+their control group's when they held one out), the repeat purchase rate and the revenue
+per period, a cohort table (share of each first-order month's customers buying again k
+months later), the retention per customer group when given, and every figure per period
+in a table.
 
 Like :mod:`churn.reporting.summary_page` it is rendered from a template
 (``templates/retention.html.j2``) with the pages' one stylesheet and the charts of
@@ -68,6 +70,17 @@ def render_retention_report(report: Mapping[str, Any]) -> str:
           (list of ``period`` and ``retention_rate``, float 0-1 or None).
         - ``at_risk``: None, or the latest scoring run: ``as_of`` (ISO date),
           ``customers_scored`` and ``at_risk`` (int), ``value_at_risk`` (float money).
+        - ``campaigns``: where the campaigns come from, ``source`` ``"log"`` (with ``file``,
+          str, and ``contact_rows``, int) or ``"lists"`` (with ``lists``, int: the stored
+          lists read, each a campaign contacted the day after its date);
+          ``response_days`` and ``conversion_days`` (int); and ``rows``, maybe empty, as
+          :func:`churn.reporting.campaigns.campaigns_by_month` writes them: ``campaign``
+          (str), ``list_as_of`` (ISO date of a stored list, or None), ``month``
+          (``"2024-03"``), ``contacted`` and ``control`` (int customers),
+          ``response_rate``, ``conversion_rate``, ``control_response_rate`` and
+          ``control_conversion_rate`` (float 0-1 or None), ``response_complete`` and
+          ``conversion_complete`` (bool: whether every window of the month had ended when
+          the data do).
 
     Returns
     -------
@@ -154,6 +167,7 @@ def _view(report: Mapping[str, Any], w: Words, fmt: Formatter) -> dict[str, Any]
         "tick_percent": lambda share: fmt.percent(share),
         "cohorts": _cohorts(report["cohorts"], w, fmt, label),
         "segments": _segments(report["segments"], periods, label),
+        "campaigns": _campaigns(report["campaigns"], w, fmt, label, percent),
     }
 
 
@@ -307,3 +321,48 @@ def _segments(
             )
         )
     return {"labels": [label(key) for key in keys], "series": series}
+
+
+def _campaigns(
+    campaigns: Mapping[str, Any], w: Words, fmt: Formatter, label: Any, percent: Any
+) -> dict[str, Any]:
+    """The campaign table's rows in the page's language, whether it has control columns,
+    whether a rate is not final, and where the campaigns come from."""
+    if campaigns["source"] == "log":
+        source = w.t(
+            "retention.campaigns.from_log",
+            file=campaigns["file"],
+            rows=fmt.integer(campaigns["contact_rows"]),
+        )
+    else:
+        source = w.t("retention.campaigns.from_lists")
+    rows = []
+    for row in campaigns["rows"]:
+        held_out = bool(row["control"])
+        rows.append(
+            {
+                "name": (
+                    w.plain("retention.campaigns.list_name", date=fmt.date(row["list_as_of"]))
+                    if row["list_as_of"]
+                    else str(row["campaign"])
+                ),
+                "month": label(row["month"]),
+                "held_out": held_out,
+                "contacted": fmt.integer(row["contacted"]),
+                "response": percent(row["response_rate"]),
+                "response_final": bool(row["response_complete"]),
+                "conversion": percent(row["conversion_rate"]),
+                "conversion_final": bool(row["conversion_complete"]),
+                "control": fmt.integer(row["control"]) if held_out else NO_VALUE,
+                "control_response": percent(row["control_response_rate"] if held_out else None),
+                "control_conversion": percent(row["control_conversion_rate"] if held_out else None),
+            }
+        )
+    return {
+        "source": source,
+        "response_days": campaigns["response_days"],
+        "conversion_days": campaigns["conversion_days"],
+        "rows": rows,
+        "control": any(row["control"] for row in campaigns["rows"]),
+        "open": any(not (r["response_final"] and r["conversion_final"]) for r in rows),
+    }
