@@ -42,7 +42,7 @@ ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quaranti
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
 	$(CHURN) features $(ARGS)
 
-outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/outcomes/<locale>/)
+outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/scores/en/outcomes/)
 	$(CHURN) outcomes $(ARGS)
 
 report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)

@@ -2,7 +2,8 @@
 it. Matured lists (their horizon has passed) show realised against predicted churn and the
 campaign's effect, contacted against control; pending ones what is expected and when it
 will be known. Writes ``outcomes.csv``, ``campaign_effect.csv``, ``outcomes.json`` and
-``outcomes.html`` into ``<outcomes.output_dir>/<locale>/``, logs the realised metrics to
+``outcomes.html`` into ``<outcomes.output_dir>/<locale>/outcomes/`` (by default beside
+the lists: ``<score.output_dir>/<locale>/outcomes/``), logs the realised metrics to
 MLflow against the model version of each list, and exits 7 when the newest model's lists
 came out below its thresholds (retrain)."""
 
@@ -23,13 +24,14 @@ from churn.outcomes.measure import campaign_effect, performance, realised
 from churn.outcomes.windows import customer_outcomes
 from churn.reporting.outcomes_page import write_outcomes_page
 from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
-from churn.stages.output_folder import atomic_dir
+from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
 from churn.stages.score import csv_dialect
 from churn.text.messages import check_locale
 from churn.tracking import store as tracking
 
+OUTCOMES_FOLDER = "outcomes"
 OWN_FILES = ("outcomes.csv", "campaign_effect.csv", "outcomes.json", "outcomes.html")
 # The columns of scores.parquet the outcomes read (group, action: lists made since the
 # control group; older lists have listed only).
@@ -413,6 +415,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     require_duckdb(cfg, "outcomes", "it reads stored lists, small beside the transactions")
     plan = OutcomesPlan.from_config(cfg, check_locale(str(cfg.locale)))
     timings: dict[str, float] = {}
+    # Beside the lists it reads (by default), in a folder of its own that each run replaces.
+    target = plan.output_dir / plan.locale / OUTCOMES_FOLDER
+    check_output_folder(target, OWN_FILES)
     runs_found = stored_runs(plan.scores_dir, plan.locale)
     if not runs_found:
         log.warning(
@@ -464,7 +469,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "retrain": retrain,
     }
     sep, decimal = csv_dialect(None, None, plan.locale)
-    target = plan.output_dir / plan.locale
     with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
         for name, table in (
             ("outcomes.csv", performance_rows(views)),
