@@ -491,12 +491,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     print(
         f"outcomes of {len(views)} lists ({matured} matured, {len(views) - matured} pending)"
-        f"{assumed}; wrote {target}",
+        f"{assumed}; wrote {target}" + _newest_effect(views),
         flush=True,
     )
     if retrain is not None:
         raise RetrainNeeded(_retrain_message(retrain))
     return result
+
+
+def _newest_effect(views: list[dict[str, Any]]) -> str:
+    """A line on the newest matured list with a control group: churn contacted against
+    control, the difference and its interval, in points."""
+    for view in views:
+        if view["effect"]:
+            churn = view["effect"]["metrics"][0]
+            if churn["low"] is None:
+                return ""
+            return (
+                f"\nlist of {view['as_of']}: churn {churn['contact']:.1%} contacted against "
+                f"{churn['control']:.1%} control: {100 * churn['difference']:+.1f} points "
+                f"(95% interval {100 * churn['low']:+.1f} to {100 * churn['high']:+.1f})"
+            )
+    return ""
 
 
 def _retrain_message(retrain: dict[str, Any]) -> str:
