@@ -289,3 +289,27 @@ def test_only_dated_folders_with_a_manifest_and_scores_are_lists(tmp_path):
     runs = outcomes.stored_runs(tmp_path, "en")
     assert [r.folder.name for r in runs] == ["2024-02-29", "2024-01-31"]
     assert runs[0].known_on.isoformat() == "2024-04-29"
+
+
+def test_a_contact_log_with_a_few_bad_rows_counts_and_keeps_them(
+    small_shop_path, lists, trained_store, tmp_path
+):
+    good = [f"C{i:06d},2024-09-01 09:00,autumn,contact\n" for i in range(1, 201)]
+    log = tmp_path / "contacts.csv"
+    log.write_text(
+        "customer_id,contacted_at,campaign,group\n" + "".join(good) + ",2024-09-01,autumn,\n"
+    )
+    cfg = outcomes_config(
+        small_shop_path,
+        lists,
+        tmp_path,
+        trained_store,
+        f"data.contacts={log}",
+        "ingest.max_bad_fraction=0.05",
+    )
+    outcomes.run(cfg)
+    folder = tmp_path / "en" / "outcomes"
+    counts = json.loads((folder / "outcomes.json").read_text())["ingest"]["contacts_table"]
+    assert (counts["rows_read"], counts["rows_kept"], counts["rows_quarantined"]) == (201, 200, 1)
+    quarantine = pd.read_csv(folder / "contacts_quarantine.csv", dtype=str)
+    assert quarantine["reason"].tolist() == ["customer_id missing"]

@@ -23,7 +23,13 @@ from churn.outcomes.arms import NOT_CONTACTED, arm_counts, assign_arms
 from churn.outcomes.measure import campaign_effect, performance, realised
 from churn.outcomes.windows import customer_outcomes
 from churn.reporting.outcomes_page import write_outcomes_page
-from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
+from churn.stages.inputs import (
+    OpenedData,
+    combined_manifest,
+    open_contacts,
+    open_transactions,
+    require_duckdb,
+)
 from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
@@ -32,7 +38,15 @@ from churn.text.messages import check_locale
 from churn.tracking import store as tracking
 
 OUTCOMES_FOLDER = "outcomes"
-OWN_FILES = ("outcomes.csv", "campaign_effect.csv", "outcomes.json", "outcomes.html")
+OWN_FILES = (
+    "outcomes.csv",
+    "campaign_effect.csv",
+    "outcomes.json",
+    "outcomes.html",
+    "quarantine.csv",
+    "customers_quarantine.csv",
+    "contacts_quarantine.csv",
+)
 # The columns of scores.parquet the outcomes read (group, action: lists made since the
 # control group; older lists have listed only).
 SCORE_COLUMNS = ("customer_id", "churn_probability", "risk_tier", "segment")
@@ -475,7 +489,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             ("campaign_effect.csv", effect_rows(views)),
         ):
             table.to_csv(tmp / name, index=False, sep=sep, decimal=decimal, encoding="utf-8-sig")
-        write_json(tmp / "outcomes.json", {**result, "timings_s": timings})
+        write_json(
+            tmp / "outcomes.json",
+            {**result, "ingest": combined_manifest(opened), "timings_s": timings},
+        )
+        for name, table in (
+            ("quarantine.csv", opened.ingest),
+            ("customers_quarantine.csv", opened.customers),
+            ("contacts_quarantine.csv", opened.contacts),
+        ):
+            if table is not None and len(table.quarantine):
+                table.quarantine.to_csv(tmp / name, index=False)
         write_outcomes_page(result, tmp / "outcomes.html")
     if plan.log_to_mlflow and logged:
         model_name = str(cfg.tracking.registered_model)
