@@ -8,7 +8,7 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data demo-campaign ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data demo-campaign demo-loop ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,17 @@ $(DEMO): | $(STAMP)
 demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customers, 3 years)
 	$(CHURN) demo-data --out $(DEMO)
 
+# The loop on the demo shop, as it would have run on 2025-06-30: a model of the history up
+# to then, its list with a control group, a simulated campaign on it, and its outcomes.
+LOOP      := outputs/demo-loop
+LOOP_DATE := 2025-06-30
+LOOP_ARGS := tracking.registered_model=churn-demo-past score.output_dir=$(LOOP)/scores
+demo-loop: $(STAMP) $(DEMO) ## The closed loop on the demo shop: past list, simulated campaign, outcomes ($(LOOP)/)
+	$(CHURN) train "data.query=\"SELECT * FROM read_parquet('$(DEMO)') WHERE ts <= TIMESTAMP '$(LOOP_DATE) 23:59:59.999999'\"" $(LOOP_ARGS) hydra.run.dir=$(LOOP)/train
+	$(CHURN) score as_of=$(LOOP_DATE) score.share=0.2 $(LOOP_ARGS)
+	$(CHURN) demo-campaign --scores $(LOOP)/scores/en --out data/demo/campaign
+	$(CHURN) outcomes data.transactions=data/demo/campaign/transactions.parquet data.contacts=data/demo/campaign/contacts.csv $(LOOP_ARGS) $(ARGS)
+
 demo-campaign: $(STAMP) $(DEMO) ## Simulate a campaign on the stored lists: data/demo/campaign/ (transactions, contact log, truth)
 	$(CHURN) demo-campaign $(ARGS)
 
@@ -42,7 +53,7 @@ ingest: $(STAMP) $(DEMO) ## Validate an export into canonical Parquet + quaranti
 features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/features.parquet)
 	$(CHURN) features $(ARGS)
 
-outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/outcomes/<locale>/)
+outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/scores/en/outcomes/)
 	$(CHURN) outcomes $(ARGS)
 
 report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)

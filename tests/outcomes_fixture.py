@@ -137,6 +137,8 @@ MATURED: dict[str, Any] = {
         "incremental_revenue": {"value": 43872.0, "low": -8985.6, "high": 96729.6},
         "cost": 576.0,
         "return_on_spend": 76.1667,
+        "return_on_spend_low": -15.6,
+        "return_on_spend_high": 167.9333,
         "by_segment": [
             _effect_row("vip", 40, 5, 0.2, 0.4),
             _effect_row("regular", 180, 20, 0.3111, 0.45),

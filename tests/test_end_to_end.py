@@ -85,8 +85,13 @@ def test_train_registers_a_champion_and_score_writes_the_at_risk_list(
     assert set(CSV_COLUMNS) <= set(at_risk.columns)
     assert len(at_risk) == manifest["rows_at_risk"] > 0
     assert at_risk["expected_value_at_risk"].is_monotonic_decreasing
-    # The default list is the 10% of scored customers with most value at risk.
-    assert len(at_risk) == math.ceil(0.1 * manifest["rows_scored"])
+    # The default list is the 10% of scored customers with most value at risk, less the
+    # 10% of them held out as the control group.
+    chosen = math.ceil(0.1 * manifest["rows_scored"])
+    assert len(at_risk) + manifest["control"]["control"] == chosen
+    assert (
+        0 < manifest["control"]["control"] <= 0.1 * chosen + len(manifest["control"]["by_stratum"])
+    )
     assert set(at_risk["risk_tier"]) <= {"high", "medium", "low"}
     assert set(at_risk["segment"]) <= {"new", "regular", "dormant", "VIP"}
     assert (at_risk["reason_1"] != "").all()

@@ -266,3 +266,10 @@ def test_the_effect_is_broken_down_by_segment_and_action():
     assert [row["group"] for row in effect["by_segment"]] == ["regular", "vip"]
     assert effect["by_action"][0]["group"] == "reactivation"
     assert effect["by_action"][0]["contact"] == 40
+
+
+def test_the_return_carries_the_revenues_interval_over_the_cost():
+    effect = campaign_effect(scored(100, 20, 100, 40), cost_per_contact=2.0)
+    revenue = effect["incremental_revenue"]
+    assert effect["return_on_spend_low"] == pytest.approx(revenue["low"] / 200.0)
+    assert effect["return_on_spend_high"] == pytest.approx(revenue["high"] / 200.0)

@@ -408,3 +408,8 @@ def test_write_outcomes_page_writes_utf8(tmp_path: Path):
 
     assert path == tmp_path / "outcomes.html"
     assert "43.872\xa0€" in path.read_text(encoding="utf-8")
+
+
+def test_the_return_on_spend_shows_its_interval():
+    html = " ".join(render_outcomes(outcomes()).split())
+    assert "extra revenue for each £1 spent on contacts; 95% interval:" in html

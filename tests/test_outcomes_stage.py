@@ -158,7 +158,7 @@ def test_without_a_log_each_list_is_taken_as_contacted_the_day_after(
 ):
     result = outcomes.run(outcomes_config(small_shop_path, lists, tmp_path, trained_store))
     assert result["contacts"] == {"source": "assumed"}
-    folder = tmp_path / "en"
+    folder = tmp_path / "en" / "outcomes"
     assert sorted(p.name for p in folder.iterdir()) == [
         "campaign_effect.csv",
         "outcomes.csv",
@@ -190,9 +190,11 @@ def test_the_italian_outcomes_page_is_written_in_italian(
     )
     score.run(cfg)
     outcomes.run(outcomes_config(small_shop_path, lists, tmp_path, trained_store, "locale=it"))
-    html = (tmp_path / "it" / "outcomes.html").read_text()
+    html = (tmp_path / "it" / "outcomes" / "outcomes.html").read_text()
     assert 'lang="it"' in html and "controllo" in html
-    assert (tmp_path / "it" / "outcomes.csv").read_text(encoding="utf-8-sig").count(";") > 0
+    assert (tmp_path / "it" / "outcomes" / "outcomes.csv").read_text(encoding="utf-8-sig").count(
+        ";"
+    ) > 0
 
 
 def test_a_model_below_its_thresholds_asks_for_retraining_after_writing(
@@ -201,7 +203,7 @@ def test_a_model_below_its_thresholds_asks_for_retraining_after_writing(
     cfg = outcomes_config(small_shop_path, lists, tmp_path, trained_store, "gate.min_roc_auc=0.99")
     with pytest.raises(RetrainNeeded, match="gate.min_roc_auc 0.99"):
         outcomes.run(cfg)
-    written = json.loads((tmp_path / "en" / "outcomes.json").read_text())
+    written = json.loads((tmp_path / "en" / "outcomes" / "outcomes.json").read_text())
     assert written["retrain"]["reasons"] == ["roc_auc"]
 
 
@@ -275,3 +277,39 @@ def test_the_outcomes_are_logged_against_the_model_version(
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.tags["churn.list_as_of"] == LIST_DATE
     assert "realised_roc_auc" in run.data.metrics
+
+
+def test_only_dated_folders_with_a_manifest_and_scores_are_lists(tmp_path):
+    root = tmp_path / "en"
+    for name in ("2024-01-31", "2024-02-29", ".2024-03-31.old", "outcomes", "2024-04-30"):
+        (root / name).mkdir(parents=True)
+    for name in ("2024-01-31", "2024-02-29", ".2024-03-31.old"):
+        (root / name / "manifest.json").write_text('{"horizon_days": 60}')
+        (root / name / "scores.parquet").write_bytes(b"")
+    runs = outcomes.stored_runs(tmp_path, "en")
+    assert [r.folder.name for r in runs] == ["2024-02-29", "2024-01-31"]
+    assert runs[0].known_on.isoformat() == "2024-04-29"
+
+
+def test_a_contact_log_with_a_few_bad_rows_counts_and_keeps_them(
+    small_shop_path, lists, trained_store, tmp_path
+):
+    good = [f"C{i:06d},2024-09-01 09:00,autumn,contact\n" for i in range(1, 201)]
+    log = tmp_path / "contacts.csv"
+    log.write_text(
+        "customer_id,contacted_at,campaign,group\n" + "".join(good) + ",2024-09-01,autumn,\n"
+    )
+    cfg = outcomes_config(
+        small_shop_path,
+        lists,
+        tmp_path,
+        trained_store,
+        f"data.contacts={log}",
+        "ingest.max_bad_fraction=0.05",
+    )
+    outcomes.run(cfg)
+    folder = tmp_path / "en" / "outcomes"
+    counts = json.loads((folder / "outcomes.json").read_text())["ingest"]["contacts_table"]
+    assert (counts["rows_read"], counts["rows_kept"], counts["rows_quarantined"]) == (201, 200, 1)
+    quarantine = pd.read_csv(folder / "contacts_quarantine.csv", dtype=str)
+    assert quarantine["reason"].tolist() == ["customer_id missing"]

@@ -149,7 +149,8 @@ def campaign_effect(frame: pd.DataFrame, cost_per_contact: float) -> dict[str, A
     interval. Incremental customers kept = (control churn rate - contacted churn rate) x
     contacted customers; incremental revenue = the difference in revenue per customer x
     contacted customers; the cost is contacted customers x ``cost_per_contact``, and the
-    return on spend the incremental revenue per unit of cost.
+    return on spend the incremental revenue per unit of cost (``return_on_spend_low`` and
+    ``_high``: the revenue's interval over the cost).
     """
     counts = arm_counts(frame["arm"])
     contact = frame[frame["arm"] == "contact"]
@@ -178,6 +179,15 @@ def campaign_effect(frame: pd.DataFrame, cost_per_contact: float) -> dict[str, A
         "incremental_revenue": incremental_revenue,
         "cost": cost,
         "return_on_spend": None if value is None or cost <= 0 else value / cost,
+        # The revenue's interval over the cost: a return is no surer than the revenue.
+        **{
+            f"return_on_spend_{bound}": (
+                None
+                if incremental_revenue[bound] is None or cost <= 0
+                else incremental_revenue[bound] / cost
+            )
+            for bound in ("low", "high")
+        },
         "by_segment": _churn_by(contact, control, "segment", SEGMENTS),
         "by_action": _churn_by(contact, control, "action", ()),
     }

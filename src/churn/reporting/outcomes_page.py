@@ -663,7 +663,14 @@ def _effect(effect: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) ->
     revenue = effect.get("incremental_revenue") or {}
     cost = effect.get("cost")
     ratio = effect.get("return_on_spend")
-    if not is_missing(ratio):
+    ratio_low, ratio_high = effect.get("return_on_spend_low"), effect.get("return_on_spend_high")
+    if not is_missing(ratio) and not (is_missing(ratio_low) or is_missing(ratio_high)):
+        return_note = w.plain(
+            "outcomes.effect.return_interval_note",
+            unit=out.fmt.money(1, whole=True),
+            interval=out.interval(ratio_low, ratio_high, "money"),
+        )
+    elif not is_missing(ratio):
         return_note = w.plain("outcomes.effect.return_note", unit=out.fmt.money(1, whole=True))
     elif not cost:
         return_note = w.plain("outcomes.effect.return_no_cost")

@@ -2,7 +2,8 @@
 it. Matured lists (their horizon has passed) show realised against predicted churn and the
 campaign's effect, contacted against control; pending ones what is expected and when it
 will be known. Writes ``outcomes.csv``, ``campaign_effect.csv``, ``outcomes.json`` and
-``outcomes.html`` into ``<outcomes.output_dir>/<locale>/``, logs the realised metrics to
+``outcomes.html`` into ``<outcomes.output_dir>/<locale>/outcomes/`` (by default beside
+the lists: ``<score.output_dir>/<locale>/outcomes/``), logs the realised metrics to
 MLflow against the model version of each list, and exits 7 when the newest model's lists
 came out below its thresholds (retrain)."""
 
@@ -20,8 +21,14 @@ from churn.outcomes.arms import NOT_CONTACTED, arm_counts, assign_arms
 from churn.outcomes.measure import campaign_effect, performance, realised
 from churn.outcomes.windows import customer_outcomes
 from churn.reporting.outcomes_page import write_outcomes_page
-from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
-from churn.stages.output_folder import atomic_dir
+from churn.stages.inputs import (
+    OpenedData,
+    combined_manifest,
+    open_contacts,
+    open_transactions,
+    require_duckdb,
+)
+from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
 from churn.stages.score import csv_dialect
@@ -29,7 +36,16 @@ from churn.stages.stored_runs import StoredRun, read_scores, stored_runs
 from churn.text.messages import check_locale
 from churn.tracking import store as tracking
 
-OWN_FILES = ("outcomes.csv", "campaign_effect.csv", "outcomes.json", "outcomes.html")
+OUTCOMES_FOLDER = "outcomes"
+OWN_FILES = (
+    "outcomes.csv",
+    "campaign_effect.csv",
+    "outcomes.json",
+    "outcomes.html",
+    "quarantine.csv",
+    "customers_quarantine.csv",
+    "contacts_quarantine.csv",
+)
 
 
 @dataclass(frozen=True)
@@ -335,6 +351,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     require_duckdb(cfg, "outcomes", "it reads stored lists, small beside the transactions")
     plan = OutcomesPlan.from_config(cfg, check_locale(str(cfg.locale)))
     timings: dict[str, float] = {}
+    # Beside the lists it reads (by default), in a folder of its own that each run replaces.
+    target = plan.output_dir / plan.locale / OUTCOMES_FOLDER
+    check_output_folder(target, OWN_FILES)
     runs_found = stored_runs(plan.scores_dir, plan.locale)
     if not runs_found:
         log.warning(
@@ -386,14 +405,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "retrain": retrain,
     }
     sep, decimal = csv_dialect(None, None, plan.locale)
-    target = plan.output_dir / plan.locale
     with step("write outputs", timings), atomic_dir(target, OWN_FILES) as tmp:
         for name, table in (
             ("outcomes.csv", performance_rows(views)),
             ("campaign_effect.csv", effect_rows(views)),
         ):
             table.to_csv(tmp / name, index=False, sep=sep, decimal=decimal, encoding="utf-8-sig")
-        write_json(tmp / "outcomes.json", {**result, "timings_s": timings})
+        write_json(
+            tmp / "outcomes.json",
+            {**result, "ingest": combined_manifest(opened), "timings_s": timings},
+        )
+        for name, table in (
+            ("quarantine.csv", opened.ingest),
+            ("customers_quarantine.csv", opened.customers),
+            ("contacts_quarantine.csv", opened.contacts),
+        ):
+            if table is not None and len(table.quarantine):
+                table.quarantine.to_csv(tmp / name, index=False)
         write_outcomes_page(result, tmp / "outcomes.html")
     if plan.log_to_mlflow and logged:
         model_name = str(cfg.tracking.registered_model)
@@ -409,12 +437,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     print(
         f"outcomes of {len(views)} lists ({matured} matured, {len(views) - matured} pending)"
-        f"{assumed}; wrote {target}",
+        f"{assumed}; wrote {target}" + _newest_effect(views),
         flush=True,
     )
     if retrain is not None:
         raise RetrainNeeded(_retrain_message(retrain))
     return result
+
+
+def _newest_effect(views: list[dict[str, Any]]) -> str:
+    """A line on the newest matured list with a control group: churn contacted against
+    control, the difference and its interval, in points."""
+    for view in views:
+        if view["effect"]:
+            churn = view["effect"]["metrics"][0]
+            if churn["low"] is None:
+                return ""
+            return (
+                f"\nlist of {view['as_of']}: churn {churn['contact']:.1%} contacted against "
+                f"{churn['control']:.1%} control: {100 * churn['difference']:+.1f} points "
+                f"(95% interval {100 * churn['low']:+.1f} to {100 * churn['high']:+.1f})"
+            )
+    return ""
 
 
 def _retrain_message(retrain: dict[str, Any]) -> str:
