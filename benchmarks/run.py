@@ -193,12 +193,12 @@ def outcomes_section(r: dict) -> list[str]:
         "between them the freed memory is handed back to the system and the process's peak "
         "is reset (Linux `VmHWM`), so a stage's peak also counts what the process still held "
         f"when it began ({r['score_memory']['rss_before_mb']:,.0f} MB before scoring, "
-        f"{r['outcomes_memory']['rss_before_mb']:,.0f} MB before the outcomes). Other work "
-        "shared the machine (load average "
-        f"{r['load_average_before'][0]:.1f} before the case, "
-        f"{r['load_average_after'][0]:.1f} after, on {meta['cpu_count']} CPUs): with a load "
-        "above the CPU count, wall times are longer than on a quiet machine and each stage "
-        "met a different load; CPU seconds and the ratio are the steadier figures.",
+        f"{r['outcomes_memory']['rss_before_mb']:,.0f} MB before the outcomes). Load "
+        f"average {r['load_average_before'][0]:.1f} before the case and "
+        f"{r['load_average_after'][0]:.1f} after, on {meta['cpu_count']} CPUs (the case's "
+        "own threads count in it): the machine may run other work, and where the load "
+        "passes the CPU count wall times grow, each stage meeting its own share of it; the "
+        "CPU seconds and the ratio are the steadier figures.",
     ]
 
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=["outcomes"],
         help="run this case alone and replace only its section of the results (outcomes: "
         "the score stage then the outcomes stage on the 30m shop's ~1M customers, in one "
-        "process; ~10 min with the untimed training)",
+        "process; ~4 min on a quiet 2-CPU machine, the untimed training included)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args(argv)
