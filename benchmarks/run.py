@@ -3,7 +3,8 @@
 Run with ``make bench`` (or ``python benchmarks/run.py --help``). Each case runs in a
 fresh Python process so that its peak resident memory is its own. Results go to
 ``benchmarks/results.md`` and ``benchmarks/results.json``; generated shops are cached in
-``data/bench/``.
+``data/bench/``. ``--only outcomes`` runs the outcomes case alone and replaces just its
+section of those files.
 """
 
 from __future__ import annotations
@@ -110,6 +111,126 @@ def explanation_cases() -> list[dict]:
     rows.append({"case": "score_1m", **run_case("score_1m", str(small), str(large), str(depth))})
     print(f"  {rows[-1]['seconds']:.1f} s: {rows[-1]['steps_s']}", flush=True)
     return rows
+
+
+# The outcomes case's own section of results.md, which `--only outcomes` replaces alone.
+OUTCOMES_HEADING = "## Outcomes against scoring"
+# Days between the list's date and the shop's last date: the model's horizon, so that the
+# list has just matured.
+LIST_DAYS_BEFORE_LAST = 90
+
+
+def outcomes_case() -> dict:
+    """The outcomes stage on the list of the 30m shop's ~1M customers, against the score
+    stage that made it, in one process (model trained on the 1m shop, untimed)."""
+    small, _ = ensure_shop("1m", SIZES["1m"], with_csv=False)
+    large, _ = ensure_shop("30m", SIZES["30m"], with_csv=False)
+    print("outcomes of a list of 1M customers, against scoring them ...", flush=True)
+    load = os.getloadavg()
+    row = run_case("outcomes_1m", str(small), str(large), str(LIST_DAYS_BEFORE_LAST))
+    row.update(meta=machine(), load_average_before=[round(x, 2) for x in load])
+    row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(
+        f"  score {row['score_seconds']:.1f} s, outcomes {row['outcomes_seconds']:.1f} s "
+        f"(ratio {row['ratio']:.2f}): {row['outcomes_steps_s']}",
+        flush=True,
+    )
+    return row
+
+
+def outcomes_section(r: dict) -> list[str]:
+    """Markdown for the outcomes case: its heading, its table and what it measured."""
+    meta = r["meta"]
+
+    def steps(timings: dict) -> str:
+        return ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+
+    def mb(memory: dict) -> str:
+        return f"{memory['peak_rss_mb']:,.0f}"
+
+    def cpu(memory: dict) -> str:
+        return f"{memory['cpu_seconds']:.1f}" if "cpu_seconds" in memory else ""
+
+    return [
+        OUTCOMES_HEADING,
+        "",
+        f"Measured {meta['date']} on {meta['cpu_count']} CPUs ({meta['machine']}, Python "
+        f"{meta['python']}) by `make bench` (this section alone: `make bench "
+        'ARGS="--only outcomes"`). One process runs the two stages as the nightly job '
+        "does, each reading the 30m shop's Parquet file itself: the score stage makes the "
+        f"list of {r['as_of']} ({LIST_DAYS_BEFORE_LAST} days before the shop's last date, "
+        f"{r['data_last_date']}, so that its horizon has passed), then the outcomes stage "
+        "reads it against the same transactions. The model is the default one, trained on "
+        "the 1m shop and registered in a temporary MLflow store (untimed, "
+        f"{r['train_seconds']:.0f} s).",
+        "",
+        "| stage | customers | rows read | wall s | CPU s | peak MB | steps (wall s) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        f"| score: `churn.stages.score.run` (the floor) | {r['customers']:,} | {r['rows']:,} "
+        f"| {r['score_seconds']:.1f} | {cpu(r['score_memory'])} | {mb(r['score_memory'])} "
+        f"| {steps(r['score_steps_s'])} |",
+        f"| outcomes: `churn.stages.outcomes.run`, `outcomes.log_to_mlflow=false` "
+        f"| {r['customers']:,} | {r['rows']:,} | {r['outcomes_seconds']:.1f} "
+        f"| {cpu(r['outcomes_memory'])} | {mb(r['outcomes_memory'])} "
+        f"| {steps(r['outcomes_steps_s'])} |",
+        f"| outcomes: logging the list's realised metrics to MLflow, apart | | "
+        f"| {r['mlflow_log_seconds']:.1f} | | | |",
+        "",
+        f"**Outcomes / score = {r['ratio']:.2f}** in wall time"
+        + (
+            f", {r['outcomes_memory']['cpu_seconds'] / r['score_memory']['cpu_seconds']:.2f} "
+            "in CPU time"
+            if "cpu_seconds" in r["score_memory"]
+            else ""
+        )
+        + ". Both stages ingest the same file with the same checks; beyond that, scoring "
+        "builds the features, predicts and explains the list, and the outcomes run one "
+        "query of each customer's orders after the list's date and the figures of the page. "
+        f"The list: {r['groups']['contact']:,} customers contacted, "
+        f"{r['groups']['control']:,} held out as control, "
+        f"{r['groups']['not_selected']:,} not selected; realised ROC AUC on the customers "
+        f"not contacted {r['realised_roc_auc']:.3f}. Peak memory is each stage's own: "
+        "between them the freed memory is handed back to the system and the process's peak "
+        "is reset (Linux `VmHWM`), so a stage's peak also counts what the process still held "
+        f"when it began ({r['score_memory']['rss_before_mb']:,.0f} MB before scoring, "
+        f"{r['outcomes_memory']['rss_before_mb']:,.0f} MB before the outcomes). Load "
+        f"average {r['load_average_before'][0]:.1f} before the case and "
+        f"{r['load_average_after'][0]:.1f} after, on {meta['cpu_count']} CPUs (the case's "
+        "own threads count in it): the machine may run other work, and where the load "
+        "passes the CPU count wall times grow, each stage meeting its own share of it; the "
+        "CPU seconds and the ratio are the steadier figures.",
+    ]
+
+
+def replace_section(text: str, heading: str, lines: list[str]) -> str:
+    """``text`` (markdown) with the section under ``heading``, down to the next heading of
+    its level, replaced by ``lines``; appended when there is none."""
+    old = text.rstrip("\n").split("\n")
+    level = heading.split(" ", 1)[0] + " "
+    if heading in old:
+        start = old.index(heading)
+        end = next((i for i in range(start + 1, len(old)) if old[i].startswith(level)), len(old))
+        tail = old[end:]
+        new = old[:start] + lines + ([""] + tail if tail else [])
+    else:
+        new = [*old, "", *lines]
+    return "\n".join(new) + "\n"
+
+
+def write_outcomes_only(out: Path) -> None:
+    """Run the outcomes case alone; replace its section of ``out`` and its entry in the
+    JSON beside it, leaving the other cases' numbers as they were."""
+    row = outcomes_case()
+    data = (
+        json.loads(out.with_suffix(".json").read_text())
+        if out.with_suffix(".json").exists()
+        else {}
+    )
+    data["outcomes"] = row
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2))
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    out.write_text(replace_section(text, OUTCOMES_HEADING, outcomes_section(row)))
+    print(f"wrote the outcomes section of {out}")
 
 
 def _default_depth() -> int:
@@ -233,8 +354,23 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="skip the explanation cases (depth limit on the 1m shop, 1M customers scored)",
     )
+    parser.add_argument(
+        "--no-outcomes",
+        action="store_true",
+        help="skip the outcomes case (outcomes of a list of 1M customers against scoring them)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["outcomes"],
+        help="run this case alone and replace only its section of the results (outcomes: "
+        "the score stage then the outcomes stage on the 30m shop's ~1M customers, in one "
+        "process; ~4 min on a quiet 2-CPU machine, the untimed training included)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args(argv)
+    if args.only == "outcomes":
+        write_outcomes_only(args.out)
+        return
     if args.spark:
         sizes = "10m" if args.sizes == parser.get_default("sizes") else args.sizes
         out = args.out.with_name("results_spark.md") if args.out.name == "results.md" else args.out
@@ -262,11 +398,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {m['seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB peak", flush=True)
 
     explain_rows = [] if args.no_explain else explanation_cases()
+    outcomes_row = None if args.no_outcomes else outcomes_case()
 
     meta = machine()
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "results": rows, "explanations": explain_rows}, indent=2)
-    )
+    results = {"meta": meta, "results": rows, "explanations": explain_rows}
+    if outcomes_row is not None:
+        results["outcomes"] = outcomes_row
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2))
     lines = [
         "# Benchmarks",
         "",
@@ -298,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if explain_rows:
         lines += explanation_table(explain_rows)
+    if outcomes_row is not None:
+        lines += ["", *outcomes_section(outcomes_row)]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

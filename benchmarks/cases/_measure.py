@@ -2,6 +2,10 @@
 
 import json
 import resource
+from pathlib import Path
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
 
 
 def report(
@@ -21,3 +25,38 @@ def report(
             }
         )
     )
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak of resident memory for this process (Linux: ``VmHWM`` is set back
+    to the current resident set); ``False`` where the system cannot, and the peaks read
+    afterwards are the process's since it started."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory, in MB, since the last :func:`reset_peak_rss` (or the
+    process's start)."""
+    peak = _status_mb("VmHWM")
+    if peak is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak
+
+
+def rss_mb() -> float | None:
+    """The resident memory now, in MB (``None`` where the system does not say)."""
+    return _status_mb("VmRSS")
