@@ -32,6 +32,9 @@ class Figures:
     def score(self, value: float | None) -> str:
         return NO_VALUE if is_missing(value) else self.fmt.number(value, 2)
 
+    def number(self, value: float | None, decimals: int) -> str:
+        return NO_VALUE if is_missing(value) else self.fmt.number(value, decimals)
+
     def money(self, value: float | None) -> str:
         return NO_VALUE if is_missing(value) else self.fmt.money(value)
 
@@ -61,15 +64,23 @@ class Figures:
         number = self._signed(self.fmt.number(100 * share, 1), share)
         return self.w.plain("outcomes.points", value=number)
 
+    def signed_number(self, value: float | None, decimals: int) -> str:
+        if is_missing(value):
+            return NO_VALUE
+        return self._signed(self.fmt.number(value, decimals), value)
+
     def signed_money(self, value: float | None) -> str:
         return NO_VALUE if is_missing(value) else self._signed(self.fmt.money(value), value)
 
     def signed_count(self, value: float | None) -> str:
         return NO_VALUE if is_missing(value) else self._signed(self.fmt.integer(value), value)
 
-    def interval(self, low: float | None, high: float | None, kind: str = "rate") -> str:
+    def interval(
+        self, low: float | None, high: float | None, kind: str = "rate", decimals: int = 2
+    ) -> str:
         """A 95% interval (``41.0% to 45.0%``); ``kind`` is ``rate``, ``points`` (a
-        difference of rates), ``money`` or ``count``."""
+        difference of rates), ``money``, ``count`` or ``number`` (a signed difference of
+        scores, with ``decimals`` decimals)."""
         if is_missing(low) or is_missing(high):
             return NO_VALUE
         if kind == "points":
@@ -82,5 +93,6 @@ class Figures:
             "rate": self.rate,
             "money": self.signed_money,
             "count": self.signed_count,
+            "number": lambda value: self.signed_number(value, decimals),
         }[kind]
         return self.w.plain("outcomes.range", low=write(low), high=write(high))
