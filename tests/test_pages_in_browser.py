@@ -23,10 +23,12 @@ from churn.reporting.evaluation_page import render_evaluation_report
 from churn.reporting.outcomes_page import render_outcomes
 from churn.reporting.retention_page import render_retention_report
 from churn.reporting.summary_page import render_summary
+from churn.reporting.uplift_page import render_uplift_report
 from tests.outcomes_fixture import RETRAIN, outcomes
 from tests.summary_fixture import summary
 from tests.test_eval_report import MODEL_ROW, RECENCY_ROW
 from tests.test_retention_page import AT_RISK, CAMPAIGNS, make_report
+from tests.uplift_fixture import failed, hillstrom, uplift
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 PHONE, DESKTOP = 390, 1280
@@ -115,6 +117,9 @@ PAGES = {
     ),
     "outcomes-en": lambda: render_outcomes(outcomes("en")),
     "outcomes-it": lambda: render_outcomes(outcomes("it", retrain=RETRAIN)),
+    "uplift-en": lambda: render_uplift_report(uplift("en")),
+    "uplift-it": lambda: render_uplift_report(failed("it", "forced")),
+    "uplift-hillstrom-it": lambda: render_uplift_report(hillstrom("it")),
     "evaluation": lambda: render_evaluation_report(
         {
             "title": "Churn model evaluation",
@@ -147,7 +152,10 @@ def test_table_containers_fit_a_phone(name: str, tmp_path: Path):
         assert box["right"] <= figures["innerWidth"]
 
 
-@pytest.mark.parametrize("name", ["summary-en", "summary-it", "outcomes-en", "outcomes-it"])
+@pytest.mark.parametrize(
+    "name",
+    ["summary-en", "summary-it", "outcomes-en", "outcomes-it", "uplift-en", "uplift-it"],
+)
 def test_card_figures_fit_their_cards_on_a_phone(name: str, tmp_path: Path):
     made = PAGES[name]()
 
@@ -200,4 +208,17 @@ def test_screenshots_of_the_retention_report(tmp_path: Path):
             shot = screenshot(
                 page, width, folder / f"retention-{locale}-{width}.png", tmp_path, height=7000
             )
+            assert shot.stat().st_size > 10_000
+
+
+def test_screenshots_of_the_uplift_report(tmp_path: Path):
+    """Screenshots of the uplift report in both languages at both widths (the Italian one
+    a model forced through its gate), and of Hillstrom's in Italian, kept in
+    ``CHURN_SCREENSHOTS`` when that folder is set."""
+    folder = Path(os.environ.get("CHURN_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("uplift-en", "uplift-it", "uplift-hillstrom-it"):
+        for width in (DESKTOP, PHONE):
+            page = PAGES[name]()
+            shot = screenshot(page, width, folder / f"{name}-{width}.png", tmp_path, height=9000)
             assert shot.stat().st_size > 10_000

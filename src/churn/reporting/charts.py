@@ -1,5 +1,6 @@
 """The inline-SVG charts of the marketers' pages: horizontal bars, vertical bars, a histogram,
-lines, and expected against observed rates with their intervals.
+lines over periods, curves over a numeric axis, and expected against observed rates with
+their intervals.
 
 Every chart is drawn for a given width in pixels, because SVG text does not reflow: a chart
 drawn 920 px wide and shrunk onto a phone has unreadable 5 px labels. :func:`responsive`
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape
 
 from markupsafe import Markup
@@ -224,16 +226,20 @@ def _y_grid(
     left: float,
     right: float,
     tick_text: Callable[[float], str],
+    y_min: float = 0.0,
 ) -> list[str]:
-    """Horizontal grid lines from 0 to ``y_max`` every ``step``, each with its tick label
-    left of the plot."""
+    """Horizontal grid lines from ``y_min`` (a multiple of ``step``) to ``y_max`` every
+    ``step``, each with its tick label left of the plot."""
     parts = []
-    for i in range(round(y_max / step) + 1):
-        y = y_of(i * step)
+    first = round(y_min / step)
+    for i in range(round((y_max - y_min) / step) + 1):
+        # A whole multiple of the step, so that the zero tick is exactly 0 (never "-0").
+        value = (first + i) * step
+        y = y_of(value)
         parts.append(
             f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID_COLOUR}"/><text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{_text(tick_text(i * step))}</text>'
+            f'text-anchor="end">{_text(tick_text(value))}</text>'
         )
     return parts
 
@@ -486,5 +492,110 @@ def intervals(
     parts.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
         f"{_text(x_title)}</text>"
+    )
+    return _close(parts)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One curve of :func:`curves`: its name (in the legend and the line's tooltip), colour,
+    points ``(x, y)`` in the order they are joined (a None ``y`` leaves a gap), and whether it
+    is drawn dashed (a reference line, such as a random list's)."""
+
+    name: str
+    colour: str
+    points: Sequence[tuple[float, float | None]]
+    dashed: bool = False
+
+
+def curves(
+    chart_id: str,
+    title: str,
+    series: Sequence[Curve],
+    x_text: Callable[[float], str],
+    y_text: Callable[[float], str],
+    x_title: str,
+    y_title: str,
+    empty: str,
+    whole: bool = False,
+    height: int = 340,
+    width: int = WIDE,
+) -> str:
+    """Curves of ``y`` against a numeric ``x``, such as a Qini curve (customers gained
+    against the share of customers on a list).
+
+    :func:`lines` puts categorical periods in equal slots and starts its axis at 0; here the
+    x axis runs from 0 to the largest ``x`` (points may be unevenly spaced, and a straight
+    reference line needs only its two ends), and the y axis reaches below 0 when a curve
+    does, with the zero line drawn darker. ``x_text`` and ``y_text`` write an axis tick as
+    plain text; ``whole`` keeps the y ticks on whole numbers (counts of customers).
+    """
+    points = [(x, y) for c in series for x, y in c.points if y is not None]
+    x_max = max((x for x, _ in points), default=0.0)
+    if not points or x_max <= 0:
+        # Nothing to draw: the title and a line saying so, not an empty plot's height.
+        parts = _open(chart_id, title, width, 56)
+        parts.append(f'<text class="muted" x="0" y="44">{_text(empty)}</text>')
+        return _close(parts)
+    parts = _open(chart_id, title, width, height)
+    legend, top = _legend([(c.name, c.colour) for c in series], 28, width)
+    parts += legend
+    top += 8
+    narrow = width < 600
+    left, right, bottom = (58 if narrow else 72), (18 if narrow else 24), 52
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low = min(0.0, min(y for _, y in points))
+    high = max(0.0, max(y for _, y in points))
+    step = nice_step((high - low) or 1.0, ticks=5)
+    if whole:
+        step = max(step, 1.0)
+    y_lo = step * math.floor(low / step + 1e-9)
+    y_hi = step * max(math.ceil(high / step - 1e-9), math.floor(low / step + 1e-9) + 1)
+
+    def x_of(x: float) -> float:
+        return left + plot_w * x / x_max
+
+    def y_of(y: float) -> float:
+        return top + plot_h * (y_hi - y) / (y_hi - y_lo)
+
+    parts += _y_grid(y_hi, step, y_of, left, width - right, y_text, y_min=y_lo)
+    baseline = top + plot_h
+    if y_lo < 0:
+        parts.append(
+            f'<line class="zero" x1="{left}" x2="{width - right}" y1="{y_of(0):.1f}" '
+            f'y2="{y_of(0):.1f}" stroke="{AXIS_COLOUR}"/>'
+        )
+    x_step = nice_step(x_max, ticks=4 if narrow else 5)
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{baseline}" y2="{baseline}" '
+        f'stroke="{AXIS_COLOUR}"/>'
+    )
+    for i in range(math.floor(x_max / x_step + 1e-9) + 1):
+        x = x_of(i * x_step)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{baseline}" y2="{baseline + 5}" '
+            f'stroke="#9aa5b1"/><text class="axis" x="{x:.1f}" y="{baseline + 18}" '
+            f'text-anchor="middle">{_text(x_text(i * x_step))}</text>'
+        )
+    for curve in series:
+        runs: list[list[str]] = [[]]
+        for x, y in curve.points:
+            if y is None:
+                runs.append([])
+            else:
+                runs[-1].append(f"{x_of(x):.1f},{y_of(y):.1f}")
+        dash = ' stroke-dasharray="6 4"' if curve.dashed else ""
+        parts += [
+            f'<polyline class="curve" points="{" ".join(run)}" fill="none" '
+            f'stroke="{curve.colour}" stroke-width="2.5" stroke-linejoin="round"{dash}>'
+            f"<title>{_text(curve.name)}</title></polyline>"
+            for run in runs
+            if len(run) > 1
+        ]
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+        f"{_text(x_title)}</text>"
+        f'<text x="12" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">{_text(y_title)}</text>'
     )
     return _close(parts)

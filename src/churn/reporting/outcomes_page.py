@@ -26,6 +26,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from churn.reporting.figures import NO_VALUE, Figures
 from churn.reporting.templating import Words, capitalise, check_page_locale, render, words
 from churn.text.formatting import Formatter, is_missing
 
@@ -37,9 +38,6 @@ METRICS = ("churn_rate", "response_rate", "conversion_rate", "revenue_per_custom
 LOWER_IS_BETTER = {"churn_rate"}
 MONEY_METRICS = {"revenue_per_customer"}
 RETRAIN_REASONS = ("roc_auc", "calibration_error")
-NO_VALUE = "–"
-MINUS = "\u2212"
-WORD_JOINER = "\u2060"
 
 
 @dataclass(frozen=True)
@@ -278,7 +276,7 @@ def render_outcomes(view: Mapping[str, Any]) -> str:
     """
     locale = check_page_locale(view["locale"])
     fmt = Formatter(locale, view["currency"])
-    page = _page(view, _Writer(words(locale), fmt))
+    page = _page(view, Figures(words(locale), fmt))
     return render("outcomes.html.j2", locale, view["currency"], v=page)
 
 
@@ -288,76 +286,7 @@ def write_outcomes_page(view: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-class _Writer:
-    """Numbers as the page writes them, a dash for a missing one."""
-
-    def __init__(self, w: Words, fmt: Formatter) -> None:
-        self.w, self.fmt = w, fmt
-
-    def rate(self, share: float | None) -> str:
-        return NO_VALUE if is_missing(share) else self.fmt.percent(share, 1)
-
-    def count(self, value: float | None) -> str:
-        return NO_VALUE if is_missing(value) else self.fmt.integer(value)
-
-    def score(self, value: float | None) -> str:
-        return NO_VALUE if is_missing(value) else self.fmt.number(value, 2)
-
-    def money(self, value: float | None) -> str:
-        return NO_VALUE if is_missing(value) else self.fmt.money(value)
-
-    def date(self, day: str | None) -> str:
-        return NO_VALUE if not day else self.fmt.date(day)
-
-    def points(self, share: float | None) -> str:
-        """A gap between two rates in percentage points (``3.0 points``)."""
-        if is_missing(share):
-            return NO_VALUE
-        return self.w.plain("outcomes.points", value=self.fmt.number(100 * share, 1))
-
-    @staticmethod
-    def _signed(text: str, value: float) -> str:
-        """``text`` with a plus sign for a gain, unless it rounded to zero, or a minus sign
-        (U+2212) for a loss; a word joiner keeps the sign on the line of its number (a
-        browser may break after a sign before a currency symbol)."""
-        if text.startswith("-"):
-            return MINUS + WORD_JOINER + text[1:]
-        if value > 0 and any(c in "123456789" for c in text):
-            return "+" + WORD_JOINER + text
-        return text
-
-    def signed_points(self, share: float | None) -> str:
-        if is_missing(share):
-            return NO_VALUE
-        number = self._signed(self.fmt.number(100 * share, 1), share)
-        return self.w.plain("outcomes.points", value=number)
-
-    def signed_money(self, value: float | None) -> str:
-        return NO_VALUE if is_missing(value) else self._signed(self.fmt.money(value), value)
-
-    def signed_count(self, value: float | None) -> str:
-        return NO_VALUE if is_missing(value) else self._signed(self.fmt.integer(value), value)
-
-    def interval(self, low: float | None, high: float | None, kind: str = "rate") -> str:
-        """A 95% interval (``41.0% to 45.0%``); ``kind`` is ``rate``, ``points`` (a
-        difference of rates), ``money`` or ``count``."""
-        if is_missing(low) or is_missing(high):
-            return NO_VALUE
-        if kind == "points":
-            return self.w.plain(
-                "outcomes.points_range",
-                low=self._signed(self.fmt.number(100 * low, 1), low),
-                high=self._signed(self.fmt.number(100 * high, 1), high),
-            )
-        write = {
-            "rate": self.rate,
-            "money": self.signed_money,
-            "count": self.signed_count,
-        }[kind]
-        return self.w.plain("outcomes.range", low=write(low), high=write(high))
-
-
-def _page(view: Mapping[str, Any], out: _Writer) -> Page:
+def _page(view: Mapping[str, Any], out: Figures) -> Page:
     w, fmt = out.w, out.fmt
     runs = list(view["runs"])
     for run in runs:
@@ -397,7 +326,7 @@ def _page(view: Mapping[str, Any], out: _Writer) -> Page:
     )
 
 
-def _contacts(contacts: Mapping[str, Any], out: _Writer) -> Markup:
+def _contacts(contacts: Mapping[str, Any], out: Figures) -> Markup:
     source = contacts.get("source")
     if source not in CONTACT_SOURCES:
         raise ValueError(f"contacts source must be one of {list(CONTACT_SOURCES)}, got {source!r}")
@@ -414,7 +343,7 @@ def _filename(name: object) -> Markup:
     return Markup('<span class="filename">{}</span>').format(name or NO_VALUE)
 
 
-def _retrain(retrain: Mapping[str, Any] | None, out: _Writer) -> Retrain | None:
+def _retrain(retrain: Mapping[str, Any] | None, out: Figures) -> Retrain | None:
     if not retrain:
         return None
     w = out.w
@@ -454,7 +383,7 @@ def _cards(
     pending: Sequence[Mapping[str, Any]],
     newest: MaturedRun | None,
     first_known_on: str | None,
-    out: _Writer,
+    out: Figures,
 ) -> list[Card]:
     """The headline figures: lists read, the newest matured list's realised churn (called
     out when it missed the prediction) and what its campaign kept, and the next outcome."""
@@ -508,7 +437,7 @@ def _group_name(kind: str, key: object, w: Words) -> str:
     return str(key)
 
 
-def _rate_rows(rows: Sequence[Mapping[str, Any]], kind: str, out: _Writer) -> list[RateRow]:
+def _rate_rows(rows: Sequence[Mapping[str, Any]], kind: str, out: Figures) -> list[RateRow]:
     return [
         RateRow(
             name=_group_name(kind, row["group"], out.w),
@@ -521,7 +450,7 @@ def _rate_rows(rows: Sequence[Mapping[str, Any]], kind: str, out: _Writer) -> li
     ]
 
 
-def _quality_row(name: str, row: Mapping[str, Any], out: _Writer) -> QualityRow:
+def _quality_row(name: str, row: Mapping[str, Any], out: Figures) -> QualityRow:
     return QualityRow(
         name=name,
         customers=out.count(row.get("customers")),
@@ -545,7 +474,7 @@ def _came_true(row: Mapping[str, Any]) -> str | None:
     return "more" if predicted < low else "fewer"
 
 
-def _matured(run: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) -> MaturedRun:
+def _matured(run: Mapping[str, Any], out: Figures, view: Mapping[str, Any]) -> MaturedRun:
     w = out.w
     performance = run.get("performance") or {}
     not_contacted = performance.get("not_contacted") or {}
@@ -597,7 +526,7 @@ def _matured(run: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) -> M
     )
 
 
-def _chart(deciles: Sequence[Mapping[str, Any]], out: _Writer) -> Chart:
+def _chart(deciles: Sequence[Mapping[str, Any]], out: Figures) -> Chart:
     def value(row: Mapping[str, Any], key: str) -> float | None:
         found = row.get(key)
         return None if is_missing(found) else float(found)
@@ -631,7 +560,7 @@ def _verdict(low: float | None, high: float | None, lower_is_better: bool) -> st
     return "better" if below == lower_is_better else "worse"
 
 
-def _effect(effect: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) -> Effect:
+def _effect(effect: Mapping[str, Any], out: Figures, view: Mapping[str, Any]) -> Effect:
     w = out.w
     rows = list(effect.get("metrics") or [])
     for row in rows:
@@ -730,7 +659,7 @@ def _effect(effect: Mapping[str, Any], out: _Writer, view: Mapping[str, Any]) ->
 
 
 def _group_effects(
-    rows: Sequence[Mapping[str, Any]], kind: str, out: _Writer
+    rows: Sequence[Mapping[str, Any]], kind: str, out: Figures
 ) -> list[GroupEffectRow]:
     return [
         GroupEffectRow(
@@ -747,7 +676,7 @@ def _group_effects(
     ]
 
 
-def _pending(run: Mapping[str, Any], out: _Writer) -> PendingRun:
+def _pending(run: Mapping[str, Any], out: Figures) -> PendingRun:
     return PendingRun(
         date=out.date(run["as_of"]),
         model_version=str(run.get("model_version") or NO_VALUE),
@@ -759,7 +688,7 @@ def _pending(run: Mapping[str, Any], out: _Writer) -> PendingRun:
     )
 
 
-def _older(run: Mapping[str, Any], out: _Writer) -> OlderRun:
+def _older(run: Mapping[str, Any], out: Figures) -> OlderRun:
     not_contacted = (run.get("performance") or {}).get("not_contacted") or {}
     effect = run.get("effect") or {}
     churn = next(
