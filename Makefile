@@ -8,10 +8,10 @@ DEMO   := data/demo/transactions.parquet
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo-data demo-campaign demo-loop ingest train score features report outcomes export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
+.PHONY: help install demo-data demo-campaign demo-loop ingest train score features report outcomes uplift uplift-hillstrom export test test-spark test-all bench bench-quality lint format mlflow-ui mlflow-server clean
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo-data: $(STAMP) ## (Re)generate the demo shop in data/demo/ (20,000 customer
 LOOP      := outputs/demo-loop
 LOOP_DATE := 2025-06-30
 LOOP_ARGS := tracking.registered_model=churn-demo-past score.output_dir=$(LOOP)/scores
-demo-loop: $(STAMP) $(DEMO) ## The closed loop on the demo shop: past list, simulated campaign, outcomes ($(LOOP)/)
+demo-loop: $(STAMP) $(DEMO) ## The closed loop on the demo shop: past list, simulated campaign, outcomes (outputs/demo-loop/)
 	$(CHURN) train "data.query=\"SELECT * FROM read_parquet('$(DEMO)') WHERE ts <= TIMESTAMP '$(LOOP_DATE) 23:59:59.999999'\"" $(LOOP_ARGS) hydra.run.dir=$(LOOP)/train
 	$(CHURN) score as_of=$(LOOP_DATE) score.share=0.2 $(LOOP_ARGS)
 	$(CHURN) demo-campaign --scores $(LOOP)/scores/en --out data/demo/campaign
@@ -55,6 +55,12 @@ features: $(STAMP) $(DEMO) ## Write a feature table (outputs/features/<time>/fea
 
 outcomes: $(STAMP) $(DEMO) ## Outcomes of the stored lists: realised churn, campaign effect (outputs/scores/en/outcomes/)
 	$(CHURN) outcomes $(ARGS)
+
+uplift: $(STAMP) $(DEMO) ## Learn whom contacting changes from past lists and their control groups; register churn-uplift
+	$(CHURN) uplift $(ARGS)
+
+uplift-hillstrom: $(STAMP) ## The uplift model on Hillstrom's real e-mail experiment (registered as hillstrom-uplift)
+	$(CHURN) uplift uplift.table=data/shops/hillstrom/hillstrom.csv.zip uplift.table_format=hillstrom tracking.registered_model=hillstrom $(ARGS)
 
 report: $(STAMP) $(DEMO) ## Retention report: cohorts, retention by period, report.html (outputs/report/<time>/)
 	$(CHURN) report $(ARGS)

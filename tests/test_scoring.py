@@ -15,6 +15,7 @@ from churn.scoring.selection import (
     SelectionPolicy,
     assign_segments,
     empty_list_reason,
+    expected_incremental_value,
     expected_value_at_risk,
     list_size,
     list_size_tradeoff,
@@ -247,3 +248,36 @@ def test_a_low_risk_customer_without_a_behaviour_is_listed_for_their_value():
     out = for_value_alone(reason, pd.Series(["none", "none"]), pd.Series(["low", "high"]), "en")
     assert out[0].startswith("On the list for the value they bring")
     assert out[1] == "No single behaviour stands out"
+
+
+UPLIFTS = pd.DataFrame(
+    {
+        "customer_id": ["a", "b", "c", "d", "e"],
+        "risk_tier": ["high", "high", "medium", "low", "high"],
+        "expected_value_at_risk": [90.0, 80.0, 70.0, 60.0, 50.0],
+        "uplift": [0.10, -0.05, 0.20, 0.05, 0.0],
+        # uplift x spend: a 100 x 0.1, c 50 x 0.2, d 400 x 0.05
+        "expected_incremental_value": [10.0, -5.0, 10.0, 20.0, 0.0],
+    }
+)
+
+
+def test_expected_incremental_value_is_uplift_times_spend_floored_at_zero():
+    value = expected_incremental_value(np.array([0.1, 0.2, 0.3]), np.array([100.0, -50.0, 10.0]))
+    assert value.tolist() == pytest.approx([10.0, 0.0, 3.0])
+
+
+def test_uplift_selection_ranks_by_incremental_value_and_never_lists_a_negative_uplift():
+    chosen = select_at_risk(UPLIFTS, "uplift", [], share=1.0)
+    # d first; a and c tie at 10 and go by id; b (negative) and e (zero) never.
+    assert chosen["customer_id"].tolist() == ["d", "a", "c"]
+
+
+def test_uplift_selection_is_cut_by_the_budget_when_one_is_set():
+    chosen = select_at_risk(UPLIFTS, "uplift", [], share=1.0, budget=2.0, cost_per_contact=1.0)
+    assert chosen["customer_id"].tolist() == ["d", "a"]
+
+
+def test_uplift_selection_takes_its_share_of_the_population():
+    chosen = select_at_risk(UPLIFTS, "uplift", [], share=0.2, population=10)
+    assert chosen["customer_id"].tolist() == ["d", "a"]

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from churn.errors import ConfigError
 from churn.settings import STAGES, parse_settings, stage_of, validate_settings
-from churn.stages import features, ingest, report, score, train
+from churn.stages import features, ingest, outcomes, report, score, train, uplift
 from churn.stages.cli import run_cli
 from tests.cli import run_churn
 from tests.conftest import compose_config
@@ -22,6 +22,8 @@ RUNS = {
     "train": train.run,
     "score": score.run,
     "report": report.run,
+    "outcomes": outcomes.run,
+    "uplift": uplift.run,
 }
 
 # Setting -> (a value of the wrong type, a value out of range), as command-line values.
@@ -147,6 +149,21 @@ WRONG = {
     "actions.discount_actions": ("abc", "[free_lunch]"),
     "report.period": ("1", "week"),
     "report.scores_dir": ("[a]", "''"),
+    "outcomes.output_dir": ("[a]", "''"),
+    "outcomes.response_days": ("abc", "0"),
+    "outcomes.contact_window_days": ("abc", "0"),
+    "outcomes.max_calibration_error": ("abc", "0"),
+    "outcomes.log_to_mlflow": ("abc", "1"),
+    "uplift.table": ("[1]", "''"),
+    "uplift.table_format": ("1", "csv"),
+    "uplift.holdout_share": ("abc", "0.95"),
+    "uplift.seed": ("abc", "-1"),
+    "uplift.learner": ("1", "x"),
+    "uplift.bootstrap_resamples": ("abc", "5"),
+    "uplift.refit": ("abc", "1"),
+    "uplift.gate.force": ("abc", "1"),
+    "uplift.contact_window_days": ("abc", "0"),
+    "uplift.response_days": ("abc", "0"),
     "report.response_days": ("abc", "0"),
     "report.conversion_days": ("1.5", "-1"),
     "train.register": ("abc", "1"),
@@ -181,6 +198,8 @@ SHIPPED = [
     ("score", ["engine=spark"]),
     ("score", ["tracking=server"]),
     ("report", []),
+    ("outcomes", []),
+    ("uplift", []),
 ]
 
 

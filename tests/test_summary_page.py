@@ -356,3 +356,35 @@ def test_a_list_drawn_whole_into_the_control_group_says_so():
     s["totals"]["listed"] = 0
     s["empty_reason"] = {"code": "all_in_control", "customers": 1}
     assert "all 1 customers chosen were drawn into the control group" in render_summary(s)
+
+
+def test_an_uplift_list_says_how_many_were_left_alone_for_their_negative_uplift():
+    s = summary()
+    s["selection"]["mode"] = "uplift"
+    s["selection"]["uplift"] = {
+        "model": {"name": "churn-uplift", "version": "2"},
+        "fallback": None,
+        "negative_uplift": 310,
+        "left_alone_negative_uplift": 37,
+    }
+    text = " ".join(render_summary(s).split())
+    assert "the customers a contact is most likely to keep" in text
+    assert "<b>37</b> customers a list by value at risk would have held are left alone" in text
+    assert "In all, 310 customers scored are better not contacted" in text
+
+
+def test_an_uplift_list_without_an_uplift_model_says_it_fell_back_to_value_at_risk():
+    s = summary()
+    s["selection"]["uplift"] = {"model": None, "fallback": "no uplift model"}
+    assert "no uplift model has passed its checks yet" in render_summary(s)
+
+
+def test_an_uplift_list_is_explained_in_italian():
+    s = summary(locale="it")
+    s["selection"]["mode"] = "uplift"
+    s["selection"]["uplift"] = {
+        "fallback": None,
+        "negative_uplift": 3,
+        "left_alone_negative_uplift": 1,
+    }
+    assert "lasciati in pace" in render_summary(s)

@@ -33,6 +33,7 @@ STAGES = {
     "features": "Write point-in-time features (features.parquet)",
     "report": "Retention report for marketers (report.html and CSVs)",
     "outcomes": "Outcomes of past lists: realised churn, the campaign's effect (outcomes.html)",
+    "uplift": "Learn whom contacting changes from past campaigns; register the uplift model",
     "export": "Write the registered champion as an MLflow model folder under models/",
 }
 OTHER_COMMANDS = {

@@ -759,7 +759,7 @@ class ScoreSettings(Group):
 
     output_dir: Text
     tiers: dict[str, TierBound]
-    selection: Annotated[str, choice("share", "tiers", "top_k", "budget")]
+    selection: Annotated[str, choice("share", "tiers", "top_k", "budget", "uplift")]
     share: Fraction
     at_risk_tiers: Annotated[list[str], checked(_names)]
     top_k: Whole0
@@ -879,6 +879,27 @@ class OutcomesSettings(Group):
     log_to_mlflow: Flag
 
 
+class UpliftGate(Group):
+    """``uplift.gate``."""
+
+    force: Flag
+
+
+class UpliftSettings(Group):
+    """``uplift``: the training table, the holdout, the learner and the gate."""
+
+    table: OptionalText
+    table_format: Annotated[str, choice("features", "hillstrom")]
+    holdout_share: Annotated[float, number(gt=0, le=0.9)]
+    seed: Annotated[int, whole(ge=0, le=_SEED_MAX)]
+    learner: Annotated[str, choice("s", "t")]
+    bootstrap_resamples: Annotated[int, whole(ge=10)]
+    refit: Flag
+    gate: UpliftGate
+    contact_window_days: Whole1
+    response_days: Whole1
+
+
 class TrainSettings(Group):
     """``train``: registration, refit, the SHAP sample and the bootstrap's resamples."""
 
@@ -983,6 +1004,17 @@ class OutcomesStage(IngestStage):
     locale: Annotated[str, checked(_locale)]
 
 
+class UpliftStage(IngestStage):
+    """``conf/uplift.yaml``: past lists (or a features table) into an uplift model."""
+
+    features: FeaturesSettings
+    label: LabelSettings
+    tracking: TrackingSettings
+    score: ScoreSettings
+    uplift: UpliftSettings
+    locale: Annotated[str, checked(_locale)]
+
+
 STAGES: dict[str, type[Group]] = {
     "ingest": IngestStage,
     "features": FeaturesStage,
@@ -990,6 +1022,7 @@ STAGES: dict[str, type[Group]] = {
     "score": ScoreStage,
     "report": ReportStage,
     "outcomes": OutcomesStage,
+    "uplift": UpliftStage,
     "export": ExportStage,
 }
 # Groups some stage composes: a data config (`# @package _global_`, such as data=demo)
@@ -1117,6 +1150,8 @@ def stage_of(values: Mapping[str, Any]) -> str:
         return "report"
     if "outcomes" in values:
         return "outcomes"
+    if "uplift" in values:
+        return "uplift"
     if isinstance(model, Mapping) and {"alias", "version"} & set(model):
         return "score"
     if "features" in values:

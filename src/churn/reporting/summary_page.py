@@ -28,7 +28,7 @@ from churn.text.formatting import Formatter
 
 TIERS = ("high", "medium", "low")
 TIER_COLOURS = {"high": "#c0392b", "medium": "#e67e22", "low": "#9aa5b1"}
-SELECTION_MODES = ("share", "tiers", "top_k", "budget")
+SELECTION_MODES = ("share", "tiers", "top_k", "budget", "uplift")
 # The reasons the score stage gives for leaving a customer out, and their message ids.
 LEFT_OUT = {
     "opted out": "summary.left_out.opted_out",
@@ -41,6 +41,7 @@ EMPTY_CODES = (
     "no_one_in_tiers",
     "all_left_out",
     "all_in_control",
+    "no_positive_uplift",
     "no_one_scored",
 )
 
@@ -123,6 +124,7 @@ def _view(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> dict[str, Any
         "left_out_note": _left_out_note(totals.get("suppressed_by_reason") or {}, w, fmt),
         "empty": _empty(summary.get("empty_reason"), fmt),
         "control_note": _control_note(summary, w, fmt),
+        "uplift_note": _uplift_note(summary["selection"].get("uplift"), w, fmt),
         "selection_values": _selection_values(selection, fmt),
         "tiers": [{"key": t, "colour": TIER_COLOURS[t]} for t in TIERS],
         "segments": segments,
@@ -182,6 +184,19 @@ def _empty(reason: Mapping[str, Any] | None, fmt: Formatter) -> dict[str, Any] |
     elif code in ("all_left_out", "all_in_control"):
         values = {"customers": fmt.integer(int(reason.get("customers") or 0))}
     return {"code": code, "figures": values}
+
+
+def _uplift_note(uplift: Mapping[str, Any] | None, w: Words, fmt: Formatter) -> Markup | None:
+    """How an uplift list was chosen, or that it fell back to value at risk."""
+    if not uplift:
+        return None
+    if uplift.get("fallback"):
+        return w.t("summary.uplift.fallback")
+    return w.t(
+        "summary.uplift.left_alone",
+        customers=w.b(fmt.integer(int(uplift.get("left_alone_negative_uplift") or 0))),
+        negative=fmt.integer(int(uplift.get("negative_uplift") or 0)),
+    )
 
 
 def _control_note(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> Markup | None:

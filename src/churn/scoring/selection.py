@@ -132,7 +132,7 @@ class SelectionPolicy:
     Attributes
     ----------
     mode : str
-        ``share``, ``tiers``, ``top_k`` or ``budget``.
+        ``share``, ``tiers``, ``top_k``, ``budget`` or ``uplift``.
     tiers : mapping of str to float
         Risk tier name to its lower bound (see :func:`risk_tier`).
     at_risk_tiers : tuple of str
@@ -197,6 +197,24 @@ def expected_value_at_risk(p_churn: np.ndarray, spend_365d: np.ndarray) -> np.nd
     )
 
 
+def expected_incremental_value(uplift: np.ndarray, spend_365d: np.ndarray) -> np.ndarray:
+    """What contacting a customer is expected to keep: their uplift (how much a contact
+    raises their chance of staying) times the expected spend of the next year, estimated as
+    their net spend of the last 365 days (floored at 0)."""
+    return np.asarray(uplift, dtype="float64") * np.clip(
+        np.asarray(spend_365d, dtype="float64"), 0, None
+    )
+
+
+def rank_by_uplift(scores: pd.DataFrame) -> pd.DataFrame:
+    """The customers a contact is expected to win, most expected incremental value first
+    (ties by ``customer_id``); a customer whose uplift is not above 0 is never on it."""
+    winnable = scores[scores["uplift"] > 0]
+    return winnable.sort_values(
+        ["expected_incremental_value", "customer_id"], ascending=[False, True], kind="stable"
+    )
+
+
 def rank_by_value(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` in list order: most expected value at risk first, ties by
     ``customer_id``."""
@@ -221,7 +239,9 @@ def select_at_risk(
     ``mode`` is ``share`` (the ``ceil(share * population)`` rows with most value at risk,
     ``population`` defaulting to the rows of ``scores``), ``tiers`` (rows whose
     ``risk_tier`` is in ``at_risk_tiers``), ``top_k`` (the ``top_k`` rows with most value
-    at risk) or ``budget`` (``floor(budget / cost_per_contact)`` of them). ``scores``
+    at risk), ``budget`` (``floor(budget / cost_per_contact)`` of them) or ``uplift`` (as
+    many as ``budget`` buys when set, else the share, by expected incremental value among
+    the customers with a positive ``uplift``; see :func:`rank_by_uplift`). ``scores``
     needs ``customer_id``, ``risk_tier`` and
     ``expected_value_at_risk``; ``known_tiers`` are the tier names ``at_risk_tiers`` may
     use (a misspelled one is a :class:`ConfigError`, not an empty list).
@@ -232,6 +252,12 @@ def select_at_risk(
             f"score.at_risk_tiers names unknown tiers {unknown}: the tiers are "
             f"{sorted(known_tiers)}"
         )
+    if mode == "uplift":
+        ranked = rank_by_uplift(scores)
+        if budget is not None and budget >= 0 and cost_per_contact > 0:
+            return ranked.head(int(budget // cost_per_contact))
+        if share is not None and 0 <= share <= 1:
+            return ranked.head(list_size(share, len(scores) if population is None else population))
     ranked = rank_by_value(scores)
     if mode == "tiers":
         return ranked[ranked["risk_tier"].isin(at_risk_tiers)]
@@ -243,7 +269,8 @@ def select_at_risk(
         return ranked.head(int(budget // cost_per_contact))
     raise ConfigError(
         "score.selection must be share (with 0 <= score.share <= 1), tiers, top_k (with "
-        "score.top_k >= 0) or budget (with score.budget >= 0 and score.cost_per_contact > 0); "
+        "score.top_k >= 0), budget (with score.budget >= 0 and score.cost_per_contact > 0) "
+        "or uplift (with score.budget or score.share); "
         f"got {mode!r}"
     )
 
@@ -268,7 +295,7 @@ def empty_list_reason(
     """
     if wanted > 0:
         return {"code": "all_left_out", "customers": wanted}
-    if mode == "share" and not share:
+    if mode in ("share", "uplift") and not share and budget is None:
         return {"code": "share_zero"}
     if mode == "top_k" and top_k == 0:
         return {"code": "top_k_zero"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from churn.data.consent import quarantined_objections, suppression_reasons
-from churn.errors import ChurnError, ConfigError, DataContractError
+from churn.errors import ChurnError, ConfigError, DataContractError, NoModelError
 from churn.features.profile import customer_profile
 from churn.modeling.model import ChurnClassifier
 from churn.reporting.summary_page import write_summary
@@ -26,6 +26,7 @@ from churn.scoring.drift import DriftPolicy
 from churn.scoring.selection import (
     SegmentRules,
     SelectionPolicy,
+    expected_incremental_value,
     expected_value_at_risk,
     list_size_tradeoff,
     neutralise_formulas,
@@ -176,6 +177,10 @@ class ScorePlan:
     csv_decimal: str
     # The input CSV's delimiter: a quarantined customers row is split with it.
     input_delimiter: str
+    # score.selection=uplift: the uplift champion, or why the list falls back to value at
+    # risk (see _choose_uplift).
+    uplift: Any = None
+    uplift_fallback: str | None = None
 
     @classmethod
     def from_config(cls, cfg: DictConfig, locale: str) -> ScorePlan:
@@ -409,7 +414,9 @@ def _at_risk(
         chosen=len(selected),
     )
     empty_reason = None
-    if selected.empty:
+    if selected.empty and "uplift" in scores and not (contactable["uplift"] > 0).any():
+        empty_reason = {"code": "no_positive_uplift"}
+    elif selected.empty:
         highest = scores["churn_probability"].max() if len(scores) else None
         empty_reason = plan.selection.empty_reason(len(wanted), highest)
     elif control.all():
@@ -500,6 +507,7 @@ def _summary(
             "cost_per_contact": selection.cost_per_contact,
             "listed": len(rows),
             "control_fraction": plan.control.fraction,
+            "uplift": _uplift_summary(plan, scores),
         },
         "totals": {
             "scored": len(scores),
@@ -568,6 +576,7 @@ def _manifest(
         "empty_list_reason": listed.empty_reason,
         "selection": plan.selection.mode,
         "list_share": plan.selection.share if plan.selection.mode == "share" else None,
+        "uplift": _uplift_summary(plan, scores),
         "horizon_days": horizon_days(model.classifier),
         "at_risk_by_tier": _counts(at_risk["tier_key"]),
         "at_risk_by_segment": _counts(at_risk["segment_key"]),
@@ -673,11 +682,71 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             version=cfg.model.version,
         )
     log.info("model %s version %s (run %s)", model.name, model.version, model.run_id)
+    if plan.selection.mode == "uplift":
+        plan = _choose_uplift(cfg, plan)
     try:
         return _score(cfg, plan, model, timings)
     except ChurnError as exc:
         # Which model failed matters once several shops share a store.
         raise type(exc)(f"model {model.name} v{model.version}: {exc}") from exc
+
+
+def _choose_uplift(cfg: DictConfig, plan: ScorePlan) -> ScorePlan:
+    """``score.selection=uplift`` with the uplift champion loaded; without one, the plan of
+    a list by value at risk (``share``, or ``budget`` when a budget is set), and why."""
+    name = tracking.uplift_model_name(str(cfg.tracking.registered_model))
+    try:
+        uplift = tracking.load_uplift_model(str(cfg.tracking.uri), name)
+    except NoModelError as exc:
+        mode = "budget" if plan.selection.budget is not None else "share"
+        log.warning(
+            "score.selection=uplift: %s; the list is chosen by value at risk instead "
+            "(score.selection=%s) and the summary says so",
+            exc,
+            mode,
+        )
+        return replace(plan, selection=replace(plan.selection, mode=mode), uplift_fallback=str(exc))
+    log.info("uplift model %s version %s (run %s)", uplift.name, uplift.version, uplift.run_id)
+    return replace(plan, uplift=uplift)
+
+
+def _with_uplift(plan: ScorePlan, features: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with each customer's ``uplift`` (how much a contact raises their chance
+    of staying) and ``expected_incremental_value``, when an uplift model chooses the list."""
+    if plan.uplift is None:
+        return scores
+    model = plan.uplift.model
+    missing = [c for c in model.feature_names if c not in features.columns]
+    if missing:
+        raise DataContractError(
+            f"the uplift model {plan.uplift.name} v{plan.uplift.version} needs features this "
+            f"data cannot feed ({', '.join(missing)}): retrain it with `churn uplift`"
+        )
+    uplift = model.predict_uplift(features[list(model.feature_names)])
+    return scores.assign(
+        uplift=uplift,
+        expected_incremental_value=expected_incremental_value(uplift, features["spend_365d"]),
+    )
+
+
+def _uplift_summary(plan: ScorePlan, scores: pd.DataFrame) -> dict[str, Any] | None:
+    """How an uplift list was chosen: the model, the customers with a negative uplift, and
+    those a list by value at risk of the same size would have held but who are left alone
+    because contacting them would more likely make them leave; or why it fell back."""
+    if plan.uplift_fallback is not None:
+        return {"model": None, "fallback": plan.uplift_fallback}
+    if plan.uplift is None:
+        return None
+    contactable = scores[~scores["marketing_opt_out"]]
+    by_value = replace(
+        plan.selection, mode="budget" if plan.selection.budget is not None else "share"
+    ).select(contactable, len(scores))
+    return {
+        "model": {"name": plan.uplift.name, "version": plan.uplift.version},
+        "fallback": None,
+        "negative_uplift": int((scores["uplift"] <= 0).sum()),
+        "left_alone_negative_uplift": int((by_value["uplift"] <= 0).sum()),
+    }
 
 
 def _score(
@@ -700,7 +769,7 @@ def _score(
     if not classifier.reference:
         log.warning("model version %s has no drift reference: drift not checked", model.version)
     with step("predict", timings):
-        scores = _scores(plan, opened, model, features, as_of)
+        scores = _with_uplift(plan, features, _scores(plan, opened, model, features, as_of))
     with step("select and explain", timings):
         listed = _at_risk(plan, opened, classifier, scores, features, as_of)
         scores = _grouped(scores, listed)

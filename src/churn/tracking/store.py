@@ -786,3 +786,100 @@ def log_outcomes(
                         model_name, version, f"realised_{key}", f"{float(value):.4f}"
                     )
     return logged
+
+
+# --- the uplift model ----------------------------------------------------------------------
+
+
+def uplift_model_name(churn_model: str) -> str:
+    """The registered name of a shop's uplift model, beside its churn model's."""
+    return f"{churn_model}-uplift"
+
+
+@dataclass(frozen=True)
+class RegisteredUplift:
+    """An uplift model loaded from the registry, with where it came from."""
+
+    model: Any  # churn.uplift.model.UpliftModel
+    name: str
+    version: str
+    run_id: str
+
+
+def log_uplift_run(
+    *,
+    run_name: str | None,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model: Any,
+    input_example: pd.DataFrame,
+    artifacts: Iterable[Path],
+    registered_model_name: str,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """Log one uplift training run and register its model (an MLflow pyfunc whose
+    ``predict`` is the uplift); returns ``(run_id, model_version)``."""
+    with _store_errors(), mlflow.start_run(run_name=run_name) as run:
+        if tags:
+            mlflow.set_tags(dict(tags))
+        mlflow.log_params({k: str(v)[:500] for k, v in _flatten("", config)})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        for path in artifacts:
+            mlflow.log_artifact(str(path))
+        example = input_example[list(model.feature_names)].head(5)
+        signature = infer_signature(example, model.predict_uplift(example))
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = model.save(Path(tmp) / "uplift")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(Path(__file__).with_name("uplift_pyfunc.py")),
+                artifacts={"uplift": str(saved)},
+                signature=signature,
+                input_example=example,
+                registered_model_name=registered_model_name,
+                pip_requirements=[
+                    f"{pkg}=={package_version(pkg)}"
+                    for pkg in ("lightgbm", "pandas", "numpy", "scikit-learn")
+                ],
+            )
+        return run.info.run_id, str(info.registered_model_version)
+
+
+def load_uplift_model(tracking_uri: str, name: str, alias: str = CHAMPION) -> RegisteredUplift:
+    """The uplift model with ``alias`` in the store at ``tracking_uri`` (never created).
+
+    Raises
+    ------
+    NoModelError
+        If there is no store, no such model or alias, or it does not load as an uplift
+        model; the message says what to do.
+    StorageError
+        If the store cannot be read.
+    """
+    if not _connect(tracking_uri, create=False):
+        raise NoModelError(f"no uplift model '{name}': no MLflow store at {tracking_uri}")
+    with _fail_fast(tracking_uri):
+        client = MlflowClient()
+        try:
+            with _store_errors():
+                mv = client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            raise NoModelError(
+                f"no uplift model '{name}' with alias @{alias} in {tracking_uri}: train one "
+                "from past lists with `churn uplift` (it needs matured lists with a control "
+                "group, score.control_fraction > 0)"
+            ) from exc
+        try:
+            with _store_errors():
+                wrapper = mlflow.pyfunc.load_model(
+                    f"models:/{name}/{mv.version}"
+                ).unwrap_python_model()
+            model = wrapper.uplift
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise NoModelError(
+                f"uplift model '{name}' version {mv.version} cannot be loaded "
+                f"({_first_line(exc)}); retrain it with `churn uplift`"
+            ) from exc
+    return RegisteredUplift(model=model, name=name, version=str(mv.version), run_id=mv.run_id)

@@ -231,3 +231,21 @@ class UpliftModel:
             params=params,
             seed=int(meta["seed"]),
         )
+
+
+def response_scores(
+    train_features: pd.DataFrame,
+    train_outcome: ArrayLike,
+    features: pd.DataFrame,
+    params: UpliftParams | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """The baseline an uplift model must beat where there is no churn model: a response
+    model, one LightGBM classifier of the outcome that never sees the treatment, trained on
+    ``train_features`` and scoring ``features`` (a list ranked by the chance of the outcome,
+    as a propensity list would be)."""
+    params = params or UpliftParams()
+    labels = _binary(train_outcome, "outcome", len(train_features))
+    data = lgb.Dataset(train_features, label=labels, feature_name=list(train_features.columns))
+    booster = lgb.train(params.lightgbm(seed), data, num_boost_round=params.n_estimators)
+    return np.asarray(booster.predict(features[list(train_features.columns)]), dtype="float64")

@@ -1,0 +1,212 @@
+"""Uplift from the shop's own history, end to end on a simulated shop: two lists with control
+groups, campaigns with planted persuadable and put-off customers, `churn uplift` learning
+from them, and a list chosen by uplift keeping more customers than one chosen by risk for
+the same budget, against the simulator's ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.data import campaigns
+from churn.errors import ConfigError
+from churn.stages import score, uplift
+from tests.conftest import compose_config
+
+LIST_DATES = ("2024-05-31", "2024-08-31")  # both horizons pass before the end, 2024-12-30
+NEW_LIST = "2024-09-30"  # the list both selections are compared on
+# Every active customer chosen, half held out: campaigns to learn from. The model was
+# trained on the whole small shop, so ages drift backwards at past dates: no drift gate.
+HISTORY = ["score.share=1.0", "score.control_fraction=0.5", "score.drift.fail_psi=null"]
+
+
+def score_at(shop: Path, out: Path, store: list[str], as_of: str, *extra: str) -> dict:
+    cfg = compose_config(
+        "score",
+        [
+            f"data.transactions={shop}",
+            f"score.output_dir={out}",
+            f"as_of={as_of}",
+            "score.drift.fail_psi=null",
+            *store,
+            *extra,
+        ],
+    )
+    return score.run(cfg)
+
+
+@pytest.fixture(scope="module")
+def shop_with_campaigns(small_shop_path, trained_store, tmp_path_factory) -> dict[str, Path]:
+    """Two past lists, their campaigns simulated, and the uplift model trained on them."""
+    root = tmp_path_factory.mktemp("uplift")
+    lists = root / "lists"
+    for as_of in LIST_DATES:
+        score_at(small_shop_path, lists, trained_store, as_of, *HISTORY)
+    sim = root / "campaign"
+    campaigns.main(
+        [
+            "--scores",
+            str(lists / "en"),
+            "--transactions",
+            str(small_shop_path),
+            "--out",
+            str(sim),
+            "--seed",
+            "5",
+        ]
+    )
+    cfg = compose_config(
+        "uplift",
+        [
+            f"data.transactions={sim / 'transactions.parquet'}",
+            f"data.contacts={sim / 'contacts.csv'}",
+            f"score.output_dir={lists}",
+            f"output_dir={root / 'run'}",
+            *trained_store,
+        ],
+    )
+    uplift.run(cfg)
+    return {"root": root, "lists": lists, "sim": sim, "run": root / "run"}
+
+
+def test_the_later_campaign_is_held_out_and_the_model_beats_random_and_risk(shop_with_campaigns):
+    view = json.loads((shop_with_campaigns["run"] / "metrics.json").read_text())
+    print({k: view["qini"][k] for k in ("model", "risk")}, view["holdout"], view["budget"][2])
+    assert view["train"]["campaigns"] == [LIST_DATES[0]]
+    assert view["holdout"]["split"] == "later_campaign"
+    assert view["holdout"]["campaign"] == LIST_DATES[1]
+    assert view["qini"]["model"] > 0
+    assert view["qini"]["model"] > view["qini"]["risk"]
+    assert view["gate"]["verdict"] == "passed" and view["gate"]["alias"] == "champion"
+    assert (shop_with_campaigns["run"] / "uplift_report.html").exists()
+
+
+def kept_by(truth: pd.DataFrame, listed: list[str]) -> float:
+    """Customers a contact keeps among ``listed``, by the simulator's truth: those who
+    would have left without it and stay with it, less those it puts off."""
+    chosen = truth[truth["customer_id"].isin(listed)]
+    return float((chosen["churned_if_control"] - chosen["churned_if_contacted"]).sum())
+
+
+def test_an_uplift_list_keeps_more_customers_than_a_risk_list_of_the_same_size(
+    shop_with_campaigns, trained_store
+):
+    sim = shop_with_campaigns["sim"]
+    shop = sim / "transactions.parquet"
+    out = shop_with_campaigns["root"] / "new"
+    lists = {}
+    for selection in ("share", "uplift"):
+        folder = out / selection
+        manifest = score_at(
+            shop,
+            folder,
+            trained_store,
+            NEW_LIST,
+            f"score.selection={selection}",
+            "score.share=0.2",
+            "score.control_fraction=0",
+        )
+        scores = pd.read_parquet(folder / "en" / NEW_LIST / "scores.parquet")
+        lists[selection] = scores.loc[scores["listed"], "customer_id"].tolist()
+        if selection == "uplift":
+            assert manifest["uplift"]["model"]["name"] == "churn-uplift"
+            assert (scores.loc[scores["listed"], "uplift"] > 0).all()
+    assert len(lists["uplift"]) <= len(lists["share"])
+    # The truth of contacting everyone scored on the new date, with the planted effects.
+    scores = pd.read_parquet(out / "share" / "en" / NEW_LIST / "scores.parquet")
+    everyone = scores[["customer_id", "churn_probability", "segment", "risk_tier"]].assign(
+        group="contact"
+    )
+    truth = campaigns.simulate_campaign(
+        pd.read_parquet(shop), everyone, dt.date.fromisoformat(NEW_LIST), seed=5
+    ).truth
+    kept_uplift, kept_risk = kept_by(truth, lists["uplift"]), kept_by(truth, lists["share"])
+    print(f"kept by uplift {kept_uplift:.0f}, by risk {kept_risk:.0f}", lists_sizes(lists))
+    assert kept_uplift > kept_risk, (kept_uplift, kept_risk)
+
+
+def lists_sizes(lists: dict[str, list[str]]) -> dict[str, int]:
+    return {name: len(ids) for name, ids in lists.items()}
+
+
+def test_without_an_uplift_champion_the_list_falls_back_to_value_at_risk(
+    small_shop_path, trained_store, tmp_path, monkeypatch
+):
+    from churn.tracking import store
+
+    # The shared store may hold this module's uplift model: ask for a name nobody trained.
+    monkeypatch.setattr(store, "uplift_model_name", lambda name: f"{name}-never-trained")
+    manifest = score_at(
+        small_shop_path, tmp_path, trained_store, "2024-10-31", "score.selection=uplift"
+    )
+    assert manifest["selection"] == "share"
+    assert "no uplift model" in manifest["uplift"]["fallback"]
+    html = (tmp_path / "en" / "2024-10-31" / "summary.html").read_text()
+    assert "no uplift model has passed its checks yet" in html
+
+
+def test_one_campaign_only_is_evaluated_on_a_random_part_and_stays_a_challenger(
+    small_shop_path, trained_store, tmp_path
+):
+    lists = tmp_path / "lists"
+    score_at(small_shop_path, lists, trained_store, LIST_DATES[1], *HISTORY)
+    cfg = compose_config(
+        "uplift",
+        [
+            f"data.transactions={small_shop_path}",
+            f"score.output_dir={lists}",
+            f"output_dir={tmp_path / 'run'}",
+            "tracking.registered_model=one-campaign",
+            *trained_store,
+        ],
+    )
+    view = uplift.run(cfg)
+    assert view["holdout"]["split"] == "random"
+    assert view["gate"]["alias"] == "challenger"
+    assert {"check": "later_campaign", "ok": False} in view["gate"]["checks"]
+
+
+def test_no_list_with_a_control_group_is_a_config_error(small_shop_path, trained_store, tmp_path):
+    cfg = compose_config(
+        "uplift",
+        [
+            f"data.transactions={small_shop_path}",
+            f"score.output_dir={tmp_path / 'none'}",
+            f"output_dir={tmp_path / 'run'}",
+            *trained_store,
+        ],
+    )
+    with pytest.raises(ConfigError, match="control group"):
+        uplift.run(cfg)
+
+
+HILLSTROM = (
+    Path(__file__).resolve().parents[1] / "data" / "shops" / "hillstrom" / "hillstrom.csv.zip"
+)
+
+
+def test_the_hillstrom_experiment_trains_through_the_stage(tracking_overrides, tmp_path):
+    cfg = compose_config(
+        "uplift",
+        [
+            f"uplift.table={HILLSTROM}",
+            "uplift.table_format=hillstrom",
+            "tracking.registered_model=hillstrom",
+            f"output_dir={tmp_path}",
+            *tracking_overrides,
+        ],
+    )
+    view = uplift.run(cfg)
+    assert view["outcome"] == "visit" and view["risk_name"] == "response_model"
+    assert view["holdout"]["split"] == "random" and view["holdout"]["customers"] == 19_200
+    # The e-mail's average effect on visits, about +6 points.
+    assert 0.05 < view["holdout"]["average_effect"]["value"] < 0.07
+    # Measured on this split: 0.031 against 0.006 for the response model.
+    assert view["qini"]["model"] > view["qini"]["risk"] > view["qini"]["random"]
+    # One experiment is no later campaign: it never becomes the champion by itself.
+    assert view["gate"]["alias"] == "challenger"
+    assert view["model"]["name"] == "hillstrom-uplift" and view["model"]["version"] == "1"
