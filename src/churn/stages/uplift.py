@@ -46,11 +46,15 @@ from churn.uplift import metrics as um
 from churn.uplift.hillstrom import features_table
 from churn.uplift.model import UpliftModel, UpliftParams, response_scores
 
+# The churn probability of the list, as the uplift model sees it (scoring passes the same).
+RISK_FEATURE = "churn_probability"
 # Columns of the training table that are not features.
 TABLE_KEYS = ("customer_id", "campaign", "treatment", "outcome", "risk", "value")
 # The shares of the holdout the report's uplift-at-k and budget rows are for.
 SHARES = (0.05, 0.1, 0.2, 0.3, 0.5)
 CURVE_POINTS = 101
+# With several campaigns, the share of the newest campaign's customers held out to check on.
+LATER_CAMPAIGN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,12 @@ def list_table(
     )
     features = features.drop(columns=[c for c in KEY_COLUMNS if c != "customer_id"])
     features["customer_id"] = features["customer_id"].astype(str)
-    return rows.merge(features, on="customer_id", how="inner")
+    table = rows.merge(features, on="customer_id", how="inner")
+    # The churn model's probability is one more feature: the shop's best summary of a
+    # customer's risk, known at scoring time too (it lifted the Qini coefficient on each of
+    # three splits of the simulated shop's campaigns, 0.085 to 0.114 on the first).
+    table[RISK_FEATURE] = table["risk"]
+    return table
 
 
 def history_table(plan: UpliftPlan, opened: OpenedData, cfg: DictConfig) -> pd.DataFrame:
@@ -206,19 +215,40 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def split(table: pd.DataFrame, share: float, seed: int) -> tuple[pd.Series, str, str | None]:
-    """Which rows are held out: the newest campaign when there are several (``later_campaign``),
-    else a random ``share`` stratified by treatment x outcome (``random``)."""
+def split(
+    table: pd.DataFrame, share: float, seed: int
+) -> tuple[pd.Series, pd.Series, str, str | None]:
+    """Which rows are held out and which train, how, and the campaign held out.
+
+    With several campaigns (``later_campaign``): the newest campaign's rows of a random
+    :data:`LATER_CAMPAIGN_SHARE` of its customers are held out, and no row of those
+    customers, from any campaign, trains. A customer keeps their group from list to list
+    (:mod:`churn.scoring.control`) and their habits, so a customer seen in training would
+    let the model recall their own contacted-or-not outcome: on Online Retail's lists with
+    no campaign at all, a holdout that shared customers with training gave a Qini
+    coefficient of 0.05, significantly above random. With one campaign or a table
+    (``random``): a random ``share`` of the rows, stratified by treatment x outcome.
+    """
     campaigns = sorted(c for c in table["campaign"].dropna().unique())
-    if len(campaigns) >= 2:
-        return table["campaign"] == campaigns[-1], "later_campaign", campaigns[-1]
     strata = 2 * table["treatment"].to_numpy() + table["outcome"].to_numpy()
+    if len(campaigns) >= 2:
+        newest = (table["campaign"] == campaigns[-1]).to_numpy()
+        _, picked = train_test_split(
+            np.flatnonzero(newest),
+            test_size=LATER_CAMPAIGN_SHARE,
+            random_state=seed,
+            stratify=strata[newest],
+        )
+        held = pd.Series(False, index=table.index)
+        held.iloc[picked] = True
+        unseen = ~table["customer_id"].isin(set(table.loc[held, "customer_id"]))
+        return held, unseen & ~held & ~newest, "later_campaign", campaigns[-1]
     _, test = train_test_split(
         np.arange(len(table)), test_size=share, random_state=seed, stratify=strata
     )
     held = pd.Series(False, index=table.index)
     held.iloc[test] = True
-    return held, "random", None
+    return held, ~held, "random", None
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -299,11 +329,19 @@ def budget_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def gate(figures: dict[str, Any], split_kind: str, force: bool) -> dict[str, Any]:
-    """The uplift gate: on a later campaign, the model's Qini coefficient must beat random
-    targeting's (0) and targeting by churn risk's."""
+    """The uplift gate, on a later campaign: the model's Qini coefficient must beat random
+    targeting's beyond chance (the lower bound of the bootstrap interval of the model minus
+    random above 0: on Online Retail's lists with no campaign at all, a point estimate
+    alone passed), and beat targeting by churn risk's."""
     q = figures["qini"]
+    low = q["model_minus_random"]["low"]
     checks = [
-        {"check": "beats_random", "ok": bool(q["model"] > 0.0), "model": q["model"], "other": 0.0},
+        {
+            "check": "beats_random",
+            "ok": bool(q["model"] > 0.0 and low is not None and low > 0.0),
+            "model": q["model"],
+            "other": 0.0,
+        },
         {
             "check": "beats_risk",
             "ok": bool(q["risk"] is None or q["model"] > q["risk"]),
@@ -347,8 +385,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             table = history_table(plan, opened, cfg)
             source, horizon, outcome_name = "lists", int(cfg.label.horizon_days), "kept"
     features = feature_columns(table)
-    held, split_kind, held_campaign = split(table, plan.holdout_share, plan.seed)
-    train, holdout = table[~held], table[held]
+    held, trains, split_kind, held_campaign = split(table, plan.holdout_share, plan.seed)
+    train, holdout = table[trains], table[held]
     if train["treatment"].nunique() < 2 or holdout["treatment"].nunique() < 2:
         raise ConfigError(
             "the uplift model needs contacted and control customers both to train and to "
