@@ -246,15 +246,14 @@ def test_too_many_bad_contacts_leave_their_quarantine_and_exit_3(tmp_path):
     assert "ingest.max_bad_fraction" in manifest["contacts_table"]["error"]
 
 
-def test_a_contact_log_csv_on_disk_reads_with_the_data_csv_options(tmp_path):
-    # One export dialect for the shop's files: data.csv.*, data.date_format, data.timezone.
+def test_a_contact_log_csv_on_disk_reads_with_its_own_dialect(tmp_path):
+    # A campaign tool's export: data.contact_csv.*, data.contact_date_format.
     cfg = stage_config(
         tmp_path,
         "customer_id;sent;campaign;group\nA;01/03/2024 09:30;winback;Holdout\n",
-        "data.csv.delimiter=';'",
-        "data.date_format='%d/%m/%Y %H:%M'",
+        "data.contact_csv.delimiter=';'",
+        "data.contact_date_format='%d/%m/%Y %H:%M'",
         "data.contact_columns.contacted_at=sent",
-        orders_text="customer_id;order_id;ts;amount\nA;1;02/01/2024 10:00;10\n",
     )
     opened = open_transactions(cfg)
     result = open_contacts(cfg, opened)
@@ -322,3 +321,19 @@ def test_the_contact_log_parse_query_and_rules_transpile_to_spark_sql():
     )[0]
     assert "'contact_group not contact or control'" in spark
     assert "WHEN 'holdout' THEN 'control'" in spark
+
+
+def test_an_iso_contact_log_reads_beside_a_shops_own_date_format(tmp_path):
+    # The shop exports month-first dates in Latin-1; the campaign tool ISO 8601 in UTF-8.
+    cfg = stage_config(
+        tmp_path,
+        "customer_id,contacted_at,campaign\nA,2024-03-01 09:30,winback\n",
+        "data.date_format='%m/%d/%Y %H:%M'",
+        "data.csv.encoding=latin-1",
+        orders_text="customer_id,order_id,ts,amount\nA,1,1/2/2024 10:00,10\n",
+    )
+    opened = open_transactions(cfg)
+    open_contacts(cfg, opened)
+    assert opened.rows("SELECT CAST(contacted_at AS VARCHAR) FROM contacts") == [
+        ("2024-03-01 09:30:00",)
+    ]

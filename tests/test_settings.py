@@ -34,6 +34,10 @@ WRONG = {
     "data.database": ("[1]", "shop.duckdb"),  # without data.query: never read
     "data.customers": ("[1]", "''"),
     "data.contacts": ("[1]", "''"),
+    "data.contact_csv.delimiter": ("1", "';;'"),
+    "data.contact_csv.encoding": ("1", "utf-99"),
+    "data.contact_date_format": ("1", "dd/mm/yyyy"),
+    "data.contact_timezone": ("1", "Mars/Olympus"),
     **{
         f"data.columns.{c}": ("[a]", "''")
         for c in [

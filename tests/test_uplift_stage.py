@@ -198,7 +198,6 @@ def test_one_campaign_only_is_evaluated_on_a_random_part_and_stays_a_challenger(
             f"data.transactions={small_shop_path}",
             f"score.output_dir={lists}",
             f"output_dir={tmp_path / 'run'}",
-            "tracking.registered_model=one-campaign",
             *trained_store,
         ],
     )

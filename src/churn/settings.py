@@ -551,6 +551,13 @@ class ContactColumns(Group):
         ]
 
 
+class ContactCsv(Group):
+    """``data.contact_csv``: how the contact log's CSV is written."""
+
+    delimiter: Annotated[str, checked(_one_character)]
+    encoding: Annotated[str, checked(_encoding)]
+
+
 class DataSettings(Group):
     """``data``: where the transactions come from and how to read them."""
 
@@ -562,6 +569,9 @@ class DataSettings(Group):
     columns: TransactionColumns
     customer_columns: CustomerColumns
     contact_columns: ContactColumns
+    contact_csv: ContactCsv
+    contact_date_format: Annotated[str | None, checked(_date_format)]
+    contact_timezone: Annotated[str, checked(_timezone)]
     csv: CsvDialect
     date_format: Annotated[str | None, checked(_date_format)]
     timezone: Annotated[str, checked(_timezone)]

@@ -37,8 +37,10 @@ from churn.stages.run_context import log, parse_date
 
 def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec:
     """The ingest source of ``table`` (``transactions``, ``customers`` or ``contacts``) in
-    the ``data`` config group; the tables other than ``transactions`` are files only, read
-    with the same ``data.csv``, ``data.date_format`` and ``data.timezone``."""
+    the ``data`` config group; the tables other than ``transactions`` are files only: the
+    customers table read with the same ``data.csv``, ``data.date_format`` and
+    ``data.timezone``, the contact log (a campaign tool's export) with its own
+    ``data.contact_csv``, ``data.contact_date_format`` and ``data.contact_timezone``."""
     register_resolvers()
     csv = data_cfg.csv
     if table == "customers":
@@ -54,6 +56,17 @@ def source_spec(data_cfg: DictConfig, table: str = "transactions") -> SourceSpec
             "database": data_cfg.database,
         }
         columns = dict(data_cfg.columns)
+    if table == "contacts":
+        # A campaign tool's export: its own dialect, time format and time zone.
+        return SourceSpec(
+            **where,
+            columns=columns,
+            csv=CsvOptions(
+                delimiter=data_cfg.contact_csv.delimiter, encoding=data_cfg.contact_csv.encoding
+            ),
+            date_format=data_cfg.contact_date_format,
+            timezone=data_cfg.contact_timezone,
+        )
     return SourceSpec(
         **where,
         columns=columns,
@@ -243,12 +256,22 @@ def open_contacts(
             f"{exc}. The rejected rows, each with its reason, are in {written[-1]}; the "
             f"counts in {written[0]} (under contacts_table)"
         ) from exc
+    manifest = opened.contacts.manifest
     log.info(
         "contacts %s: %s to %s",
-        opened.contacts.manifest["source"],
-        opened.contacts.manifest["contacted_from"],
-        opened.contacts.manifest["contacted_until"],
+        manifest["source"],
+        manifest["contacted_from"],
+        manifest["contacted_until"],
     )
+    if manifest["rows_quarantined"]:
+        log.warning(
+            "contact log %s: %d of %d rows quarantined (%s), within ingest.max_bad_fraction; "
+            "they are kept in contacts_quarantine.csv beside the outputs",
+            manifest["source"],
+            manifest["rows_quarantined"],
+            manifest["rows_read"],
+            ", ".join(f"{r}: {n}" for r, n in manifest["quarantine_reasons"].items()),
+        )
     return opened.contacts
 
 

@@ -32,7 +32,7 @@ from churn.stages.output_folder import atomic_dir, check_output_folder
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
 from churn.stages.score import csv_dialect
-from churn.stages.stored_runs import StoredRun, read_scores, stored_runs
+from churn.stages.stored_runs import StoredRun, of_model, read_scores, stored_runs
 from churn.text.messages import check_locale
 from churn.tracking import store as tracking
 
@@ -194,6 +194,7 @@ def retrain_check(plan: OutcomesPlan, runs: list[dict[str, Any]]) -> dict[str, A
 CSV_DECIMALS = 4
 PERFORMANCE_COLUMNS = [
     "as_of",
+    "model_name",
     "model_version",
     "status",
     "outcome_known_on",
@@ -211,6 +212,7 @@ PERFORMANCE_COLUMNS = [
 ]
 EFFECT_COLUMNS = [
     "as_of",
+    "model_name",
     "model_version",
     "breakdown",
     "group",
@@ -230,7 +232,7 @@ def performance_rows(runs: list[dict[str, Any]]) -> pd.DataFrame:
     churn (a pending run: one row with what is expected)."""
     rows = []
     for run in runs:
-        keys = {k: run[k] for k in ("as_of", "model_version", "status")}
+        keys = {k: run[k] for k in ("as_of", "model_name", "model_version", "status")}
         keys["outcome_known_on"] = run["outcome_known_on"]
         perf = run["performance"]
         if perf is None:
@@ -282,7 +284,7 @@ def effect_rows(runs: list[dict[str, Any]]) -> pd.DataFrame:
         effect = run["effect"]
         if not effect:
             continue
-        keys = {"as_of": run["as_of"], "model_version": run["model_version"]}
+        keys = {k: run[k] for k in ("as_of", "model_name", "model_version")}
         arms = {"contact_customers": effect["contact"], "control_customers": effect["control"]}
         for m in effect["metrics"]:
             rows.append(
@@ -333,7 +335,12 @@ def _contacts_view(opened: OpenedData) -> dict[str, Any]:
     if opened.contacts is None:
         return {"source": "assumed"}
     manifest = opened.contacts.manifest
-    return {"source": "log", "file": manifest["source"], "rows": manifest["rows_kept"]}
+    return {
+        "source": "log",
+        "file": manifest["source"],
+        "rows": manifest["rows_kept"],
+        "quarantined": manifest["rows_quarantined"],
+    }
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -354,7 +361,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # Beside the lists it reads (by default), in a folder of its own that each run replaces.
     target = plan.output_dir / plan.locale / OUTCOMES_FOLDER
     check_output_folder(target, OWN_FILES)
-    runs_found = stored_runs(plan.scores_dir, plan.locale)
+    runs_found = of_model(
+        stored_runs(plan.scores_dir, plan.locale), str(cfg.tracking.registered_model)
+    )
     if not runs_found:
         log.warning(
             "no scoring run under %s: run `churn score` first (score.output_dir)",

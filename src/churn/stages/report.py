@@ -17,7 +17,7 @@ from churn.reporting.retention_page import write_retention_report
 from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
-from churn.stages.stored_runs import read_scores, stored_runs
+from churn.stages.stored_runs import of_source, read_scores, stored_runs
 from churn.text.messages import check_locale
 
 SEGMENT_COLUMN = "channel"
@@ -83,6 +83,7 @@ def campaign_table(
         list_dates: dict[str, str] = {}
     else:
         runs = stored_runs(Path(scores_dir), locale) if scores_dir else []
+        runs = of_source(runs, opened.ingest.manifest["source"])
         contacts = list_contacts((run.as_of, read_scores(run)) for run in runs)
         source = {"source": "lists", "lists": len(runs)}
         named = contacts[["campaign", "list_as_of"]].drop_duplicates()

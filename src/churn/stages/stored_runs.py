@@ -71,6 +71,35 @@ def stored_runs(scores_dir: Path, locale: str) -> list[StoredRun]:
     return runs
 
 
+def of_model(runs: list[StoredRun], model_name: str) -> list[StoredRun]:
+    """The runs made by the registered model ``model_name`` (another shop's lists stored
+    in the same folder are left out, with a warning naming them and the setting)."""
+    kept = [r for r in runs if r.model.get("name") in (None, model_name)]
+    others = sorted({str(r.model.get("name")) for r in runs if r not in kept})
+    if others:
+        log.warning(
+            "%d stored lists were made by another model (%s), not tracking.registered_model="
+            "%s: left out (another shop's lists? give each shop its own score.output_dir)",
+            len(runs) - len(kept),
+            ", ".join(others),
+            model_name,
+        )
+    return kept
+
+
+def of_source(runs: list[StoredRun], source: str) -> list[StoredRun]:
+    """The runs scored from the data ``source`` (as the manifest records it), with a
+    warning naming the others."""
+    kept = [r for r in runs if r.manifest.get("input", {}).get("source") in (None, source)]
+    if len(kept) < len(runs):
+        log.warning(
+            "%d stored lists were scored from other data than %s: left out",
+            len(runs) - len(kept),
+            source,
+        )
+    return kept
+
+
 def read_scores(run: StoredRun) -> pd.DataFrame:
     """A run's customers with their probability, tier, segment, ``group`` and ``action``
     (a list made before control groups: everyone listed is ``contact``)."""

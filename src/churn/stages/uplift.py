@@ -38,7 +38,7 @@ from churn.reporting.uplift_page import write_uplift_report
 from churn.stages.inputs import OpenedData, open_contacts, open_transactions, require_duckdb
 from churn.stages.outputs import write_json
 from churn.stages.run_context import log, step
-from churn.stages.stored_runs import StoredRun, read_scores, stored_runs
+from churn.stages.stored_runs import StoredRun, of_model, read_scores, stored_runs
 from churn.stages.typed_settings import feature_settings
 from churn.text.messages import check_locale
 from churn.tracking import store as tracking
@@ -157,7 +157,13 @@ def list_table(
 def history_table(plan: UpliftPlan, opened: OpenedData, cfg: DictConfig) -> pd.DataFrame:
     """Every matured list's table (:func:`list_table`), oldest first."""
     last = opened.last_date
-    runs = [r for r in stored_runs(plan.scores_dir, plan.locale) if r.known_on <= last]
+    runs = [
+        r
+        for r in of_model(
+            stored_runs(plan.scores_dir, plan.locale), str(cfg.tracking.registered_model)
+        )
+        if r.known_on <= last
+    ]
     tables = []
     for run in sorted(runs, key=lambda r: r.as_of):
         table = list_table(plan, opened, run, cfg)
