@@ -133,3 +133,10 @@ def test_a_drift_policy_stops_the_run_on_the_worst_failed_feature_only():
     policy.check(report)
     with pytest.raises(DriftError, match="seasonal has PSI .* >= score.drift.fail_psi=0.25"):
         DriftPolicy(warn_psi=0.1, fail_psi=0.25).check(drift_report(profile, tonight, 0.1, 0.25))
+
+
+def test_a_date_before_the_models_reference_says_the_model_is_from_later_data():
+    policy = DriftPolicy(warn_psi=0.1, fail_psi=0.25)
+    report = [{"feature": "tenure_days", "psi": 0.85, "status": "fail", "elapsed_days": -9}]
+    with pytest.raises(DriftError, match="9 days before the model's reference snapshot"):
+        policy.check(report)

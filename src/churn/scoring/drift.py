@@ -203,6 +203,17 @@ class DriftPolicy:
         if failed:
             worst = failed[0]
             others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            earlier = [r for r in failed if r.get("elapsed_days", 0) < 0]
+            if earlier:
+                days = -int(earlier[0]["elapsed_days"])
+                raise DriftError(
+                    f"feature drift: {earlier[0]['feature']} has PSI {earlier[0]['psi']:.3f} "
+                    f">= score.drift.fail_psi={self.fail_psi}{others}, because as_of is {days} "
+                    "days before the model's reference snapshot: this model was trained on "
+                    "later data. To make a past list, score with a model trained on the "
+                    "history up to as_of (see `make demo-loop`), or set "
+                    "score.drift.fail_psi=null to score anyway"
+                )
             raise DriftError(
                 f"feature drift: {worst['feature']} has PSI {worst['psi']:.3f} >= "
                 f"score.drift.fail_psi={self.fail_psi} against the model's training "
