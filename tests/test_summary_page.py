@@ -388,3 +388,8 @@ def test_an_uplift_list_is_explained_in_italian():
         "left_alone_negative_uplift": 1,
     }
     assert "lasciati in pace" in render_summary(s)
+
+
+def test_the_size_chosen_says_it_counts_the_control_group():
+    text = " ".join(render_summary(summary()).split())
+    assert "They include the 47 customers held out as the control group" in text

@@ -137,7 +137,8 @@ def _view(summary: Mapping[str, Any], w: Words, fmt: Formatter) -> dict[str, Any
             )
             for row in summary["themes"]
         ],
-        "chosen_sentence": _chosen_sentence(summary["list_sizes"], totals["listed"], w, fmt),
+        "chosen_sentence": _chosen_sentence(summary["list_sizes"], totals["listed"], w, fmt)
+        + _held_out_aside(int(totals.get("control") or 0), w, fmt),
         "histogram_colours": colours,
         "legend": [
             (capitalise(w.plain("summary.tier_risk", tier=w.name("tier", t))), TIER_COLOURS[t])
@@ -277,6 +278,13 @@ def leavers_shown(row: Mapping[str, Any]) -> int:
     """A list size's expected leavers as the page shows them (whole, halves up); the
     contacts who would have stayed are the rest, so that the two add up to the list."""
     return math.floor(float(row["expected_leavers"]) + 0.5)
+
+
+def _held_out_aside(control: int, w: Words, fmt: Formatter) -> Markup:
+    """Why the size chosen is larger than the list: the control group is counted in it."""
+    if not control:
+        return Markup("")
+    return Markup(" ") + w.t("summary.sizes.control_aside", control=fmt.integer(control))
 
 
 def _chosen_sentence(
