@@ -154,9 +154,10 @@ def test_the_outputs_are_written_and_say_where_contacts_came_from(planted, tmp_p
 
 
 def test_without_a_log_each_list_is_taken_as_contacted_the_day_after(
-    small_shop_path, lists, trained_store, tmp_path
+    small_shop_path, lists, trained_store, tmp_path, capsys
 ):
     result = outcomes.run(outcomes_config(small_shop_path, lists, tmp_path, trained_store))
+    assert "outcomes of 2 lists (1 matured, 1 pending)" in capsys.readouterr().out
     assert result["contacts"] == {"source": "assumed"}
     folder = tmp_path / "en" / "outcomes"
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -174,7 +175,7 @@ def test_without_a_log_each_list_is_taken_as_contacted_the_day_after(
 
 
 def test_the_italian_outcomes_page_is_written_in_italian(
-    small_shop_path, lists, trained_store, tmp_path
+    small_shop_path, lists, trained_store, tmp_path, capsys
 ):
     # Italian lists are stored apart: score the matured date in Italian too.
     cfg = compose_config(
@@ -189,7 +190,10 @@ def test_the_italian_outcomes_page_is_written_in_italian(
         ],
     )
     score.run(cfg)
+    capsys.readouterr()
     outcomes.run(outcomes_config(small_shop_path, lists, tmp_path, trained_store, "locale=it"))
+    # One Italian list: the closing line counts it in the singular.
+    assert "outcomes of 1 list (1 matured, 0 pending)" in capsys.readouterr().out
     html = (tmp_path / "it" / "outcomes" / "outcomes.html").read_text()
     assert 'lang="it"' in html and "controllo" in html
     assert (tmp_path / "it" / "outcomes" / "outcomes.csv").read_text(encoding="utf-8-sig").count(

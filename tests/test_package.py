@@ -81,6 +81,32 @@ def test_a_stage_help_shows_its_header_and_groups_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _between(text: str, start: str, end: str) -> str:
+    """``text`` from ``start`` to ``end`` included, on one line."""
+    first = text.index(start)
+    return " ".join(text[first : text.index(end, first) + len(end)].split())
+
+
+@pytest.mark.parametrize("stage", ["outcomes", "uplift"])
+def test_a_stage_help_gives_the_exit_codes_and_logging_of_churn_help(stage, tmp_path):
+    main = run_churn(["--help"], cwd=tmp_path).stdout
+    shown = run_churn([stage, "--help"], cwd=tmp_path).stdout
+    codes = _between(shown, "Exit codes:", "1 bug.")
+    assert codes == _between(main, "Exit codes:", "1 bug.")
+    assert "7 retrain (outcomes)" in codes
+    assert _between(shown, "Logging:", "(no log file).") == (
+        "Logging: hydra/job_logging=quiet (warnings only on the console), =json (one JSON "
+        "object per line), =none (no log file)."
+    )
+
+
+def test_score_help_names_every_selection(tmp_path):
+    shown = run_churn(["score", "--help"], cwd=tmp_path).stdout
+    said = _between(shown, "Who is listed", "Example:")
+    for selection in ("share", "tiers", "top_k", "budget", "uplift"):
+        assert f" {selection} (" in said or f" {selection}," in said, selection
+
+
 @pytest.mark.parametrize("stage", ["score", "train"])
 def test_a_stage_module_runs_the_stage_instead_of_exiting_silently(stage, tmp_path):
     shown = run_churn(["--help"], cwd=tmp_path, entry=("-m", f"churn.stages.{stage}"))

@@ -14,7 +14,7 @@ import pytest
 from churn.reporting import charts
 from churn.reporting.uplift_page import render_uplift_report, write_uplift_report
 from tests.test_outcomes_page import rows, table, text
-from tests.uplift_fixture import failed, hillstrom, uplift
+from tests.uplift_fixture import failed, hillstrom, uplift, within_chance
 
 
 def gate(page: str) -> str:
@@ -100,7 +100,10 @@ def test_a_passed_gate_says_the_model_is_used_for_the_lists():
     assert said.startswith("This model is used for the lists")
     assert "not used" not in said
     assert "lists chosen by uplift (score.selection=uplift) rank the customers" in said
-    assert "✓ Beats a random list: Qini coefficient 0.213 against 0.000." in said
+    assert (
+        "✓ Beats a random list beyond chance: Qini coefficient 0.213 against 0.000, the 95% "
+        "interval of its lead +0.150 to +0.272." in said
+    )
     assert "✓ Beats a list by churn risk: Qini coefficient 0.213 against 0.119." in said
     assert "✓ Checked on a later campaign it did not learn from." in said
     assert "alias champion" in said
@@ -115,9 +118,35 @@ def test_a_failed_gate_says_the_model_is_not_used_and_why():
         "This model is not used for the lists yet, because its list does not beat a list by "
         "churn risk (Qini coefficient 0.101 against 0.119)."
     )
-    assert "keep the uplift model already in use or, when there is none, are chosen by" in said
+    assert (
+        "keep the uplift model already in use or, when there is none, are chosen by value at "
+        "risk (churn risk times the customer's spend over the last year)" in said
+    )
+    assert "chosen by churn risk" not in said
     assert "✗ Does not beat a list by churn risk" in said
     assert "alias challenger" in said
+
+
+def test_a_lead_over_random_within_chance_is_not_called_a_loss():
+    # Its Qini coefficient is above both others', but its lead over a random list is not
+    # beyond chance: the page says so and cites the interval, not just 0.122 against 0.000.
+    said = gate(render_uplift_report(within_chance("en")))
+
+    assert said.startswith(
+        "This model is not used for the lists yet, because its list does not beat a random "
+        "list beyond chance (Qini coefficient 0.122 against 0.000, but the 95% interval of its "
+        "lead, \u22120.031 to +0.232, does not lie above 0) and it was not checked on a later "
+        "campaign"
+    )
+    assert "✗ Does not beat a random list beyond chance" in said
+    assert "✓ Beats a list by churn risk: Qini coefficient 0.122 against 0.040." in said
+    assert "Against a random list its lead must be beyond chance" in said
+    assert "It must also at least match a list by churn risk: a higher Qini coefficient is" in said
+    assert gate(render_uplift_report(within_chance("it"))).startswith(
+        "Questo modello non è ancora usato per le liste, perché la sua lista non batte una "
+        "lista a caso in modo significativo (coefficiente di Qini 0,122 contro 0,000, ma "
+        "l'intervallo al 95% del suo vantaggio, da \u22120,031 a +0,232, non sta sopra lo 0)"
+    )
 
 
 def test_a_forced_model_is_used_although_it_failed():
@@ -154,8 +183,9 @@ def test_every_failed_check_is_a_reason():
     said = gate(render_uplift_report(view))
 
     assert (
-        "because its list does not beat a random list (Qini coefficient 0.101 against 0.000), "
-        "its list does not beat a list by churn risk (Qini coefficient 0.101 against 0.119) "
+        "because its list does not beat a random list beyond chance (Qini coefficient 0.101 "
+        "against 0.000, but the 95% interval of its lead, +0.039 to +0.163, does not lie above "
+        "0), its list does not beat a list by churn risk (Qini coefficient 0.101 against 0.119) "
         "and it was not checked on a later campaign, only on a random part of the data it "
         "learned from." in said
     )
@@ -316,13 +346,26 @@ def test_the_budget_table_shows_kept_and_revenue_by_each_ranking_with_the_best_i
 
     assert len(rows(budget)) == 5
     assert text(first).split() == [
-        "10%", "of", "the", "customers", "(103)", "32", "21", "19", "£2,247", "£1,463", "£1,309",
+        "10%", "of", "the", "customers", "(103)", "+32", "+21", "+19", "+£2,247", "+£1,463",
+        "+£1,309",
     ]  # fmt: skip
-    assert re.search(r'<td class="num best" data-label="Customers kept, by uplift">32</td>', first)
-    assert 'data-label="Extra revenue, by churn risk">£1,463</td>' in first
+    # The sign is glued to its number by a word joiner.
+    assert '<td class="num best" data-label="Customers kept, by uplift">+\u206032</td>' in first
+    assert 'data-label="Extra revenue, by churn risk">+\u2060£1,463</td>' in first
     assert first.count(" best") == 2
     # At half the customers, a random list keeps more than one by churn risk.
-    assert re.search(r'class="num best" data-label="Customers kept, by uplift">107<', budget)
+    assert 'class="num best" data-label="Customers kept, by uplift">+\u2060107<' in budget
+
+
+def test_the_budget_table_signs_losses_with_a_true_minus_and_never_shows_minus_zero():
+    view = uplift("en")
+    view["budget"][0] |= {"kept_risk": -0.3, "revenue_risk": -0.004, "kept_random": -3.4}
+    view["budget"][0] |= {"revenue_random": -7342.0}
+
+    first = text(rows(table(render_uplift_report(view), "budget"))[0])
+
+    assert first.split()[-6:] == ["+17", "0", "\u22123", "+£1,204", "£0.00", "\u2212£7,342"]
+    assert "-" not in first
 
 
 def test_the_cards_show_the_list_of_a_tenth():
@@ -330,7 +373,7 @@ def test_the_cards_show_the_list_of_a_tenth():
     cards = re.search(r'<section class="cards">.*?</section>', page, flags=re.DOTALL).group(0)
     shown = text(cards)
 
-    assert "Customers kept by a list of 10% 32 By churn risk: 21; at random: 19" in shown
+    assert "Customers kept by a list of 10% +32 By churn risk: +21; at random: +19" in shown
     assert "Qini coefficient 0.213 By churn risk: 0.119; at random: 0.000" in shown
     assert "Left alone 7.1%" in shown
     assert "card alert" not in cards
@@ -368,8 +411,8 @@ def test_missing_figures_are_dashes():
     assert "Qini coefficient – By churn risk: 0.119" in shown
     assert "First 10% – +20.3 points" in shown
     assert "– of the customers checked have a negative uplift" in shown
-    assert "Beats a random list: Qini coefficient – against 0.000." in shown
-    assert "10% of the customers (103) – 21 19 – £1,463 £1,309" in shown
+    assert "Beats a random list beyond chance: Qini coefficient – against 0.000," in shown
+    assert "10% of the customers (103) – +21 +19 – +£1,463 +£1,309" in shown
     assert "None" not in shown
     assert "nan" not in shown
     # The gap splits the model's Qini curve in two.

@@ -188,7 +188,7 @@ def test_without_an_uplift_champion_the_list_falls_back_to_value_at_risk(
 
 
 def test_one_campaign_only_is_evaluated_on_a_random_part_and_stays_a_challenger(
-    small_shop_path, trained_store, tmp_path
+    small_shop_path, trained_store, tmp_path, capsys
 ):
     lists = tmp_path / "lists"
     score_at(small_shop_path, lists, trained_store, LIST_DATES[1], *HISTORY)
@@ -205,6 +205,72 @@ def test_one_campaign_only_is_evaluated_on_a_random_part_and_stays_a_challenger(
     assert view["holdout"]["split"] == "random"
     assert view["gate"]["alias"] == "challenger"
     assert {"check": "later_campaign", "ok": False} in view["gate"]["checks"]
+    said = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "@challenger: not used for the lists: " in said
+    assert "it was checked on a random part of one campaign, not on a later campaign" in said
+    assert "(held out: a random 30% of one campaign)" in said
+
+
+def figures(model: float, risk: float, random_low: float, random_high: float) -> dict:
+    """The Qini figures :func:`churn.stages.uplift.gate` reads."""
+    return {
+        "qini": {
+            "model": model,
+            "risk": risk,
+            "random": 0.0,
+            "model_minus_risk": {"mean": model - risk, "low": -0.0702, "high": 0.2288},
+            "model_minus_random": {"mean": model, "low": random_low, "high": random_high},
+        }
+    }
+
+
+def closing_line(figures: dict, split: str, source: str = "lists") -> str:
+    holdout = {"split": split, "campaign": "2024-07-31" if split == "later_campaign" else None}
+    view = {
+        **figures,
+        "source": source,
+        "risk_name": "churn_risk",
+        "holdout": {**holdout, "customers": 1031},
+        "gate": uplift.gate(figures, split, force=False),
+        "model": {"name": "churn-uplift", "version": "2"},
+    }
+    return uplift.summary_line(view, 0.3)
+
+
+def test_the_gate_checks_carry_the_interval_of_the_lead():
+    checks = uplift.gate(figures(0.1219, 0.0404, -0.0312, 0.2321), "random", False)["checks"]
+
+    assert checks[0] == {
+        "check": "beats_random", "ok": False, "model": 0.1219, "other": 0.0,
+        "low": -0.0312, "high": 0.2321,
+    }  # fmt: skip
+    assert checks[1]["ok"] and (checks[1]["low"], checks[1]["high"]) == (-0.0702, 0.2288)
+
+
+def test_the_closing_line_says_in_words_why_a_model_is_not_used():
+    # Above both others on the point estimates, yet not used: the line says why.
+    said = closing_line(figures(0.1219, 0.0404, -0.0312, 0.2321), "random")
+
+    assert said == (
+        "uplift model churn-uplift v2 @challenger: not used for the lists: its lead over a "
+        "random list is within chance (95% interval -0.031 to +0.232); it was checked on a "
+        "random part of one campaign, not on a later campaign. Qini 0.1219 against 0.0404 by "
+        "churn risk and 0 at random on 1,031 held-out customers (held out: a random 30% of "
+        "one campaign)"
+    )
+    assert "(failed)" not in said and "(random)" not in said
+
+
+def test_the_closing_line_of_a_model_used_for_the_lists():
+    said = closing_line(figures(0.2134, 0.1187, 0.1502, 0.2718), "later_campaign")
+
+    assert said.startswith("uplift model churn-uplift v2 @champion: used for the lists. Qini")
+    assert said.endswith(
+        "(held out: 50% of the customers of the newest campaign, 2024-07-31, none of them "
+        "seen in training)"
+    )
+    worse = closing_line(figures(0.0312, 0.1187, 0.0002, 0.0600), "later_campaign", "table")
+    assert "not used for the lists: its Qini 0.0312 is not above 0.1187 by churn risk" in worse
 
 
 def test_no_list_with_a_control_group_is_a_config_error(small_shop_path, trained_store, tmp_path):

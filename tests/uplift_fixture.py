@@ -56,15 +56,22 @@ def _budget(share: float, customers: int, kept: tuple[float, float, float], valu
     }
 
 
+def _check(check: str, ok: bool, model: float, other: float, low: float, high: float):
+    """A Qini check of the gate, with the bootstrap 95% interval of the model's lead
+    (``low``, ``high``): beats_random needs it above 0, beats_risk is on the coefficients
+    themselves."""
+    return {"check": check, "ok": ok, "model": model, "other": other, "low": low, "high": high}
+
+
 PASSED_CHECKS = [
-    {"check": "beats_random", "ok": True, "model": 0.2134, "other": 0.0},
-    {"check": "beats_risk", "ok": True, "model": 0.2134, "other": 0.1187},
+    _check("beats_random", True, 0.2134, 0.0, 0.1502, 0.2718),
+    _check("beats_risk", True, 0.2134, 0.1187, 0.0215, 0.1633),
     {"check": "later_campaign", "ok": True},
 ]
 
 FAILED_CHECKS = [
-    {"check": "beats_random", "ok": True, "model": 0.1012, "other": 0.0},
-    {"check": "beats_risk", "ok": False, "model": 0.1012, "other": 0.1187},
+    _check("beats_random", True, 0.1012, 0.0, 0.0388, 0.1631),
+    _check("beats_risk", False, 0.1012, 0.1187, -0.0893, 0.0541),
     {"check": "later_campaign", "ok": True},
 ]
 
@@ -159,8 +166,8 @@ HILLSTROM: dict[str, Any] = {
         "verdict": "failed",
         "alias": "challenger",
         "checks": [
-            {"check": "beats_random", "ok": True, "model": 0.0311, "other": -0.0005},
-            {"check": "beats_risk", "ok": True, "model": 0.0311, "other": 0.0209},
+            _check("beats_random", True, 0.0311, -0.0005, 0.0121, 0.0502),
+            _check("beats_risk", True, 0.0311, 0.0209, 0.0019, 0.0185),
             {"check": "later_campaign", "ok": False},
         ],
     },
@@ -189,6 +196,30 @@ def failed(locale: str = "en", verdict: str = "failed", **changes: Any) -> dict[
         "model": 0.1012,
         "model_minus_risk": {"mean": -0.0175, "low": -0.0893, "high": 0.0541},
         "model_minus_random": {"mean": 0.1012, "low": 0.0388, "high": 0.1631},
+    }
+    return made
+
+
+def within_chance(locale: str = "en", **changes: Any) -> dict[str, Any]:
+    """:func:`uplift` with a model checked on a random part of one campaign whose Qini
+    coefficient is above both others' but whose lead over a random list is within chance
+    (as a new shop's first campaign gives)."""
+    made = uplift(locale, **changes)
+    made["holdout"] |= {"split": "random", "campaign": None}
+    made["qini"] |= {
+        "model": 0.1219,
+        "risk": 0.0404,
+        "model_minus_risk": {"mean": 0.0815, "low": -0.0702, "high": 0.2288},
+        "model_minus_random": {"mean": 0.1006, "low": -0.0312, "high": 0.2321},
+    }
+    made["gate"] = {
+        "verdict": "failed",
+        "alias": "challenger",
+        "checks": [
+            _check("beats_random", False, 0.1219, 0.0, -0.0312, 0.2321),
+            _check("beats_risk", True, 0.1219, 0.0404, -0.0702, 0.2288),
+            {"check": "later_campaign", "ok": False},
+        ],
     }
     return made
 

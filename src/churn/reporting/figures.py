@@ -1,10 +1,10 @@
 """Figures as the pages write them: shares, counts, money, dates, differences in points and
 95% intervals, in the page's language, with a dash for a figure that cannot be computed.
 
-A difference carries its sign (a true minus, U+2212, for a loss; a plus for a gain), glued
-to its number by a word joiner so that a narrow column never breaks the two apart. The
-words around the numbers (``points``, ``to``) are the ``pages`` messages ``outcomes.points``,
-``outcomes.points_range`` and ``outcomes.range``.
+A difference carries its sign (a true minus, U+2212, for a loss; a plus for a gain; none when
+it rounds to zero, never ``-0``), glued to its number by a word joiner so that a narrow
+column never breaks the two apart. The words around the numbers (``points``, ``to``) are
+the ``pages`` messages ``outcomes.points``, ``outcomes.points_range`` and ``outcomes.range``.
 """
 
 from __future__ import annotations
@@ -49,12 +49,15 @@ class Figures:
 
     @staticmethod
     def _signed(text: str, value: float) -> str:
-        """``text`` with a plus sign for a gain, unless it rounded to zero, or a minus sign
-        (U+2212) for a loss; a word joiner keeps the sign on the line of its number (a
-        browser may break after a sign before a currency symbol)."""
+        """``text`` with a plus sign for a gain or a minus sign (U+2212) for a loss, and no
+        sign when it rounded to zero (never ``-0``); a word joiner keeps the sign on the
+        line of its number (a browser may break after a sign before a currency symbol)."""
+        bare = text.removeprefix("-")
+        if not any(c in "123456789" for c in bare):
+            return bare
         if text.startswith("-"):
-            return MINUS + WORD_JOINER + text[1:]
-        if value > 0 and any(c in "123456789" for c in text):
+            return MINUS + WORD_JOINER + bare
+        if value > 0:
             return "+" + WORD_JOINER + text
         return text
 

@@ -174,7 +174,9 @@ def render_uplift_report(view: Mapping[str, Any]) -> str:
           it failed), ``alias`` (the registry alias, ``"champion"`` or ``"challenger"``) and
           ``checks``: list of ``check`` (``beats_random``, ``beats_risk`` or
           ``later_campaign``) with ``ok`` (bool) and, for the first two, ``model`` and
-          ``other`` (Qini coefficients).
+          ``other`` (Qini coefficients) and ``low`` and ``high`` (the bootstrap 95%
+          interval of the model's lead: ``beats_random`` needs it above 0, ``beats_risk``
+          is on the Qini coefficients themselves).
         - ``model``: ``name``, ``version`` (str) and ``learner`` (``"s"``: one model with
           the treatment as a feature, or ``"t"``: one model per arm).
 
@@ -333,6 +335,8 @@ def _gate(gate: Mapping[str, Any], model: Mapping[str, Any], risk_list: str, out
         figures = {
             "model": _coefficient(row.get("model"), out),
             "other": _coefficient(row.get("other"), out),
+            # The bootstrap 95% interval of the model's lead, which beats_random needs above 0.
+            "interval": out.interval(row.get("low"), row.get("high"), "number", 3),
             "risk_list": risk_list,
         }
         checks.append(
@@ -411,12 +415,12 @@ def _cards(
                     gain=w.plain(f"uplift.outcome.{outcome}.gain"),
                     share=_share(row.get("share"), out),
                 ),
-                out.count(row.get("kept_model")),
+                out.signed_count(row.get("kept_model")),
                 w.plain(
                     "uplift.card.against",
                     risk_name=names["risk"],
-                    risk=out.count(row.get("kept_risk")),
-                    random=out.count(row.get("kept_random")),
+                    risk=out.signed_count(row.get("kept_risk")),
+                    random=out.signed_count(row.get("kept_random")),
                 ),
             )
         )
@@ -530,8 +534,9 @@ def _budget_row(row: Mapping[str, Any], out: Figures) -> BudgetRow:
             share=_share(row.get("share"), out),
             customers=out.count(row.get("customers")),
         ),
-        kept={key: out.count(value) for key, value in kept.items()},
-        revenue={key: out.money(value) for key, value in revenue.items()},
+        # Gains, estimated: signed as every difference on the pages (a loss has a minus).
+        kept={key: out.signed_count(value) for key, value in kept.items()},
+        revenue={key: out.signed_money(value) for key, value in revenue.items()},
         best_kept=_best(kept),
         best_revenue=_best(revenue),
     )

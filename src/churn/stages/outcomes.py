@@ -445,7 +445,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         else " (no contact log: each list taken as contacted the day after its date)"
     )
     print(
-        f"outcomes of {len(views)} lists ({matured} matured, {len(views) - matured} pending)"
+        f"outcomes of {len(views)} list{'' if len(views) == 1 else 's'} "
+        f"({matured} matured, {len(views) - matured} pending)"
         f"{assumed}; wrote {target}" + _newest_effect(views),
         flush=True,
     )

@@ -347,12 +347,18 @@ def gate(figures: dict[str, Any], split_kind: str, force: bool) -> dict[str, Any
             "ok": bool(q["model"] > 0.0 and low is not None and low > 0.0),
             "model": q["model"],
             "other": 0.0,
+            # The bootstrap 95% interval of the model's lead, which the check needs above 0.
+            "low": low,
+            "high": q["model_minus_random"]["high"],
         },
         {
+            # On the point estimates: the model must at least match churn risk.
             "check": "beats_risk",
             "ok": bool(q["risk"] is None or q["model"] > q["risk"]),
             "model": q["model"],
             "other": q["risk"],
+            "low": q["model_minus_risk"]["low"],
+            "high": q["model_minus_risk"]["high"],
         },
         {"check": "later_campaign", "ok": split_kind == "later_campaign"},
     ]
@@ -486,16 +492,70 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     view["model"]["version"] = version
     write_json(plan.output_dir / "metrics.json", {**view, "timings_s": timings})
     write_uplift_report(view, plan.output_dir / "uplift_report.html")
-    q = figures["qini"]
-    print(
-        f"uplift model {plan.registered_model} v{version} @{verdict['alias']} "
-        f"({verdict['verdict']}): Qini {q['model']:.4f} against {q['risk']:.4f} by "
-        f"{risk_name.replace('_', ' ')} and 0 at random on {figures['customers']:,} "
-        f"held-out customers ({split_kind.replace('_', ' ')}); "
-        f"wrote {plan.output_dir}",
-        flush=True,
-    )
+    print(summary_line(view, plan.holdout_share) + f"; wrote {plan.output_dir}", flush=True)
     return view
+
+
+def _signed(value: float | None) -> str:
+    """A lead with its sign, three decimals; no sign on a lead that rounds to 0."""
+    if value is None:
+        return "unknown"
+    return "0.000" if round(value, 3) == 0 else f"{value:+.3f}"
+
+
+def _interval(check: dict[str, Any]) -> str:
+    return f"95% interval {_signed(check.get('low'))} to {_signed(check.get('high'))}"
+
+
+def _failed_check(check: dict[str, Any], source: str, risk_name: str) -> str:
+    """A failed check of :func:`gate` in words, with the interval it was judged on."""
+    if check["check"] == "beats_random":
+        high = check.get("high")
+        if high is not None and high < 0:
+            return f"it ranks worse than a random list ({_interval(check)})"
+        return f"its lead over a random list is within chance ({_interval(check)})"
+    if check["check"] == "beats_risk":
+        return (
+            f"its Qini {check['model']:.4f} is not above {check['other']:.4f} by {risk_name} "
+            f"(lead {_interval(check)})"
+        )
+    what = "one campaign" if source == "lists" else "the table"
+    return f"it was checked on a random part of {what}, not on a later campaign"
+
+
+def _held_out(holdout: dict[str, Any], source: str, share: float) -> str:
+    if holdout["split"] == "later_campaign":
+        return (
+            f"held out: {LATER_CAMPAIGN_SHARE:.0%} of the customers of the newest campaign, "
+            f"{holdout['campaign']}, none of them seen in training"
+        )
+    what = "one campaign" if source == "lists" else "the table"
+    return f"held out: a random {share:.0%} of {what}"
+
+
+def summary_line(view: dict[str, Any], holdout_share: float) -> str:
+    """The stage's closing line: the model, whether it is used for the lists and, when it
+    is not (or was forced), its failed checks in words; then the Qini coefficients and what
+    was held out."""
+    gate_view, q, holdout = view["gate"], view["qini"], view["holdout"]
+    risk_name = view["risk_name"].replace("_", " ")
+    failed = [
+        _failed_check(c, view["source"], risk_name) for c in gate_view["checks"] if not c["ok"]
+    ]
+    model = view["model"]
+    head = f"uplift model {model['name']} v{model['version']} @{gate_view['alias']}: "
+    if gate_view["verdict"] == "passed":
+        head += "used for the lists"
+    elif gate_view["verdict"] == "forced":
+        head += "used for the lists (uplift.gate.force) although " + "; ".join(failed)
+    else:
+        head += "not used for the lists: " + "; ".join(failed)
+    risk = "unknown" if q["risk"] is None else f"{q['risk']:.4f}"
+    return (
+        f"{head}. Qini {q['model']:.4f} against {risk} by {risk_name} and 0 at random on "
+        f"{holdout['customers']:,} held-out customers "
+        f"({_held_out(holdout, view['source'], holdout_share)})"
+    )
 
 
 def _metrics(figures: dict[str, Any]) -> dict[str, float]:
