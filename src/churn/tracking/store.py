@@ -372,12 +372,19 @@ def log_training_run(
 
 
 def _log_pyfunc(
-    saved: Path, signature: Any, example: pd.DataFrame, registered_name: str | None
+    saved: Path,
+    signature: Any,
+    example: pd.DataFrame,
+    registered_name: str | None,
+    code: str = "pyfunc_model.py",
+    artifact: str = "classifier",
 ) -> Any:
+    """Log the model saved at ``saved`` as an MLflow pyfunc defined by the file ``code``
+    of this package (models from code), its folder as the artifact ``artifact``."""
     return mlflow.pyfunc.log_model(
         name="model",
-        python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-        artifacts={"classifier": str(saved)},
+        python_model=str(Path(__file__).with_name(code)),
+        artifacts={artifact: str(saved)},
         signature=signature,
         input_example=example,
         registered_model_name=registered_name,
@@ -830,17 +837,13 @@ def log_uplift_run(
         signature = infer_signature(example, model.predict_uplift(example))
         with tempfile.TemporaryDirectory() as tmp:
             saved = model.save(Path(tmp) / "uplift")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(Path(__file__).with_name("uplift_pyfunc.py")),
-                artifacts={"uplift": str(saved)},
-                signature=signature,
-                input_example=example,
-                registered_model_name=registered_model_name,
-                pip_requirements=[
-                    f"{pkg}=={package_version(pkg)}"
-                    for pkg in ("lightgbm", "pandas", "numpy", "scikit-learn")
-                ],
+            info = _log_pyfunc(
+                saved,
+                signature,
+                example,
+                registered_model_name,
+                code="uplift_pyfunc.py",
+                artifact="uplift",
             )
         return run.info.run_id, str(info.registered_model_version)
 
