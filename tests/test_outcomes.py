@@ -8,11 +8,17 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from churn.data.ingest import SourceSpec, ingest_contacts
 from churn.outcomes.arms import arm_counts, assign_arms
 from churn.outcomes.measure import campaign_effect, deciles, performance, realised
-from churn.outcomes.stats import difference_of_means, difference_of_rates, rate
+from churn.outcomes.stats import (
+    MIN_ARM_FOR_MONEY,
+    difference_of_means,
+    difference_of_rates,
+    rate,
+)
 from churn.outcomes.windows import customer_outcomes, label_window_end
 from tests.conftest import connect_to, make_transactions
 
@@ -43,15 +49,49 @@ def test_the_difference_of_rates_has_newcombes_interval():
 
 
 def test_the_difference_of_means_has_welchs_interval():
-    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 0.0, 1.0, 1.0])
-    diff = difference_of_means(a, b)
+    # Two arms of MIN_ARM_FOR_MONEY: 0..99 + 2 against 0..99, so the difference is 2 and
+    # Welch's interval is 2 -/+ t(0.975, df 198) x sqrt(2 x var/100), var = 841.67.
+    b = np.arange(MIN_ARM_FOR_MONEY, dtype="float64")
+    diff = difference_of_means(b + 2.0, b)
+    half = 1.97202 * np.sqrt(2 * b.var(ddof=1) / MIN_ARM_FOR_MONEY)
     assert diff["difference"] == pytest.approx(2.0)
-    assert diff["low"] < 2.0 < diff["high"]
+    assert diff["low"] == pytest.approx(2.0 - half, abs=1e-3)
+    assert diff["high"] == pytest.approx(2.0 + half, abs=1e-3)
 
 
 def test_means_without_spread_have_no_interval():
-    diff = difference_of_means(np.zeros(3), np.zeros(3))
+    diff = difference_of_means(np.zeros(MIN_ARM_FOR_MONEY), np.zeros(MIN_ARM_FOR_MONEY))
     assert diff == {"difference": 0.0, "low": None, "high": None}
+
+
+def heavy_tailed_arms() -> tuple[np.ndarray, np.ndarray]:
+    """300 contacted and 33 control customers with the same spending and no effect: most
+    spend a few hundred, one in forty about a hundred thousand; eight of those big spenders
+    fell in the contacted arm and, as happens to 33 customers about half the time, none in
+    the control (as on Online Retail)."""
+    ordinary = np.resize(np.array([0.0, 50.0, 120.0, 300.0, 800.0]), 292)
+    big = np.linspace(90_000.0, 117_000.0, 8)
+    contact = np.concatenate([ordinary, big])
+    control = np.resize(np.array([0.0, 50.0, 120.0, 300.0, 800.0]), 33)
+    return contact, control
+
+
+def test_a_small_control_arm_gives_revenue_no_interval():
+    contact, control = heavy_tailed_arms()
+    # Welch's interval claims a gain where there is none...
+    welch = stats.ttest_ind(contact, control, equal_var=False).confidence_interval(0.95)
+    assert welch.low > 0
+    # ...so below MIN_ARM_FOR_MONEY on either side none is given.
+    diff = difference_of_means(contact, control)
+    assert diff["difference"] == pytest.approx(contact.mean() - control.mean())
+    assert diff["low"] is None and diff["high"] is None
+    assert difference_of_means(control, contact)["low"] is None
+
+
+def test_the_difference_of_means_is_the_same_on_rerun():
+    rng = np.random.default_rng(7)
+    a, b = rng.lognormal(5, 2, 300), rng.lognormal(5, 2, 120)
+    assert difference_of_means(a, b) == difference_of_means(a.copy(), b.copy())
 
 
 # --- arms ---------------------------------------------------------------------------------

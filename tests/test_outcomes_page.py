@@ -90,6 +90,24 @@ def test_differences_are_signed_with_their_interval_in_points():
     assert "+£114" in shown
 
 
+def test_the_cards_sign_customers_kept_and_extra_revenue_like_the_other_differences():
+    view = outcomes("en")
+    effect = next(run["effect"] for run in view["runs"] if run.get("effect"))
+    effect["incremental_customers"] = {"value": -3.0, "low": -20.0, "high": 14.0}
+    # Revenue from a small arm has no interval: a dash, and no verdict yet.
+    effect["incremental_revenue"] = {"value": -900.0, "low": None, "high": None}
+    effect["metrics"][3].update(low=None, high=None)
+    page = render_outcomes(view)
+    cards = text(re.search(r'class="cards".*?</section>', page, re.DOTALL)[0])
+
+    assert "Revenue per customer £412 £298 +£114\u2013 Not shown yet" in text(page)
+
+    assert "\u22123 " in cards
+    assert "-3" not in cards
+    assert "\u2212£900" in cards
+    assert "\u221220 to +14" in cards
+
+
 def test_pending_lists_say_when_they_will_be_known_and_show_no_result():
     page = render_outcomes(outcomes("en"))
     pending = table(page, "pending")

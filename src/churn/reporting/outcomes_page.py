@@ -608,7 +608,7 @@ def _effect(effect: Mapping[str, Any], out: Figures, view: Mapping[str, Any]) ->
     cards = [
         Card(
             w.plain("outcomes.card.kept"),
-            out.count(kept.get("value")),
+            out.signed_count(kept.get("value")),
             w.plain(
                 "outcomes.card.interval_note",
                 interval=out.interval(kept.get("low"), kept.get("high"), "count"),
@@ -616,7 +616,7 @@ def _effect(effect: Mapping[str, Any], out: Figures, view: Mapping[str, Any]) ->
         ),
         Card(
             w.plain("outcomes.card.revenue"),
-            out.money(revenue.get("value")),
+            out.signed_money(revenue.get("value")),
             w.plain(
                 "outcomes.card.interval_note",
                 interval=out.interval(revenue.get("low"), revenue.get("high"), "money"),
@@ -697,7 +697,7 @@ def _older(run: Mapping[str, Any], out: Figures) -> OlderRun:
     if effect:
         difference = out.signed_points(churn.get("difference"))
         interval = out.interval(churn.get("low"), churn.get("high"), "points")
-        kept = out.count((effect.get("incremental_customers") or {}).get("value"))
+        kept = out.signed_count((effect.get("incremental_customers") or {}).get("value"))
     else:
         no_control = out.w.plain("outcomes.older.no_control")
         difference, interval = (no_control if not run.get("control") else NO_VALUE), ""
