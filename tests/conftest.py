@@ -33,6 +33,23 @@ def connect_to(frame: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def ingest_contact_log(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str]]
+) -> None:
+    """Ingest ``(customer_id, contacted_at, campaign, group)`` rows as the ``contacts``
+    table of ``con``."""
+    from churn.data.ingest import ingest_contacts
+
+    frame = pd.DataFrame(rows, columns=["customer_id", "contacted_at", "campaign", "group"])
+    columns = {
+        "customer_id": "customer_id",
+        "contacted_at": "contacted_at",
+        "campaign": "campaign",
+        "contact_group": "group",
+    }
+    ingest_contacts(con, SourceSpec(columns=columns), frame=frame)
+
+
 def has_java_17() -> bool:
     """Whether a Java runtime of version 17 or later is on PATH (Spark 4 needs it)."""
     if shutil.which("java") is None:

@@ -26,10 +26,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from churn.data.ingest import SourceSpec, ingest_contacts
 from churn.outcomes.windows import campaign_outcomes
 from churn.reporting.campaigns import CAMPAIGN_MONTH_COLUMNS, campaigns_by_month, list_contacts
-from tests.conftest import connect_to, make_transactions
+from tests.conftest import connect_to, ingest_contact_log, make_transactions
 
 LAST_DATE = dt.date(2024, 6, 30)
 
@@ -70,19 +69,7 @@ LOG = [
 @pytest.fixture(scope="module")
 def con():
     con = connect_to(make_transactions(HISTORY))
-    frame = pd.DataFrame(LOG, columns=["customer_id", "contacted_at", "campaign", "group"])
-    ingest_contacts(
-        con,
-        SourceSpec(
-            columns={
-                "customer_id": "customer_id",
-                "contacted_at": "contacted_at",
-                "campaign": "campaign",
-                "contact_group": "group",
-            }
-        ),
-        frame=frame,
-    )
+    ingest_contact_log(con, LOG)
     return con
 
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from churn.data.ingest import SourceSpec, ingest_contacts
 from churn.outcomes.arms import arm_counts, assign_arms
 from churn.outcomes.measure import campaign_effect, deciles, performance, realised
 from churn.outcomes.stats import (
@@ -20,7 +19,7 @@ from churn.outcomes.stats import (
     rate,
 )
 from churn.outcomes.windows import customer_outcomes, label_window_end
-from tests.conftest import connect_to, make_transactions
+from tests.conftest import connect_to, ingest_contact_log, make_transactions
 
 AS_OF = dt.date(2024, 3, 31)
 
@@ -176,26 +175,10 @@ def test_without_a_log_everyone_is_contacted_the_day_after_the_list():
     assert out["log_group"].isna().all()
 
 
-def contacts_log(con, rows: list[tuple[str, str, str, str]]) -> None:
-    frame = pd.DataFrame(rows, columns=["customer_id", "contacted_at", "campaign", "group"])
-    ingest_contacts(
-        con,
-        SourceSpec(
-            columns={
-                "customer_id": "customer_id",
-                "contacted_at": "contacted_at",
-                "campaign": "campaign",
-                "contact_group": "group",
-            }
-        ),
-        frame=frame,
-    )
-
-
 def test_a_logged_contact_moves_the_response_window_to_the_contact():
     con = connect_to(history())
     # A contacted on April 6, the day after their order: it stays, but did not respond.
-    contacts_log(con, [("A", "2024-04-06 09:00", "spring", "contact")])
+    ingest_contact_log(con, [("A", "2024-04-06 09:00", "spring", "contact")])
     out = outcomes_of(con, contacts=True)
     assert out.loc["A", "log_group"] == "contact"
     assert (out.loc["A", "churned"], out.loc["A", "responded"], out.loc["A", "converted"]) == (
@@ -210,14 +193,14 @@ def test_a_logged_contact_moves_the_response_window_to_the_contact():
 
 def test_a_contact_outside_the_window_belongs_to_no_list():
     con = connect_to(history())
-    contacts_log(con, [("B", "2024-05-20 09:00", "later", "contact")])
+    ingest_contact_log(con, [("B", "2024-05-20 09:00", "later", "contact")])
     out = outcomes_of(con, contacts=True)
     assert out["log_group"].isna().all()
 
 
 def test_a_control_row_of_the_log_is_read_as_control():
     con = connect_to(history())
-    contacts_log(
+    ingest_contact_log(
         con,
         [
             ("A", "2024-04-02 09:00", "spring", "contact"),

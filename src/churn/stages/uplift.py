@@ -465,13 +465,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     predictions.to_csv(plan.output_dir / "holdout_predictions.csv", index=False)
     with step("log to mlflow and register", timings):
-        experiment = tracking.start(
+        tracking.start(
             str(cfg.tracking.uri),
             plan.registered_model,
             cfg.tracking.get("artifact_root"),
             create=True,
         )
-        del experiment
         run_id, version = tracking.log_uplift_run(
             run_name=None,
             config=OmegaConf.to_container(cfg, resolve=True),
