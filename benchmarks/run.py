@@ -3,8 +3,8 @@
 Run with ``make bench`` (or ``python benchmarks/run.py --help``). Each case runs in a
 fresh Python process so that its peak resident memory is its own. Results go to
 ``benchmarks/results.md`` and ``benchmarks/results.json``; generated shops are cached in
-``data/bench/``. ``--only outcomes`` runs the outcomes case alone and replaces just its
-section of those files.
+``data/bench/``. ``--only outcomes`` (or ``commands``) runs that case alone and replaces
+just its section of those files.
 """
 
 from __future__ import annotations
@@ -19,11 +19,27 @@ import sys
 import time
 from pathlib import Path
 
+import floor_commands
+
 ROOT = Path(__file__).resolve().parents[1]
 # label -> customers (~20 rows each)
-SIZES = {"1m": 50_000, "10m": 500_000, "30m": 1_500_000, "100m": 5_000_000}
-# The 30m and 100m shops are the 10m shop 3 and 10 times over, ids suffixed.
-REPLICATED = {"30m": ("10m", 3), "100m": ("10m", 10)}
+SIZES = {
+    "1m": 50_000,
+    "10m": 500_000,
+    "30m": 1_500_000,
+    "100m": 5_000_000,
+    "10m-1m": 1_000_000,
+    "100m-10m": 10_000_000,
+}
+# Shops shorter than the simulator's three years: 10m-1m is 10M lines of 1M customers over
+# nine months, the "year of history or less" of a real export.
+DAYS = {"10m-1m": 270}
+# The 30m and 100m shops are the 10m shop 3 and 10 times over, ids suffixed; 100m-10m is
+# the 10m-1m shop 10 times over.
+REPLICATED = {"30m": ("10m", 3), "100m": ("10m", 10), "100m-10m": ("10m-1m", 10)}
+# The shops of the commands section (floor_commands.py): the 10M-line shop, and the same
+# 10 times over.
+COMMAND_SHOPS = ("10m-1m", "100m-10m")
 # Explanations: (max_depth, learning_rate, num_leaves) candidates for the default model,
 # measured on the 1m shop; the first is the earlier, unlimited default.
 DEPTHS = ((-1, 0.05, 31), (6, 0.05, 31), (4, 0.05, 16), (4, 0.1, 16), (3, 0.1, 8))
@@ -68,6 +84,7 @@ def ensure_shop(label: str, customers: int, with_csv: bool = True) -> tuple[Path
                 str(customers),
                 "--seed",
                 "1",
+                *(["--days", str(DAYS[label])] if label in DAYS else []),
                 "--out",
                 str(parquet),
             ],
@@ -233,6 +250,46 @@ def write_outcomes_only(out: Path) -> None:
     print(f"wrote the outcomes section of {out}")
 
 
+def shop_facts(label: str, parquet: Path) -> dict:
+    """Lines, customers and dates of a generated shop, and how it was made."""
+    import duckdb
+
+    lines, customers, first, last = duckdb.sql(
+        "SELECT COUNT(*), COUNT(DISTINCT customer_id), CAST(MIN(ts) AS DATE), "
+        f"CAST(MAX(ts) AS DATE) FROM read_parquet('{parquet}')"
+    ).fetchall()[0]
+    if label in REPLICATED:
+        base, copies = REPLICATED[label]
+        made = f"the {base} shop {copies} times over, ids suffixed"
+    else:
+        days = f" --days {DAYS[label]}" if label in DAYS else ""
+        made = f"`churn demo-data --customers {SIZES[label]} --seed 1{days}`"
+    return {"lines": lines, "customers": customers, "first": first, "last": last, "made": made}
+
+
+def write_commands(out: Path, labels: list[str], rounds: int, train: bool) -> None:
+    """Run the commands section (floor_commands.py) on ``labels``; replace its section of
+    ``out`` and its entry in the JSON beside it."""
+    shops = {label: ensure_shop(label, SIZES[label], with_csv=False)[0] for label in labels}
+    results = floor_commands.run_commands(shops, rounds=rounds, train=train)
+    facts = {label: shop_facts(label, path) for label, path in shops.items()}
+    results["meta"] = machine()
+    results["facts"] = {
+        k: {**v, "first": str(v["first"]), "last": str(v["last"])} for k, v in facts.items()
+    }
+    data = (
+        json.loads(out.with_suffix(".json").read_text())
+        if out.with_suffix(".json").exists()
+        else {}
+    )
+    data["commands"] = results
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2))
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    lines = floor_commands.section(results, results["meta"], facts)
+    out.write_text(replace_section(text, floor_commands.HEADING, lines))
+    print(f"wrote the commands section of {out}")
+
+
 def _default_depth() -> int:
     import yaml
 
@@ -361,15 +418,34 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["outcomes"],
-        help="run this case alone and replace only its section of the results (outcomes: "
+        choices=["outcomes", "commands"],
+        help="run this case alone and replace only its section of the results (commands: "
+        "the features, train and score commands against the floor; outcomes: "
         "the score stage then the outcomes stage on the 30m shop's ~1M customers, in one "
         "process; ~4 min on a quiet 2-CPU machine, the untimed training included)",
     )
+    parser.add_argument(
+        "--command-shops",
+        default=",".join(COMMAND_SHOPS),
+        help="shops of the commands section (the features command against the floor, "
+        "score and train): the first runs --rounds rounds, the others one; default "
+        f"{','.join(COMMAND_SHOPS)} (the 100M shop needs ~30 GB of disk)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of floor and features on the first shop"
+    )
+    parser.add_argument(
+        "--no-train", action="store_true", help="commands section: skip train and score"
+    )
+    parser.add_argument("--no-commands", action="store_true", help="skip the commands section")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = parser.parse_args(argv)
     if args.only == "outcomes":
         write_outcomes_only(args.out)
+        return
+    command_shops = args.command_shops.split(",")
+    if args.only == "commands":
+        write_commands(args.out, command_shops, args.rounds, not args.no_train)
         return
     if args.spark:
         sizes = "10m" if args.sizes == parser.get_default("sizes") else args.sizes
@@ -440,6 +516,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["", *outcomes_section(outcomes_row)]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
+    if not args.no_commands:
+        write_commands(args.out, command_shops, args.rounds, not args.no_train)
 
 
 if __name__ == "__main__":
