@@ -66,7 +66,7 @@ def ensure_shop(label: str, customers: int, with_csv: bool = True) -> tuple[Path
         import duckdb
 
         base, copies = REPLICATED[label]
-        source, _ = ensure_shop(base, SIZES[base])
+        source, _ = ensure_shop(base, SIZES[base], with_csv=False)
         duckdb.sql(
             f"""COPY (
               SELECT customer_id || '-' || k AS customer_id, order_id || '-' || k AS order_id,
