@@ -313,17 +313,20 @@ def finish_table(
     """The feature table as every engine returns it: keys typed, the BG/NBD columns
     joined when given, values as float64 rounded to :data:`FEATURE_DECIMALS`, columns in
     registry order."""
-    if btyd is not None:
-        table = table.merge(btyd, on=list(KEY_COLUMNS), how="left")
-    names = [f.name for f in features]
     # Column by column, each rounded in place: a 1M x 50 table is 400 MB, and a copy of
     # the whole frame per step (copy, astype, round, reindex) cost seconds and gigabytes.
     columns: dict[str, np.ndarray] = {
         "customer_id": table["customer_id"].astype(str).to_numpy(),
         "as_of": pd.to_datetime(table["as_of"]).astype("datetime64[us]").to_numpy(),
     }
+    joined = table
+    if btyd is not None:
+        # Left join: one row per key, in the table's order.
+        joined = pd.DataFrame(columns, copy=False).merge(btyd, on=list(KEY_COLUMNS), how="left")
+    names = [f.name for f in features]
     for name in names:
-        values = table[name].astype("float64").to_numpy(copy=True)
+        source = table if name in table.columns else joined
+        values = source[name].astype("float64").to_numpy(copy=True)
         # Parallel float sums differ in the last bits from run to run; rounding makes the
         # table, and so the model trained on it, repeatable.
         np.round(values, FEATURE_DECIMALS, out=values)
