@@ -121,6 +121,39 @@ def test_several_cutoffs_in_one_call_match_single_cutoffs():
     pd.testing.assert_frame_equal(both, singles)
 
 
+def test_an_order_on_both_sides_of_a_cutoff_and_in_two_channels_counts_only_lines_before_it():
+    # Order g1 starts on the cutoff day (web) and goes on after midnight (app, with a
+    # discount); order g2 is a return-only order id.
+    history = make_transactions(
+        [
+            ("G", "g0", "2024-03-01 10:00:00", 40.0),
+            ("G", "g1", "2024-03-31 23:00:00", 10.0),
+            ("G", "g1", "2024-04-01 01:00:00", 30.0),
+            ("G", "g2", "2024-04-01 02:00:00", -5.0),
+        ]
+    )
+    history["channel"] = ["app", "web", "app", "app"]
+    history["discount"] = [0.0, 0.0, 3.0, 0.0]
+    history["quantity"] = [1.0, 1.0, 2.0, 1.0]
+    con = connect_to(history)
+    cutoffs = [AS_OF, dt.date(2024, 4, 1)]
+    both = build_features(con, cutoffs)
+    singles = pd.concat([build_features(con, [c]) for c in cutoffs], ignore_index=True)
+    pd.testing.assert_frame_equal(both, singles)
+    before, after = (row for _, row in both.iterrows())
+    assert before["orders_total"] == after["orders_total"] == 2
+    assert before["last_basket_value"] == 10.0 and after["last_basket_value"] == 40.0
+    assert before["basket_items_mean_365d"] == 1.0 and after["basket_items_mean_365d"] == 2.0
+    assert before["last_order_discounted"] == 0 and after["last_order_discounted"] == 1
+    assert before["channels_distinct_365d"] == 2 and after["channels_distinct_365d"] == 2
+    assert before["top_channel_share_365d"] == 0.5
+    # After midnight g1 is in both channels: 3 order-channel pairs, app has 2 of them.
+    assert after["top_channel_share_365d"] == pytest.approx(2 / 3)
+    # g1 is dated by its first line, on the first cutoff day.
+    assert before["days_since_last_order"] == 0 and after["days_since_last_order"] == 1
+    assert after["returns_count_365d"] == 1 and before["returns_count_365d"] == 0
+
+
 def test_columns_follow_the_registry_and_skip_families_without_their_columns():
     table = build_features(connect_to(HISTORY), [AS_OF], windows=[7, 90, 365])
     # HISTORY has no quantity, discount, category, product_id or channel column.

@@ -92,16 +92,29 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
     """The common table expressions every point-in-time query starts from, one per cutoff
     in ``dates`` (a table or subquery with an ``as_of`` column): ``cutoffs`` (``as_of``,
     ``cutoff_end``), ``lines`` (the rows before ``cutoff_end``, with ``age_days``),
+    ``order_parts`` (the purchase lines of an order by channel and date, see below),
     ``orders`` (one row per order: ``order_date``, ``order_ts``, ``order_value``...) and
     ``order_seq`` (the orders with ``gap_days``, ``is_last``, ``weekday`` 0=Sunday..6 and
-    ``hour``). This is where an order is defined (see the module docstring)."""
+    ``hour``). This is where an order is defined (see the module docstring).
+
+    ``order_parts`` has one row per cutoff, customer, order, ``channel`` (when the data
+    has one) and ``line_date``: the one pass over the lines that the orders, the channel
+    counts (:func:`counts_cte`) and the BG/NBD summary are all aggregated from."""
     optional = [c for c in OPTIONAL_COLUMNS if c in available]
     line_cols = "".join(f", t.{c}" for c in optional)
-    order_extra = ""
+    channel = ", channel" if "channel" in available else ""
+    part_extra = order_extra = ""
     if "quantity" in available:
-        order_extra += ",\n    SUM(quantity) AS order_items"
+        part_extra += ",\n    SUM(quantity) AS order_items"
+        order_extra += ",\n    SUM(order_items) AS order_items"
     if "discount" in available:
-        order_extra += ",\n    MAX(CASE WHEN discount > 0 THEN 1 ELSE 0 END) AS order_discounted"
+        part_extra += ",\n    MAX(CASE WHEN discount > 0 THEN 1 ELSE 0 END) AS order_discounted"
+        order_extra += ",\n    MAX(order_discounted) AS order_discounted"
+    if channel:
+        part_extra += (
+            ",\n    SUM(CASE WHEN age_days < 365 THEN 1 ELSE 0 END) AS lines_365d"
+            ",\n    SUM(CASE WHEN age_days < 365 THEN amount END) AS purchased_365d"
+        )
     return [
         f"""cutoffs AS (
   SELECT CAST(as_of AS DATE) AS as_of,
@@ -114,12 +127,19 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
   FROM transactions AS t
   JOIN cutoffs AS c ON t.ts < c.cutoff_end
 )""",
-        f"""orders AS (
-  SELECT as_of, customer_id, order_id,
-    MIN(CAST(ts AS DATE)) AS order_date, MIN(ts) AS order_ts, MAX(age_days) AS age_days,
-    SUM(amount) AS order_value, COUNT(*) AS order_lines{order_extra}
+        f"""order_parts AS (
+  SELECT as_of, customer_id, order_id{channel}, CAST(ts AS DATE) AS line_date,
+    MIN(ts) AS order_ts, MAX(age_days) AS age_days,
+    SUM(amount) AS order_value, COUNT(*) AS order_lines{part_extra}
   FROM lines
   WHERE amount > 0
+  GROUP BY as_of, customer_id, order_id{channel}, CAST(ts AS DATE)
+)""",
+        f"""orders AS (
+  SELECT as_of, customer_id, order_id,
+    MIN(line_date) AS order_date, MIN(order_ts) AS order_ts, MAX(age_days) AS age_days,
+    SUM(order_value) AS order_value, SUM(order_lines) AS order_lines{order_extra}
+  FROM order_parts
   GROUP BY as_of, customer_id, order_id
 )""",
         """order_seq AS (
@@ -139,7 +159,23 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
 def counts_cte(level: str) -> str:
     """The CTE ``<level>_counts`` (``categories`` or ``channels``, see :data:`COUNTED`):
     per cutoff, customer and value of the column, the count ``n`` over the purchase lines
-    of the last 365 days, and their amount ``purchased``."""
+    of the last 365 days, and their amount ``purchased``. Channels are counted from
+    ``order_parts`` (of :func:`order_ctes`): an order counts for a channel when one of its
+    purchase lines there is of the last 365 days."""
+    if level == "channels":
+        # Two GROUP BYs rather than a COUNT(DISTINCT order_id) next to a SUM, which DuckDB
+        # plans as two aggregates joined back together.
+        return """channel_orders AS (
+  SELECT as_of, customer_id, channel, order_id, SUM(purchased_365d) AS purchased
+  FROM order_parts
+  WHERE lines_365d > 0 AND channel IS NOT NULL
+  GROUP BY as_of, customer_id, channel, order_id
+),
+channels_counts AS (
+  SELECT as_of, customer_id, channel, COUNT(*) AS n, SUM(purchased) AS purchased
+  FROM channel_orders
+  GROUP BY as_of, customer_id, channel
+)"""
     column, count = COUNTED[level]
     return f"""{level}_counts AS (
   SELECT as_of, customer_id, {column}, {count} AS n, SUM(amount) AS purchased
@@ -277,17 +313,25 @@ def finish_table(
     """The feature table as every engine returns it: keys typed, the BG/NBD columns
     joined when given, values as float64 rounded to :data:`FEATURE_DECIMALS`, columns in
     registry order."""
-    table = table.copy()
-    table["as_of"] = pd.to_datetime(table["as_of"]).astype("datetime64[us]")
-    table["customer_id"] = table["customer_id"].astype(str)
+    # Column by column, each rounded in place: a 1M x 50 table is 400 MB, and a copy of
+    # the whole frame per step (copy, astype, round, reindex) cost seconds and gigabytes.
+    columns: dict[str, np.ndarray] = {
+        "customer_id": table["customer_id"].astype(str).to_numpy(),
+        "as_of": pd.to_datetime(table["as_of"]).astype("datetime64[us]").to_numpy(),
+    }
+    joined = table
     if btyd is not None:
-        table = table.merge(btyd, on=list(KEY_COLUMNS), how="left")
+        # Left join: one row per key, in the table's order.
+        joined = pd.DataFrame(columns, copy=False).merge(btyd, on=list(KEY_COLUMNS), how="left")
     names = [f.name for f in features]
-    # Parallel float sums differ in the last bits from run to run; rounding makes the
-    # table, and so the model trained on it, repeatable.
-    table[names] = table[names].astype("float64").round(FEATURE_DECIMALS)
-    table["customer_id"] = table["customer_id"].astype(str)
-    return table[[*KEY_COLUMNS, *names]].reset_index(drop=True)
+    for name in names:
+        source = table if name in table.columns else joined
+        values = source[name].astype("float64").to_numpy(copy=True)
+        # Parallel float sums differ in the last bits from run to run; rounding makes the
+        # table, and so the model trained on it, repeatable.
+        np.round(values, FEATURE_DECIMALS, out=values)
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
 
 
 # Per cutoff, every customer with an order so far: repeat order days x, the day of the
