@@ -115,6 +115,8 @@ class DuckDBEngine:
         self.con = con
         # Tables kept for a view (the keys of its duplicate rows), dropped with it.
         self._helpers: dict[str, list[str]] = {}
+        # Views over Parquet files -> the read_parquet call they select from.
+        self._parquet: dict[str, str] = {}
         # Naive timestamps are UTC throughout; DuckDB would otherwise use the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
 
@@ -151,6 +153,7 @@ class DuckDBEngine:
             self.con.execute(f"DROP {kind} {table}")
         for helper in self._helpers.pop(table, []):
             self.con.execute(f"DROP TABLE IF EXISTS {helper}")
+        self._parquet.pop(table, None)
 
     def _kinds(self, name: str, temporary: bool = True) -> list[str]:
         """``TABLE``, ``VIEW`` or both: what ``name`` is (only temporary ones, unless
@@ -186,12 +189,7 @@ class DuckDBEngine:
             path = source_path(spec)
             if Path(path).is_dir():
                 parts = quote(str(Path(path) / "**" / "*.parquet"))
-                self._read(
-                    path,
-                    table,
-                    "VIEW",
-                    f"SELECT * FROM read_parquet({parts}, union_by_name = true)",
-                )
+                self._read_parquet(path, table, f"read_parquet({parts}, union_by_name = true)")
             elif is_csv(path):
                 # A CSV is read once into a table, which also captures its malformed lines; a
                 # transcoded copy lives in the scratch folder only that long.
@@ -205,8 +203,9 @@ class DuckDBEngine:
                     self._read(path, table, "TABLE", reader)
                 rejects = _csv_rejects(self.con)
             else:  # Parquet is read in place
-                reader = f"SELECT * FROM read_parquet({quote(path)}, union_by_name = true)"
-                self._read(path, table, "VIEW", reader)
+                self._read_parquet(
+                    path, table, f"read_parquet({quote(path)}, union_by_name = true)"
+                )
         return SourceRead(self._types(table), rejects)
 
     def _run_query(self, spec: SourceSpec, table: str) -> None:
@@ -224,6 +223,13 @@ class DuckDBEngine:
             if spec.database:
                 con.execute("USE memory")
 
+    def _read_parquet(self, path: str, table: str, reader: str) -> None:
+        """The view ``table`` over Parquet files; their rows' positions (file, then row in
+        the file) are kept for :meth:`deduplicate`, which numbers the rows without a
+        window (``row_number() OVER ()`` would read them on one thread)."""
+        self._read(path, table, "VIEW", f"SELECT * FROM {reader}")
+        self._parquet[table] = reader
+
     def _read(self, path: str, table: str, kind: str, reader: str) -> None:
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {reader}")
@@ -239,15 +245,22 @@ class DuckDBEngine:
         ``keep_first`` says (it costs no more here).
 
         No copy of the source is made: the view numbers its rows as it reads them (in
-        source order, which DuckDB preserves), and a row left out as a duplicate is
-        one :func:`find_duplicates` listed in a table of keys (none, as a rule, and
-        then no second pass is made)."""
+        source order: a table's ``rowid``, a Parquet file's index and row number), and
+        a row left out as a duplicate is one :func:`find_duplicates` listed in a table
+        of keys (none, as a rule, and then no second pass is made)."""
         self.drop(target)
         columns = list(self._types(source))
         key = _KEY
         while key in columns:
             key = "_" + key
-        numbered = f"SELECT row_number() OVER () AS {key}, * FROM {source}"
+        lowered = {c.lower() for c in columns}
+        if source in self._parquet and not lowered & {"file_index", "file_row_number"}:
+            position = "(CAST(file_index AS BIGINT) << 40) + file_row_number"
+            numbered = f"SELECT {position} AS {key}, * FROM {self._parquet[source]}"
+        elif "TABLE" in self._kinds(source) and "rowid" not in lowered:
+            numbered = f"SELECT rowid AS {key}, * FROM {source}"
+        else:  # a position all the same, on one thread
+            numbered = f"SELECT row_number() OVER () AS {key}, * FROM {source}"
         helper = f"{target}__duplicates"
         try:
             found = find_duplicates(self.con, numbered, key, columns, helper)
