@@ -21,7 +21,7 @@ from churn.data.contract import (
 )
 from churn.engines import as_engine
 from churn.engines.base import EngineError
-from churn.engines.duckdb_engine import DuckDBEngine, connect
+from churn.engines.duckdb_engine import DuckDBEngine, connect, find_duplicates
 from churn.errors import ConfigError
 from tests.conftest import has_java_17
 
@@ -90,6 +90,70 @@ def test_deduplicating_keeps_the_first_of_identical_rows_by_source_position(engi
     key = engine.deduplicate("raw", "staged", keep_first=True)
     rows = engine.rows(f"SELECT id FROM staged ORDER BY {key}")
     assert rows == [("A",), ("B",), ("C",)]
+
+
+def test_duplicates_are_found_exactly_whatever_the_hash_says():
+    # A hash that every row shares makes every row a candidate: only the rows equal to
+    # an earlier one over every column (NULL equal to NULL) are duplicates.
+    con = connect()
+    con.register(
+        "frame",
+        pd.DataFrame(
+            {
+                "a": ["x", "x", "y", "x", None, None, "x"],
+                "b": [1.0, 1.0, 1.0, 2.0, None, None, None],
+            }
+        ),
+    )
+    con.execute("CREATE TEMP TABLE raw AS SELECT * FROM frame")
+    numbered = "SELECT rowid AS k, * FROM raw"
+    found = find_duplicates(con, numbered, "k", ["a", "b"], "dups", row_hash="0")
+    assert found == 2
+    assert con.execute("SELECT k FROM dups ORDER BY k").fetchall() == [(1,), (5,)]
+    # The real hash: no shared value among distinct rows, and no table to read.
+    con.execute("CREATE TEMP TABLE distinct_raw AS SELECT DISTINCT * FROM raw")
+    numbered = "SELECT rowid AS k, * FROM distinct_raw"
+    assert find_duplicates(con, numbered, "k", ["a", "b"], "none") == 0
+    assert con.execute("SELECT COUNT(*) FROM none").fetchall() == [(0,)]
+
+
+def test_a_colliding_hash_drops_no_distinct_row_in_an_ingest(tmp_path, monkeypatch):
+    from churn.data.contract import SourceSpec
+    from churn.data.ingest import ingest_transactions
+    from churn.engines import duckdb_engine
+
+    real = duckdb_engine.find_duplicates
+    monkeypatch.setattr(
+        duckdb_engine,
+        "find_duplicates",
+        lambda *args, **kwargs: real(*args, **{**kwargs, "row_hash": "42"}),
+    )
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,ts,amount\nA,2024-01-01,1\nB,2024-01-01,1\nA,2024-01-01,1\n"
+        "A,2024-01-02,1\nB,2024-01-01,1\n"
+    )
+    con = connect()
+    result = ingest_transactions(con, SourceSpec(transactions=str(path)))
+    assert result.manifest["duplicates_dropped"] == 2
+    assert sorted(con.execute("SELECT customer_id, ts FROM transactions").fetchall()) == [
+        ("A", pd.Timestamp("2024-01-01")),
+        ("A", pd.Timestamp("2024-01-02")),
+        ("B", pd.Timestamp("2024-01-01")),
+    ]
+
+
+def test_keeping_rows_keeps_the_columns_asked_for_of_the_rows_that_pass(engine):
+    load(engine, "raw", pd.DataFrame({"n": [3, 1, 2, 4], "flag": [None, "x", None, None]}))
+    engine.create("checked", "SELECT n, n * 10 AS tens, flag FROM raw")
+    engine.keep_rows("checked", "kept", ["n", "tens"], "flag IS NULL AND n < 4")
+    engine.drop("checked")
+    assert engine.columns("kept") == ["n", "tens"]
+    assert sorted(engine.rows("SELECT n, tens FROM kept")) == [(2, 20), (3, 30)]
+    engine.create("checked", "SELECT n, n * 10 AS tens, flag FROM raw")
+    engine.keep_rows("checked", "ordered", ["tens"], "flag IS NULL", order_by="n")
+    engine.drop("checked")
+    assert engine.frame("SELECT tens FROM ordered")["tens"].tolist() == [20, 30, 40]
 
 
 # --- row rules ----------------------------------------------------------------------------

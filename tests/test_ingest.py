@@ -263,6 +263,32 @@ def test_white_space_around_an_id_is_trimmed(tmp_path):
     assert kept(con)["customer_id"].tolist() == ["A", "B", "C"]
 
 
+def test_the_quick_test_on_text_gives_the_regular_expressions_answers():
+    # DuckDB trims and searches for control characters only in values the GLOB/LIKE test
+    # calls unusual; that must change no answer. Every code point up to U+3100 (all of
+    # White_Space and of the control characters among them), alone, at either end, in
+    # the middle and doubled, against the regular expressions alone (Spark's query).
+    from churn.data.parsing import _control_expr, _text_expr, _unusual_expr
+
+    chars = [chr(c) for c in range(0x3100) if not 0xD800 <= c <= 0xDFFF]
+    values = [None, "", "a", "ab c", " ", "  ", "abc"]
+    for ch in chars:
+        values += [ch, f"a{ch}", f"{ch}a", f"a{ch}b", f"{ch}{ch}", f"{ch}a{ch}"]
+    con = duckdb.connect()
+    con.register("values_frame", pd.DataFrame({"v": pd.Series(values, dtype=object)}))
+    fast, slow = _text_expr("v", "duckdb"), _text_expr("v", "spark")
+    rows = con.execute(
+        f"SELECT v, t_fast, t_slow, CASE WHEN u THEN {_control_expr('t_fast')} ELSE false END, "
+        f"{_control_expr('t_slow')} FROM (SELECT v, {fast} AS t_fast, {slow} AS t_slow, "
+        f"{_unusual_expr('v')} AS u FROM values_frame)"
+    ).fetchall()
+    assert len(rows) == len(values)
+    differ = [r for r in rows if r[1] != r[2] or r[3] != r[4]]
+    assert differ == []
+    # The test does catch what it must: every White_Space character is trimmed.
+    assert con.execute(f"SELECT {fast} FROM (SELECT '\u3000x\u0085' AS v)").fetchall() == [("x",)]
+
+
 @pytest.mark.parametrize("customer", ["C\x00D", "C\x1bD", "C\tD", "C\x7f"])
 def test_a_customer_id_with_a_control_character_is_quarantined_with_its_own_reason(
     tmp_path, customer
@@ -299,6 +325,33 @@ def test_exact_duplicates_are_dropped_and_counted(tmp_path):
     con, result = ingest_file(write(tmp_path, GOOD + "A,1,2024-01-01 10:00:00,10.5\n"))
     assert result.manifest["duplicates_dropped"] == 1
     assert result.manifest["rows_read"] == 3 and result.manifest["rows_kept"] == 2
+
+
+def test_the_first_of_identical_rows_is_kept_and_the_quarantine_is_in_source_order(tmp_path):
+    # Large enough for DuckDB to read on several threads: the quarantine still follows
+    # the file (then the row in it), and a duplicate of a bad row is dropped, not
+    # quarantined twice.
+    n = 300_000
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i % 5000}" for i in range(n)],
+            "order_id": [str(i) for i in range(n)],
+            "ts": ["2024-01-01 10:00:00"] * n,
+            "amount": ["x" if i % 997 == 0 else "1.5" for i in range(n)],
+        }
+    )
+    repeated = frame.iloc[[5, 997, 1994]]
+    whole = pd.concat([frame, repeated], ignore_index=True)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for part, rows in enumerate([whole.iloc[: n // 2], whole.iloc[n // 2 :]]):
+        rows.to_parquet(folder / f"part-{part}.parquet", row_group_size=20_000)
+    con, result = ingest_file(folder)
+    bad = [i for i in range(n) if i % 997 == 0]
+    assert result.manifest["duplicates_dropped"] == 3
+    assert result.manifest["rows_quarantined"] == len(bad)
+    assert result.quarantine["order_id"].tolist() == [str(i) for i in bad]
+    assert result.manifest["rows_kept"] == n - len(bad)
 
 
 def test_malformed_csv_line_is_quarantined_not_fatal(tmp_path):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -210,7 +211,7 @@ def ingest_table(
     is bad)."""
     engine = as_engine(engine)
     plausibility = plausibility or Plausibility()
-    for table in ("staged", "parsed", "bad_rows", contract.table):
+    for table in ("staged", "parsed", "checked", "bad_rows", contract.table):
         engine.drop(table)
     if frame is not None:
         name = "<in-memory frame>"
@@ -230,15 +231,19 @@ def ingest_table(
         # column), it is the row's position in the source.
         key = engine.deduplicate("raw_input", "staged", keep_first=contract.unique is not None)
         duplicates = int(rows_in_table - engine.rows("SELECT COUNT(*) FROM staged")[0][0])
-        engine.drop("raw_input")
         sql, parsed_columns = parse_sql(
             contract, present, source_types, spec, key, engine.dialect, plausibility, left_out
         )
-        _parse(engine, name, sql, spec)
-        check_whole_columns(engine, name, contract, present, source_types, found, spec)
-        left_out_counts = count_left_out(engine, left_out)
         rules = row_rules(contract, parsed_columns, plausibility.max_abs_value)
-        counts, rows_quarantined = _check_rows(engine, rules, rejects)
+        whole = _whole_columns(contract, present)
+        output = _table_columns(contract, parsed_columns)
+        _check(engine, name, sql, spec, output, rules, whole)
+        summary = _summary(engine, whole, left_out)
+        check_whole_columns(
+            engine, name, contract, present, source_types, found, spec, summary.given
+        )
+        left_out_counts = summary.left_out
+        counts, rows_quarantined = _reasons(summary.by_reason, rejects)
         manifest = partial(
             ingest_manifest,
             name,
@@ -256,14 +261,24 @@ def ingest_table(
         limit = (
             engine.failed_quarantine_rows if rows_quarantined > max_bad_fraction * checked else None
         )
-        quarantine = _quarantine(engine, list(source_types), key, rejects, limit)
+        bad = sum(n for _, n in summary.by_reason)
+        quarantine = _quarantine(engine, list(source_types), key, rejects, limit, bad)
         check_bad_fraction(name, contract, max_bad_fraction, quarantine, manifest)
-        _create_table(engine, contract, parsed_columns)
+        # The source is not read again: only the checked rows are kept.
+        for table in ("bad_rows", "parsed", "staged", "raw_input"):
+            engine.drop(table)
+        engine.keep_rows(
+            "checked",
+            contract.table,
+            [column for column, _ in output],
+            "_left_out IS NULL AND reason IS NULL",
+            "_row" if contract.unique else None,
+        )
         rows_kept, customers = engine.rows(
             f"SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM {contract.table}"
         )[0]
     finally:
-        for table in ("bad_rows", "parsed", "staged", "raw_input"):
+        for table in ("bad_rows", "checked", "parsed", "staged", "raw_input"):
             engine.drop(table)
     result = IngestResult(
         manifest=manifest(rows_kept=int(rows_kept), customers=int(customers)),
@@ -275,8 +290,46 @@ def ingest_table(
     return result
 
 
-def _parse(engine: Engine, name: str, sql: str, spec: SourceSpec) -> None:
-    """Create the ``parsed`` view (see :func:`parse_sql`)."""
+def _whole_columns(contract: TableContract, present: Mapping[str, str]) -> list[str]:
+    """The canonical columns a source has whose values, if none parses, break the
+    contract: the required ones that are not text (a derived amount: its two parts)."""
+    checked = [c for c in contract.required if contract.kinds[c] != "string"]
+    if "amount" in contract.kinds and "amount" not in present:
+        checked = [c for c in checked if c != "amount"] + ["quantity", "unit_price"]
+    return [c for c in checked if c in present]
+
+
+def _table_columns(contract: TableContract, parsed: list[str]) -> list[tuple[str, str]]:
+    """The columns of ``contract.table`` (name, SQL over the parse query) in table order:
+    its canonical columns the source has, order ids derived where it has none, and a
+    choice the source lacks as its ``blank`` value."""
+    output = []
+    for c in contract.kinds:
+        choice = contract.choices.get(c)
+        if c in parsed and c not in contract.inputs_only:
+            output.append((c, c))
+        elif c not in parsed and choice is not None and choice.blank is not None:
+            output.append((c, quote(choice.blank)))
+    if contract is TRANSACTIONS and "order_id" not in parsed:
+        output.append(("order_id", DERIVED_ORDER_ID))
+    return output
+
+
+def _check(
+    engine: Engine,
+    name: str,
+    sql: str,
+    spec: SourceSpec,
+    output: list[tuple[str, str]],
+    rules: list[RowRule],
+    whole: list[str],
+) -> None:
+    """Parse the staged rows and evaluate the row rules on them, once, into the table
+    ``checked``: the table's columns (see :func:`_table_columns`), ``_row``, ``_left_out``,
+    ``reason`` (NULL for a row left out or breaking no rule) and the flags
+    ``<col>__present`` and ``<col>__parsed`` of the columns checked as a whole. The
+    ``parsed`` view (see :func:`parse_sql`) is created first: a query that cannot parse
+    (a time zone or date format the engine refuses) fails there, on its first row."""
     try:
         engine.create("parsed", sql, materialize=False)
     except EngineError as exc:
@@ -284,55 +337,84 @@ def _parse(engine: Engine, name: str, sql: str, spec: SourceSpec) -> None:
             f"{name}: cannot parse with data.timezone={spec.timezone!r} and "
             f"data.date_format={spec.date_format!r} ({exc})"
         ) from exc
-
-
-def _check_rows(
-    engine: Engine, rules: list[RowRule], rejects: pd.DataFrame
-) -> tuple[dict[str, int], int]:
-    """Evaluate the row rules on the rows of ``parsed`` not left out, into the table
-    ``bad_rows`` (``_row``, ``reason``) of the rows that break one; the rows per rule
-    broken (malformed CSV lines included) and the rows quarantined."""
+    columns = [expr if expr == column else f"{expr} AS {column}" for column, expr in output]
+    flags = [f"{c}__{flag}" for c in whole for flag in ("present", "parsed")]
+    reason = f"CASE WHEN _left_out IS NULL THEN {reason_sql(rules)} END AS reason"
     engine.create(
-        "bad_rows",
-        f"SELECT _row, reason FROM (SELECT _row, {reason_sql(rules)} AS reason FROM parsed "
-        "WHERE _left_out IS NULL) AS checked WHERE reason IS NOT NULL",
+        "checked",
+        f"SELECT {', '.join([*columns, '_row', '_left_out', reason, *flags])} FROM parsed",
     )
-    by_reason = engine.rows("SELECT reason, COUNT(*) FROM bad_rows GROUP BY reason")
+    engine.drop("parsed")
+
+
+@dataclass
+class _Summary:
+    """What one aggregate over ``checked`` says (see :func:`_summary`)."""
+
+    given: dict[str, tuple[int, int]]
+    left_out: dict[str, Any]
+    by_reason: list[tuple[str, int]]
+
+
+def _summary(engine: Engine, whole: list[str], left_out: LeftOut | None) -> _Summary:
+    """One aggregate over ``checked``: per column checked as a whole, the rows with a value
+    and the rows whose value parsed; the rows left out on purpose (see
+    :func:`count_left_out`); and the rows per ``reason`` of the rows checked."""
+    products = bool(left_out and left_out.products)
+    product = "CASE WHEN _left_out = 'excluded_product' THEN product_id END" if products else "''"
+    counts = [
+        f"COUNT(*) FILTER (WHERE {c}__{flag})" for c in whole for flag in ("present", "parsed")
+    ]
+    groups = engine.rows(
+        f"SELECT _left_out, {product} AS product, reason, {', '.join(['COUNT(*)', *counts])} "
+        "FROM checked GROUP BY _left_out, product, reason"
+    )
+    given = {
+        c: (
+            sum(int(g[4 + 2 * i]) for g in groups),
+            sum(int(g[5 + 2 * i]) for g in groups),
+        )
+        for i, c in enumerate(whole)
+    }
+    left = [(kind, code, n) for kind, code, _, n, *_ in groups if kind is not None]
+    by_reason: dict[str, int] = {}
+    for kind, _, reason, n, *_ in groups:
+        if kind is None and reason is not None:
+            by_reason[reason] = by_reason.get(reason, 0) + int(n)
+    return _Summary(given, count_left_out(left, left_out), list(by_reason.items()))
+
+
+def _reasons(by_reason: list[tuple[str, int]], rejects: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """The rows per rule broken (malformed CSV lines included) and the rows quarantined,
+    from the checked rows per ``reason``."""
+    by_reason = list(by_reason)
     if len(rejects):
         by_reason += list(rejects["reason"].value_counts().items())
     return reason_counts(by_reason), int(sum(n for _, n in by_reason))
 
 
-def _create_table(engine: Engine, contract: TableContract, parsed: list[str]) -> None:
-    """Create ``contract.table`` from the rows of ``parsed`` neither left out nor
-    quarantined: its canonical columns, order ids derived where the source has none, and
-    a choice the source lacks as its ``blank`` value."""
-    output = []
-    for c in contract.kinds:
-        choice = contract.choices.get(c)
-        if c in parsed and c not in contract.inputs_only:
-            output.append(c)
-        elif c not in parsed and choice is not None and choice.blank is not None:
-            output.append(f"{quote(choice.blank)} AS {c}")
-    if contract is TRANSACTIONS and "order_id" not in output:
-        output.append(f"{DERIVED_ORDER_ID} AS order_id")
-    engine.create(
-        contract.table,
-        f"SELECT {', '.join(output)} FROM parsed ANTI JOIN bad_rows USING (_row) "
-        "WHERE _left_out IS NULL" + (" ORDER BY _row" if contract.unique else ""),
-    )
-
-
 def _quarantine(
-    engine: Engine, columns: list[str], key: str, rejects: pd.DataFrame, limit: int | None
+    engine: Engine,
+    columns: list[str],
+    key: str,
+    rejects: pd.DataFrame,
+    limit: int | None,
+    bad: int,
 ) -> pd.DataFrame:
     """The quarantined rows: their source values as text and ``reason``, in source order
-    (then the malformed CSV lines); the first ``limit`` only, if given."""
+    (then the malformed CSV lines); the first ``limit`` only, if given. ``bad`` is the
+    number of rows of ``checked`` with a reason: without any, the source is not read."""
     values = ", ".join(f"s.{ident(c)}" for c in columns)
-    quarantine = engine.frame(
-        f"SELECT {values}, b.reason FROM staged AS s JOIN bad_rows AS b ON s.{key} = b._row "
-        "ORDER BY b._row" + (f" LIMIT {limit}" if limit is not None else "")
-    )
+    if bad:
+        engine.create("bad_rows", "SELECT _row, reason FROM checked WHERE reason IS NOT NULL")
+        sql = (
+            f"SELECT {values}, b.reason FROM staged AS s JOIN bad_rows AS b "
+            f"ON s.{key} = b._row ORDER BY b._row"
+            + (f" LIMIT {limit}" if limit is not None else "")
+        )
+    else:
+        sql = f"SELECT {values}, CAST(NULL AS VARCHAR) AS reason FROM staged AS s LIMIT 0"
+    quarantine = engine.frame(sql)
     quarantine = quarantine.astype({c: "string" for c in quarantine.columns})
     if len(rejects):
         quarantine = pd.concat([quarantine, rejects], ignore_index=True)
@@ -351,23 +433,17 @@ def check_rows_kept(name: str, manifest: Mapping[str, Any]) -> None:
         )
 
 
-def count_left_out(engine: Engine, left_out: LeftOut | None) -> dict[str, Any]:
-    """The manifest's counts of the rows left out on purpose, from the ``parsed`` table
-    on ``engine``: ``rows_without_customer``,
+def count_left_out(rows: list[tuple[str, Any, int]], left_out: LeftOut | None) -> dict[str, Any]:
+    """The manifest's counts of the rows left out on purpose, from the rows left out per
+    kind (``_left_out``) and product: ``rows_without_customer``,
     ``rows_excluded_products`` and, with a :class:`LeftOut`, its settings and the rows of
     each excluded product."""
-    products = bool(left_out and left_out.products)
-    product = "CASE WHEN _left_out = 'excluded_product' THEN product_id END" if products else "''"
-    rows = engine.rows(
-        f"SELECT _left_out, {product} AS product, COUNT(*) FROM parsed "
-        "WHERE _left_out IS NOT NULL GROUP BY _left_out, product"
-    )
     kinds: dict[str, int] = {}
     per_product: dict[str, int] = {}
     for kind, code, count in rows:
         kinds[kind] = kinds.get(kind, 0) + int(count)
         if kind == "excluded_product":
-            per_product[code] = int(count)
+            per_product[code] = per_product.get(code, 0) + int(count)
     counts: dict[str, Any] = {
         "rows_without_customer": kinds.get("without_customer", 0),
         "rows_excluded_products": kinds.get("excluded_product", 0),
@@ -546,22 +622,15 @@ def check_whole_columns(
     source_types: Mapping[str, str],
     found: str,
     spec: SourceSpec,
+    given: Mapping[str, tuple[int, int]],
 ) -> None:
     """A required column none of whose values parses is a contract violation.
 
-    ``engine`` holds ``parsed`` and ``staged``."""
+    ``given`` has, per column checked as a whole, the rows with a value and the rows whose
+    value parsed; ``engine`` holds ``staged``, which the examples come from."""
     problems = []
-    derived = "amount" in contract.kinds and "amount" not in present
-    checked = [c for c in contract.required if contract.kinds[c] != "string"]
-    if derived:
-        checked = [c for c in checked if c != "amount"] + ["quantity", "unit_price"]
-    for canonical in checked:
-        if canonical not in present:
-            continue
-        given, parsed = engine.rows(
-            f"SELECT COUNT(*) FILTER (WHERE {canonical}__present), COUNT({canonical}) FROM parsed"
-        )[0]
-        if given == 0 or parsed > 0:
+    for canonical, (values, parsed) in given.items():
+        if values == 0 or parsed > 0:
             continue
         source = present[canonical]
         examples = _examples(

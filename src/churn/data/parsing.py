@@ -61,19 +61,24 @@ def parse_sql(
             # The trimmed text once, inside; the choice and its flags on it, outside.
             text = f"{canonical}__text"
             value = _choice_expr(text, contract.choices[canonical])
-            inner.append(f"{_text_expr(col)} AS {text}")
+            inner.append(f"{_text_expr(col, dialect)} AS {text}")
             outer += [
                 f"{value} AS {canonical}",
                 f"{text} IS NOT NULL AS {canonical}__present",
                 f"{value} IS NOT NULL AS {canonical}__parsed",
             ]
         elif kind == "string":
-            inner.append(f"{_text_expr(col)} AS {canonical}")
+            inner.append(f"{_text_expr(col, dialect)} AS {canonical}")
             outer.append(f"{canonical} IS NOT NULL AS {canonical}__present")
-            if canonical in contract.identifiers:
+            if canonical in contract.identifiers and dialect == "spark":
+                outer.append(f"{_control_expr(canonical)} AS {canonical}__control")
+            elif canonical in contract.identifiers:
+                # The test _text_expr makes (DuckDB evaluates it once): a usual value has
+                # no control character, the others are searched.
+                inner.append(f"{_unusual_expr(col)} AS {canonical}__unusual")
                 outer.append(
-                    f"COALESCE(regexp_matches({canonical}, {quote(_CONTROL)}), false) "
-                    f"AS {canonical}__control"
+                    f"CASE WHEN {canonical}__unusual THEN {_control_expr(canonical)} "
+                    f"ELSE false END AS {canonical}__control"
                 )
         else:
             if kind == "number":
@@ -96,8 +101,8 @@ def parse_sql(
                 outer.append(f"{_window_expr(canonical, window)} AS {canonical}__plausible")
         if canonical == contract.unique:
             inner.append(
-                f"row_number() OVER (PARTITION BY {_text_expr(col)} ORDER BY {key}) > 1 "
-                f"AND {_text_expr(col)} IS NOT NULL AS {canonical}__repeat"
+                f"row_number() OVER (PARTITION BY {_text_expr(col, dialect)} ORDER BY {key}) > 1 "
+                f"AND {_text_expr(col, dialect)} IS NOT NULL AS {canonical}__repeat"
             )
     outer.append(f"{left_out.sql(present) if left_out else 'CAST(NULL AS VARCHAR)'} AS _left_out")
     parsed = list(present)
@@ -211,16 +216,37 @@ _CONTROL = r"\p{Cc}"
 # A value that starts or ends with white space: only those pay for the extraction, which
 # costs about four times as much as this test (10M ids: 2.7 s against 0.6 s).
 _PADDED = rf"^{_WHITESPACE}|{_WHITESPACE}$"
+# DuckDB: a value of printable ASCII only (space to tilde) that neither starts nor ends
+# with a space and is not empty is its own trimmed text and has no control character (all
+# of White_Space and of the control characters lie outside '!'..'~', the space aside).
+# GLOB and LIKE run once per distinct value of a dictionary-encoded column, where a
+# regular expression runs once per row: the regular expressions are left for the other
+# values (10M rows of 5 text columns: 3.3 s of regular expressions against 1.6 s).
+_UNUSUAL = "({text} GLOB '*[! -~]*' OR {text} LIKE ' %' OR {text} LIKE '% ' OR {text} = '')"
 
 
-def _text_expr(col: str) -> str:
+def _unusual_expr(col: str) -> str:
+    """DuckDB: true where the text of ``col`` may need trimming or have a control
+    character (see ``_UNUSUAL``); NULL on NULL."""
+    return _UNUSUAL.format(text=f"CAST({col} AS VARCHAR)")
+
+
+def _text_expr(col: str, dialect: str = "duckdb") -> str:
     """A source column as text trimmed of white space at both ends; NULL when nothing
     is left."""
     text = f"CAST({col} AS VARCHAR)"
-    return (
+    trimmed = (
         f"NULLIF(CASE WHEN regexp_matches({text}, {quote(_PADDED)}) "
         f"THEN regexp_extract({text}, {quote(_TRIMMED)}, 1) ELSE {text} END, '')"
     )
+    if dialect == "spark":
+        return trimmed
+    return f"CASE WHEN {_unusual_expr(col)} THEN {trimmed} ELSE {text} END"
+
+
+def _control_expr(text: str) -> str:
+    """True where the trimmed ``text`` has a control character (false on NULL)."""
+    return f"COALESCE(regexp_matches({text}, {quote(_CONTROL)}), false)"
 
 
 def _window_expr(column: str, window: Plausibility) -> str:

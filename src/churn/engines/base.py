@@ -88,9 +88,23 @@ class Engine(Protocol):
         ...
 
     def deduplicate(self, source: str, target: str, keep_first: bool) -> str:
-        """Create ``target`` from the distinct rows of ``source``, each with a key column;
-        returns its name. With ``keep_first`` the key is the position in the source of
-        the first of identical rows (``target`` then orders like the source)."""
+        """Create ``target`` (a table, or a view over ``source``) from the distinct rows of
+        ``source``, each with a key column; returns its name. With ``keep_first`` the key
+        is the position in the source of the first of identical rows (``target`` then
+        orders like the source)."""
+        ...
+
+    def keep_rows(
+        self,
+        source: str,
+        target: str,
+        columns: Sequence[str],
+        where: str,
+        order_by: str | None = None,
+    ) -> None:
+        """Create the table ``target`` from ``columns`` of the rows of the table ``source``
+        where ``where`` holds, ordered by ``order_by`` if given. ``source`` may be used up
+        (an engine may turn it into ``target`` in place); the caller drops it after."""
         ...
 
     def write_parquet(self, table: str, target: Path) -> None:

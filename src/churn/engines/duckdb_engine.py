@@ -15,7 +15,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from churn.data.contract import CSV_ENCODINGS, CsvOptions, SourceSpec, csv_encoding, quote
+from churn.data.contract import (
+    CSV_ENCODINGS,
+    CsvOptions,
+    SourceSpec,
+    csv_encoding,
+    ident,
+    quote,
+)
 from churn.data.sources import (
     check_header,
     first_line,
@@ -57,6 +64,45 @@ def date_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date]:
 
 
 _UNIT_SEPARATOR = "\x1f"
+# The staged rows' key: their position in the source.
+_KEY = "_churn_row"
+
+
+def find_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    numbered: str,
+    key: str,
+    columns: Sequence[str],
+    target: str,
+    row_hash: str | None = None,
+) -> int:
+    """Create the table ``target`` (one column, ``key``) of the rows of the query
+    ``numbered`` equal over all ``columns`` to a row with a smaller ``key``; their number.
+
+    Without a full DISTINCT: the rows are first grouped by ``row_hash`` (default: DuckDB's
+    64-bit hash of ``columns``), and when no two rows share one, the usual case, there is
+    no duplicate and nothing else is read. Otherwise only the rows of a shared hash (the
+    candidates) are compared value by value (NULL equal to NULL, as DISTINCT has it), so
+    that a hash collision never drops a distinct row.
+    """
+    cols = ", ".join(ident(c) for c in columns)
+    row_hash = row_hash or f"hash({cols})"
+    h, n = "_churn_hash", "_churn_n"
+    while h in columns or n in columns:
+        h, n = "_" + h, "_" + n
+    hashed = f"SELECT {row_hash} AS {h}, * FROM ({numbered})"
+    query = f"SELECT COUNT(*), COUNT(DISTINCT {h}) FROM ({hashed})"
+    count, distinct = con.execute(query).fetchall()[0]
+    if count == distinct:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} ({key} BIGINT)")
+        return 0
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {key} FROM ("
+        f"SELECT {key}, row_number() OVER (PARTITION BY {cols} ORDER BY {key}) AS {n} "
+        f"FROM ({hashed}) WHERE {h} IN (SELECT {h} FROM ({hashed}) "
+        f"GROUP BY {h} HAVING COUNT(*) > 1)) WHERE {n} > 1"
+    )
+    return int(con.execute(f"SELECT COUNT(*) FROM {target}").fetchall()[0][0])
 
 
 class DuckDBEngine:
@@ -67,6 +113,10 @@ class DuckDBEngine:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        # Tables kept for a view (the keys of its duplicate rows), dropped with it.
+        self._helpers: dict[str, list[str]] = {}
+        # Views over Parquet files -> the read_parquet call they select from.
+        self._parquet: dict[str, str] = {}
         # Naive timestamps are UTC throughout; DuckDB would otherwise use the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
 
@@ -97,9 +147,13 @@ class DuckDBEngine:
             raise EngineError(str(exc)) from exc
 
     def drop(self, table: str) -> None:
-        """Drop the temporary table or view ``table``, whichever it is."""
+        """Drop the temporary table or view ``table``, whichever it is (and the tables
+        kept for it)."""
         for kind in self._kinds(table):
             self.con.execute(f"DROP {kind} {table}")
+        for helper in self._helpers.pop(table, []):
+            self.con.execute(f"DROP TABLE IF EXISTS {helper}")
+        self._parquet.pop(table, None)
 
     def _kinds(self, name: str, temporary: bool = True) -> list[str]:
         """``TABLE``, ``VIEW`` or both: what ``name`` is (only temporary ones, unless
@@ -135,12 +189,7 @@ class DuckDBEngine:
             path = source_path(spec)
             if Path(path).is_dir():
                 parts = quote(str(Path(path) / "**" / "*.parquet"))
-                self._read(
-                    path,
-                    table,
-                    "VIEW",
-                    f"SELECT * FROM read_parquet({parts}, union_by_name = true)",
-                )
+                self._read_parquet(path, table, f"read_parquet({parts}, union_by_name = true)")
             elif is_csv(path):
                 # A CSV is read once into a table, which also captures its malformed lines; a
                 # transcoded copy lives in the scratch folder only that long.
@@ -154,8 +203,9 @@ class DuckDBEngine:
                     self._read(path, table, "TABLE", reader)
                 rejects = _csv_rejects(self.con)
             else:  # Parquet is read in place
-                reader = f"SELECT * FROM read_parquet({quote(path)}, union_by_name = true)"
-                self._read(path, table, "VIEW", reader)
+                self._read_parquet(
+                    path, table, f"read_parquet({quote(path)}, union_by_name = true)"
+                )
         return SourceRead(self._types(table), rejects)
 
     def _run_query(self, spec: SourceSpec, table: str) -> None:
@@ -173,6 +223,13 @@ class DuckDBEngine:
             if spec.database:
                 con.execute("USE memory")
 
+    def _read_parquet(self, path: str, table: str, reader: str) -> None:
+        """The view ``table`` over Parquet files; their rows' positions (file, then row in
+        the file) are kept for :meth:`deduplicate`, which numbers the rows without a
+        window (``row_number() OVER ()`` would read them on one thread)."""
+        self._read(path, table, "VIEW", f"SELECT * FROM {reader}")
+        self._parquet[table] = reader
+
     def _read(self, path: str, table: str, kind: str, reader: str) -> None:
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {reader}")
@@ -183,22 +240,73 @@ class DuckDBEngine:
         return {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
 
     def deduplicate(self, source: str, target: str, keep_first: bool) -> str:
-        """The distinct rows of ``source`` as the table ``target``; the key is DuckDB's
-        ``rowid``, or with ``keep_first`` (or a source with its own ``rowid`` or ``_row``
-        column) the position of the first of identical rows, ``_row``."""
-        types = self._types(source)
-        if keep_first or any(c.lower() in ("rowid", "_row") for c in types):
-            cols = ", ".join('"' + c.replace('"', '""') + '"' for c in types)
+        """The rows of ``source`` but those identical to an earlier one, as the view
+        ``target`` over it; the key is the position in the source, whatever
+        ``keep_first`` says (it costs no more here).
+
+        No copy of the source is made: the view numbers its rows as it reads them (in
+        source order: a table's ``rowid``, a Parquet file's index and row number), and
+        a row left out as a duplicate is one :func:`find_duplicates` listed in a table
+        of keys (none, as a rule, and then no second pass is made)."""
+        self.drop(target)
+        columns = list(self._types(source))
+        key = _KEY
+        while key in columns:
+            key = "_" + key
+        lowered = {c.lower() for c in columns}
+        if source in self._parquet and not lowered & {"file_index", "file_row_number"}:
+            position = "(CAST(file_index AS BIGINT) << 40) + file_row_number"
+            numbered = f"SELECT {position} AS {key}, * FROM {self._parquet[source]}"
+        elif "TABLE" in self._kinds(source) and "rowid" not in lowered:
+            numbered = f"SELECT rowid AS {key}, * FROM {source}"
+        else:  # a position all the same, on one thread
+            numbered = f"SELECT row_number() OVER () AS {key}, * FROM {source}"
+        helper = f"{target}__duplicates"
+        try:
+            found = find_duplicates(self.con, numbered, key, columns, helper)
+            if found:
+                numbered = (
+                    f"SELECT * FROM ({numbered}) WHERE {key} NOT IN (SELECT {key} FROM {helper})"
+                )
+                self._helpers[target] = [helper]
+            else:
+                self.con.execute(f"DROP TABLE {helper}")
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {target} AS {numbered}")
+        except duckdb.Error as exc:
+            raise EngineError(str(exc)) from exc
+        return key
+
+    def keep_rows(
+        self,
+        source: str,
+        target: str,
+        columns: Sequence[str],
+        where: str,
+        order_by: str | None = None,
+    ) -> None:
+        """The table ``target``: ``columns`` of the rows of the table ``source`` where
+        ``where`` holds (ordered by ``order_by``, if given); ``source`` is gone after.
+
+        Without an order, and when ``columns`` lead ``source`` in that order, the rows
+        are deleted from ``source`` and the other columns dropped in place, which copies
+        nothing (a copy would double the table in memory while it is made)."""
+        self.drop(target)
+        present = [r[0] for r in self.con.execute(f"DESCRIBE {source}").fetchall()]
+        try:
+            if order_by is None and present[: len(columns)] == list(columns):
+                self.con.execute(f"DELETE FROM {source} WHERE ({where}) IS NOT TRUE")
+                for column in present[len(columns) :]:
+                    self.con.execute(f"ALTER TABLE {source} DROP COLUMN {ident(column)}")
+                self.con.execute(f"ALTER TABLE {source} RENAME TO {target}")
+                return
+            order = f" ORDER BY {order_by}" if order_by else ""
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT MIN(_src_row) AS _row, "
-                f"{cols} FROM (SELECT row_number() OVER () AS _src_row, * FROM {source}) "
-                f"GROUP BY {cols}"
+                f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT "
+                f"{', '.join(ident(c) for c in columns)} FROM {source} WHERE {where}{order}"
             )
-            return "_row"
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT DISTINCT * FROM {source}"
-        )
-        return "rowid"
+        except duckdb.Error as exc:
+            raise EngineError(str(exc)) from exc
+        self.drop(source)
 
     def write_parquet(self, table: str, target: Path) -> None:
         """Write ``table`` as one Parquet file."""

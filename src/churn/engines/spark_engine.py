@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import sqlglot
 
-from churn.data.contract import CSV_ENCODINGS, SourceSpec, csv_encoding
+from churn.data.contract import CSV_ENCODINGS, SourceSpec, csv_encoding, ident
 from churn.data.sources import check_header, header_less_names, is_csv, source_path
 from churn.engines.base import EngineError, SourceRead
 from churn.errors import ConfigError, DataContractError
@@ -360,6 +360,23 @@ class SparkEngine:
         )
         self._register(target, staged, True)
         return _KEY
+
+    def keep_rows(
+        self,
+        source: str,
+        target: str,
+        columns: Sequence[str],
+        where: str,
+        order_by: str | None = None,
+    ) -> None:
+        """The cached view ``target``: ``columns`` of the rows of ``source`` where
+        ``where`` holds (ordered by ``order_by``, if given); ``source`` stays until the
+        caller drops it, so that ``target`` is filled from its cache."""
+        order = f" ORDER BY {order_by}" if order_by else ""
+        self.create(
+            target,
+            f"SELECT {', '.join(ident(c) for c in columns)} FROM {source} WHERE {where}{order}",
+        )
 
     def write_parquet(self, table: str, target: Path) -> None:
         """Write ``table`` as a folder of Parquet part files, which every reader of
