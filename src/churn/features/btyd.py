@@ -22,7 +22,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 log = logging.getLogger(__name__)
@@ -107,6 +106,10 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BetaGeoParams:
     def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = _log_likelihood_and_gradient(p, x, t_x, T)
         return -value / len(x), -gradient / len(x)
+
+    # Imported here: scipy.optimize costs about 0.4 s to import, and every command loads
+    # this module through the settings, most without fitting anything.
+    from scipy.optimize import minimize
 
     result = minimize(
         objective,
