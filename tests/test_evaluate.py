@@ -138,3 +138,23 @@ def test_a_known_difference_is_inside_its_interval_and_a_ranking_has_no_brier():
     assert brier["low"] < brier_gap < brier["high"] < 0
     # Reversing the ranking: exactly 2 * AUC - 1 in every resample.
     assert np.allclose(draws["rank"]["roc_auc"], 2 * draws["coin"]["roc_auc"], atol=1e-6)
+
+
+def test_paired_bootstrap_is_exactly_the_weighted_metrics_of_its_resamples():
+    # Tied scores (a rounded probability, whole days) and more than one chunk of resamples:
+    # the draws are the ROC AUC and Brier differences under bootstrap_weights, to the bit.
+    rng = np.random.default_rng(4)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    p = np.round(np.clip(0.5 + 0.2 * (y - 0.5) + 0.2 * rng.standard_normal(n), 0.01, 0.99), 2)
+    days = rng.integers(0, 40, n).astype("float64")
+    coin = rng.random(n)
+    draws = paired_bootstrap(y, p, {"coin": coin, "days": days}, ["coin"], n_resamples=450, seed=7)
+    weights = np.concatenate(list(bootstrap_weights(n, 450, seed=7)))
+    model_auc = weighted_roc_auc(y, p, weights)
+    for name, score in (("coin", coin), ("days", days)):
+        expected = model_auc - weighted_roc_auc(y, score, weights)
+        assert np.array_equal(draws[name]["roc_auc"], expected)
+    gaps = (p - y) ** 2 - (coin - y) ** 2
+    brier = [w.astype("float64") @ gaps / n for w in bootstrap_weights(n, 450, seed=7)]
+    assert np.array_equal(draws["coin"]["brier"], np.concatenate(brier))

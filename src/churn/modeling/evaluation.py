@@ -107,6 +107,17 @@ def segment_metrics(
 _CHUNK = 200
 
 
+def _bootstrap_draws(n_rows: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The rows drawn by each resample, in chunks of shape ``(chunk, n_rows)``; the draws
+    behind :func:`bootstrap_weights`."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_resamples:
+        size = min(_CHUNK, n_resamples - done)
+        yield rng.integers(0, n_rows, size=(size, n_rows))
+        done += size
+
+
 def bootstrap_weights(n_rows: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Bootstrap resamples of ``n_rows`` rows as count weights, in chunks.
 
@@ -114,16 +125,12 @@ def bootstrap_weights(n_rows: int, n_resamples: int, seed: int) -> Iterator[np.n
     resample (each row of the array sums to ``n_rows``); ``n_resamples`` rows in all, the
     same for the same ``seed``.
     """
-    rng = np.random.default_rng(seed)
-    done = 0
-    while done < n_resamples:
-        size = min(_CHUNK, n_resamples - done)
-        draws = rng.integers(0, n_rows, size=(size, n_rows))
+    for draws in _bootstrap_draws(n_rows, n_resamples, seed):
+        size = len(draws)
         offsets = (np.arange(size) * n_rows)[:, None]
         counts = np.bincount((draws + offsets).ravel(), minlength=size * n_rows)
         # Counts are small whole numbers: float32 holds them exactly at half the memory.
         yield counts.reshape(size, n_rows).astype("float32")
-        done += size
 
 
 def weighted_roc_auc(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -157,6 +164,13 @@ class _RankedScore:
         self.churned = np.asarray(y_true, dtype="float64")[self.order] == 1
         # One group per distinct score: tied non-churners count half.
         self.starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        # Per row (in the caller's order), its score group, shifted by the number of
+        # groups for a churner: counting the codes of a resample's draws gives every
+        # group's non-churner then churner counts at once.
+        self.n_groups = len(self.starts)
+        group = np.empty(len(values), dtype="int64")
+        group[self.order] = np.cumsum(np.r_[True, ranked[1:] != ranked[:-1]]) - 1
+        self.codes = group + self.n_groups * (np.asarray(y_true, dtype="float64") == 1)
 
     def roc_auc(self, weights_by_row: np.ndarray) -> np.ndarray:
         """ROC AUC under each column of ``weights_by_row``, shape ``(n, b)`` (rows first:
@@ -170,6 +184,28 @@ class _RankedScore:
         below = np.cumsum(negatives, axis=0) - negatives
         pairs = positives.sum(axis=0, dtype="float64") * negatives.sum(axis=0, dtype="float64")
         wins = (positives * (below + 0.5 * negatives)).sum(axis=0, dtype="float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return wins / pairs
+
+    def roc_auc_of_draws(self, draws: np.ndarray) -> np.ndarray:
+        """ROC AUC in each resample of ``draws``, shape ``(b, n)``: the rows each resample
+        drew; the same numbers as :meth:`roc_auc` of their count weights.
+
+        Counting the draws' group codes gives the per-group counts directly, without the
+        ``(n, b)`` weights, their sorted copy and the sums over tied rows. The counts are
+        whole numbers below 2**24, exact in float32 as there; the products are rounded to
+        float32 as there, and their float64 sums (multiples of 0.5 below 2**52) are exact
+        in any order: the result is the same to the last bit.
+        """
+        n_groups = self.n_groups
+        wins = np.empty(len(draws), dtype="float64")
+        pairs = np.empty(len(draws), dtype="float64")
+        for b, drawn in enumerate(draws):
+            counts = np.bincount(self.codes[drawn], minlength=2 * n_groups).astype("float32")
+            negatives, positives = counts[:n_groups], counts[n_groups:]
+            below = np.cumsum(negatives) - negatives
+            pairs[b] = positives.sum(dtype="float64") * negatives.sum(dtype="float64")
+            wins[b] = (positives * (below + 0.5 * negatives)).sum(dtype="float64")
         with np.errstate(invalid="ignore", divide="ignore"):
             return wins / pairs
 
@@ -225,13 +261,17 @@ def paired_bootstrap(
         for name in baselines
         if name in probabilities
     }
-    for w in bootstrap_weights(n, n_resamples, seed):
-        by_row = np.ascontiguousarray(w.T)
-        model_auc = ranked_model.roc_auc(by_row)
+    for drawn in _bootstrap_draws(n, n_resamples, seed):
+        model_auc = ranked_model.roc_auc_of_draws(drawn)
         for name in baselines:
-            draws[name]["roc_auc"].append(model_auc - ranked[name].roc_auc(by_row))
-            if name in loss_gaps:
-                draws[name]["brier"].append(w.astype("float64") @ loss_gaps[name] / n)
+            draws[name]["roc_auc"].append(model_auc - ranked[name].roc_auc_of_draws(drawn))
+        if loss_gaps:
+            # The count weights of the resamples, as bootstrap_weights gives them.
+            w = np.empty(drawn.shape, dtype="float64")
+            for b, rows in enumerate(drawn):
+                w[b] = np.bincount(rows, minlength=n)
+            for name, gaps in loss_gaps.items():
+                draws[name]["brier"].append(w @ gaps / n)
     return {
         name: {metric: np.concatenate(parts) for metric, parts in metrics.items()}
         for name, metrics in draws.items()

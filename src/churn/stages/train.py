@@ -353,8 +353,10 @@ class OriginEvaluation:
 
 def _fit(
     plan: TrainPlan, parts: dict[str, pd.DataFrame], feature_cols: list[str]
-) -> ChurnClassifier:
-    """LightGBM with early stopping on the validation snapshot, calibrated there."""
+) -> tuple[ChurnClassifier, np.ndarray]:
+    """LightGBM with early stopping on the validation snapshot, calibrated there; with the
+    booster's raw probabilities on the validation rows (the calibration's input, reused
+    for the validation metrics rather than predicted again)."""
     train, valid, fit = parts["train"], parts["validation"], plan.fit
     classifier = fit_lightgbm(
         train[feature_cols],
@@ -368,8 +370,10 @@ def _fit(
         feature_settings=plan.features,
     )
     classifier = replace(classifier, horizon_days=plan.horizon_days)
-    return classifier.calibrated(
-        fit_calibrator(classifier.predict_raw(valid), valid["churned"], fit.calibration)
+    raw_valid = classifier.predict_raw(valid)
+    return (
+        classifier.calibrated(fit_calibrator(raw_valid, valid["churned"], fit.calibration)),
+        raw_valid,
     )
 
 
@@ -389,20 +393,24 @@ def _evaluate(
     schedule: Schedule,
     parts: dict[str, pd.DataFrame],
     classifier: ChurnClassifier,
+    raw_valid: np.ndarray,
 ) -> OriginEvaluation:
-    """Metrics of the model and the baselines on one origin's test rows."""
+    """Metrics of the model and the baselines on one origin's test rows (``raw_valid``:
+    the booster's raw probabilities on the validation rows)."""
     test, valid, train = parts["test"], parts["validation"], parts["train"]
     bgnbd = _bgnbd_scores(con, schedule, test, plan.horizon_days).to_numpy(dtype="float64")
     y = test["churned"].to_numpy()
-    raw = classifier.predict_raw(test[classifier.feature_names])
-    p = classifier.predict_proba(test[classifier.feature_names])
+    # predict_proba is the calibrator applied to predict_raw: the trees run once per row.
+    raw = classifier.predict_raw(test)
+    p = classifier.calibrator.apply(raw)
     logistic = fit_logistic_rfm(train, train["churned"], seed=plan.fit.seed)
     p_logistic = predict_logistic_rfm(logistic, test)
     metrics = {
         **_prefixed("test", probability_metrics(y, p)),
         **_prefixed("test_uncalibrated", probability_metrics(y, raw)),
         **_prefixed(
-            "validation", probability_metrics(valid["churned"], classifier.predict_proba(valid))
+            "validation",
+            probability_metrics(valid["churned"], classifier.calibrator.apply(raw_valid)),
         ),
         # Recency alone: the longer since the last order, the likelier churn.
         **_prefixed("baseline_recency", ranking_metrics(y, test["days_since_last_order"])),
@@ -661,8 +669,9 @@ def _feature_table(
     # A cutoff shared by origins (they step back on the same grid) is computed once, and
     # its label does not depend on the origin.
     cutoffs = sorted({d for s in schedules for d in (*s.train, s.validation, s.test)})
-    with step("features and labels", timings):
+    with step(f"features ({len(cutoffs)} cutoffs)", timings):
         table = build_features(con, cutoffs, **plan.features.to_dict())
+    with step("labels", timings):
         table["churned"] = make_labels(con, table, plan.horizon_days, last)
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
     log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
@@ -682,9 +691,9 @@ def _evaluate_origins(
     for schedule in schedules:
         parts = _split(table, schedule)
         with step(f"fit LightGBM (origin {schedule.test})", timings):
-            classifier = _fit(plan, parts, feature_cols)
+            classifier, raw_valid = _fit(plan, parts, feature_cols)
         with step(f"evaluate against baselines (origin {schedule.test})", timings):
-            origins.append(_evaluate(plan, con, schedule, parts, classifier))
+            origins.append(_evaluate(plan, con, schedule, parts, classifier, raw_valid))
     return origins
 
 
