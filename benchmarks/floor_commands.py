@@ -123,7 +123,14 @@ def run_commands(
                 print(_line(runs["train"][-1]), flush=True)
                 print(f"{label}: score with the model just trained ...", flush=True)
                 runs["score"] = [
-                    measure(churn("score", shop, "model.version=1"), scratch, scratch / "score.log")
+                    measure(
+                        # On the nine-month shop the drift check stops the list right
+                        # after training (orders_180d PSI 0.69: at the training cutoffs the
+                        # 180-day window was longer than the history); measured anyway.
+                        churn("score", shop, "model.version=1", "score.drift.fail_psi=null"),
+                        scratch,
+                        scratch / "score.log",
+                    )
                 ]
                 print(_line(runs["score"][-1]), flush=True)
                 runs["floor"].append(measure(floor(shop, scratch), scratch, scratch / "floor.log"))
@@ -173,7 +180,7 @@ NAMES = {
     "features": "`churn features` at the defaults (every family, BG/NBD on)",
     "features_btyd_off": "`churn features features.btyd.enabled=false`",
     "train": "`churn train` at the defaults (every snapshot)",
-    "score": "`churn score` with the model just trained",
+    "score": "`churn score score.drift.fail_psi=null` with the model just trained",
 }
 
 
