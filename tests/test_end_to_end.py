@@ -12,6 +12,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from churn.errors import ConfigError, NoModelError
+from churn.modeling.sampling import sampled_ids
 from churn.stages import score, train
 from tests.cli import run_churn
 from tests.conftest import compose_config
@@ -360,3 +361,22 @@ def test_the_spark_engine_without_pyspark_says_how_to_install_it(monkeypatch, sm
     cfg = compose_config("score", [f"data.transactions={small_shop_path}", "engine=spark"])
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[spark\]'"):
         open_transactions(cfg)
+
+
+def test_a_shop_larger_than_max_customers_trains_and_tests_on_a_sample(
+    small_shop_path, tracking_overrides, tmp_path
+):
+    out = tmp_path / "train"
+    extra = [*tracking_overrides, "train.register=false", "train.max_customers=400"]
+    metrics = train.run(train_config(small_shop_path, out, extra))
+    shop = pd.read_parquet(small_shop_path, columns=["customer_id"])["customer_id"]
+    assert metrics["training_sample"] == {
+        "customers": shop.nunique(),
+        "kept": 400,
+        "sampled": True,
+    }
+    predictions = pd.read_csv(out / "test_predictions.csv", dtype={"customer_id": str})
+    assert predictions["customer_id"].nunique() <= 400
+    assert set(predictions["customer_id"]) <= set(sampled_ids(shop, 400))
+    report = (out / "evaluation_report.html").read_text()
+    assert f"A sample of 400 of the shop's {shop.nunique():,} customers" in report

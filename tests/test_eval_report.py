@@ -196,3 +196,12 @@ def test_origins_and_differences_are_tables_with_the_mean_last():
     differences = page.split("<h2>Model minus baseline</h2>", 1)[1].split("</table>", 1)[0]
     assert "+0.0500" in differences and "[+0.0400, +0.0610]" in differences
     assert "[–, –]" not in differences and differences.count("–") == 2  # no Brier: dashes
+
+
+def test_a_sampled_training_says_of_how_many_customers():
+    rows = {"train": 10, "validation": 5, "test": 5, "test_churn_rate": 0.2}
+    page = render_evaluation_report(
+        {"rows": {**rows, "sample": 250000, "shop_customers": 10**6}}, {}
+    )
+    assert "A sample of 250,000 of the shop's 1,000,000 customers" in page
+    assert "A sample" not in render_evaluation_report({"rows": rows}, {})

@@ -173,6 +173,7 @@ WRONG = {
     "train.register": ("abc", "1"),
     "train.refit": ("abc", "1"),
     "train.explain_rows": ("1.5", "-1"),
+    "train.max_customers": ("0", "many"),
     "train.bootstrap_resamples": ("abc", "5"),
     "locale": ("1", "fr"),
     "as_of": ("1", "2024-02-30"),

@@ -911,12 +911,14 @@ class UpliftSettings(Group):
 
 
 class TrainSettings(Group):
-    """``train``: registration, refit, the SHAP sample and the bootstrap's resamples."""
+    """``train``: registration, refit, the SHAP sample, the customer sample of a large shop
+    and the bootstrap's resamples."""
 
     # "register" is a method name of pydantic's models: the key is its alias.
     register_model: Flag = Field(alias="register")
     refit: Flag
     explain_rows: Whole0
+    max_customers: Annotated[int | None, whole(ge=1, null=True)]
     bootstrap_resamples: Annotated[int, whole(ge=10)]
 
 

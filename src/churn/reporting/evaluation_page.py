@@ -63,7 +63,8 @@ def render_evaluation_report(report: Mapping[str, Any], images: Mapping[str, Pat
         - ``title``, ``model_name``, ``model_version``, ``run_id``, ``generated_from``: str.
         - ``schedule``: ``train_cutoffs``, ``validation_cutoff``, ``test_cutoff`` (str).
         - ``rows``: ``train``, ``validation``, ``test`` (int customers) and
-          ``test_churn_rate`` (float, 0-1).
+          ``test_churn_rate`` (float, 0-1); with ``sample`` (int customers trained and
+          tested) and ``shop_customers`` (int) when training used a sample of the shop.
         - ``comparison``: list of dicts, the model first, then baselines scored on the same
           test rows: ``name`` and ``roc_auc``, ``pr_auc``, ``brier``, ``log_loss``, ``ece``,
           ``lift_at_10pct``, ``capture_at_10pct``, ``lift_at_20pct``, ``capture_at_20pct``
@@ -242,7 +243,18 @@ def _data(schedule: Mapping[str, Any] | None, rows: Mapping[str, Any] | None) ->
         numeric=[False, False, True],
     )
     churn_rate = _percent(rows.get("test_churn_rate"))
-    return f"<section>\n<h2>Data</h2>\n{table}\n<p>Test churn rate: {churn_rate}</p>\n</section>"
+    sample = ""
+    if rows.get("sample") is not None:
+        sample = (
+            f"\n<p>A sample of {_count(rows['sample'])} of the shop's "
+            f"{_count(rows.get('shop_customers'))} customers, each with every line of their "
+            "history (<code>train.max_customers</code>): every figure on this page is of the "
+            "sample; scoring scores every customer.</p>"
+        )
+    return (
+        f"<section>\n<h2>Data</h2>\n{table}\n<p>Test churn rate: {churn_rate}</p>{sample}"
+        "\n</section>"
+    )
 
 
 def _origins(origins: Sequence[Mapping[str, Any]] | None, mean: Mapping[str, Any] | None) -> str:

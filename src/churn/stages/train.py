@@ -35,6 +35,7 @@ from churn.modeling.gate import (
 )
 from churn.modeling.labels import make_labels
 from churn.modeling.model import ChurnClassifier, FeatureSettings, fit_lightgbm, refit
+from churn.modeling.sampling import CustomerSample, keep_sampled_customers
 from churn.modeling.schedule import OUT_OF_TIME, Schedule, holdout_customers, origin_schedules
 from churn.scoring.drift import reference_profile
 from churn.scoring.selection import SegmentRules
@@ -170,6 +171,7 @@ class TrainPlan:
     bootstrap_resamples: int
     explain_rows: int
     registered_model: str
+    max_customers: int | None = None
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> TrainPlan:
@@ -201,6 +203,7 @@ class TrainPlan:
             bootstrap_resamples=int(cfg.train.bootstrap_resamples),
             explain_rows=int(cfg.train.explain_rows),
             registered_model=str(cfg.tracking.registered_model),
+            max_customers=cfg.train.get("max_customers"),
         )
 
 
@@ -678,6 +681,23 @@ def _feature_table(
     return table, feature_cols
 
 
+def _sample(plan: TrainPlan, con: Any, timings: dict[str, float]) -> CustomerSample:
+    """Keep a sample of ``train.max_customers`` customers for training when the shop has
+    more (see :mod:`churn.modeling.sampling`); logged either way."""
+    with step("customer sample", timings):
+        sample = keep_sampled_customers(con, plan.max_customers)
+    if sample.sampled:
+        log.info(
+            "training on a sample of %d of the shop's %d customers, every line of theirs "
+            "(train.max_customers=%d; null trains on all): snapshots, models and test "
+            "figures are of the sample; scoring scores everyone",
+            sample.kept,
+            sample.customers,
+            plan.max_customers,
+        )
+    return sample
+
+
 def _evaluate_origins(
     plan: TrainPlan,
     con: Any,
@@ -780,6 +800,7 @@ def _log_run(
     gated: _Gated,
     final: ChurnClassifier,
     artifacts: list[Path],
+    sample: CustomerSample,
 ) -> _Registration:
     """Log the run to MLflow and, with ``train.register``, register the final model and
     record the gate's alias."""
@@ -789,7 +810,12 @@ def _log_run(
     run_id, version = tracking.log_training_run(
         run_name=cfg.run_name,
         config=OmegaConf.to_container(cfg, resolve=True),
-        metrics={**figures, **{f"ingest_{k}": manifest[k] for k in INGEST_METRICS}},
+        metrics={
+            **figures,
+            **{f"ingest_{k}": manifest[k] for k in INGEST_METRICS},
+            "customers_in_shop": sample.customers,
+            "customers_trained": sample.kept,
+        },
         classifier=final,
         evaluation_classifier=newest.classifier if plan.register else None,
         input_example=newest.parts["test"][newest.classifier.feature_names],
@@ -858,6 +884,7 @@ def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any
     )
     con, source = opened.con, opened.ingest.manifest["source"]
     ingest_files = write_ingest_report(opened, out)
+    sample = _sample(plan, con, timings)
     schedules = _schedules(plan, opened.first_date, opened.last_date)
     table, feature_cols = _feature_table(plan, con, opened.last_date, schedules, timings)
     origins = _evaluate_origins(plan, con, table, feature_cols, schedules, timings)
@@ -873,9 +900,12 @@ def _train(cfg: DictConfig, plan: TrainPlan, warned: _Warnings) -> dict[str, Any
     with step("log to MLflow" + (" and register" if plan.register else ""), timings):
         run_files = _write_run_files(cfg, out, origins, newest.schedule)
         registration = _log_run(
-            cfg, plan, opened, evaluation, gated, final, [*run_files, *ingest_files]
+            cfg, plan, opened, evaluation, gated, final, [*run_files, *ingest_files], sample
         )
-    metrics = _metrics_record(plan, evaluation, gated, registration, timings)
+    metrics = {
+        **_metrics_record(plan, evaluation, gated, registration, timings),
+        "training_sample": sample.as_dict(),
+    }
     with step("evaluation report and SHAP plots", timings):
         test = newest.parts["test"]
         images = shap_images(newest.classifier, test, out, plan.explain_rows, plan.fit.seed)

@@ -152,6 +152,13 @@ def _figures(out: Path, newest: NewestOrigin) -> dict[str, Path]:
     }
 
 
+def _sample_rows(sample: dict[str, Any] | None) -> dict[str, int]:
+    """The Data section's sample sizes, when training used a sample of the shop."""
+    if not sample or not sample.get("sampled"):
+        return {}
+    return {"sample": sample["kept"], "shop_customers": sample["customers"]}
+
+
 def _report_view(schedule: Schedule, metrics: dict[str, Any], source: str) -> dict[str, Any]:
     """What the evaluation page shows, from the run's ``metrics.json`` record."""
     return {
@@ -166,6 +173,7 @@ def _report_view(schedule: Schedule, metrics: dict[str, Any], source: str) -> di
             "validation": metrics["n_validation"],
             "test": metrics["n_test"],
             "test_churn_rate": metrics["test_churn_rate"],
+            **_sample_rows(metrics.get("training_sample")),
         },
         "origins": [
             {
@@ -208,7 +216,16 @@ def summary_text(metrics: dict[str, Any], report: Path) -> str:
         ("BG/NBD", "baseline_bgnbd"),
         ("recency", "baseline_recency"),
     ]
+    sample = metrics.get("training_sample") or {}
     lines = [
+        *(
+            [
+                f"trained and tested on a sample of {sample['kept']:,} of the shop's "
+                f"{sample['customers']:,} customers (train.max_customers)"
+            ]
+            if sample.get("sampled")
+            else []
+        ),
         f"test snapshot {metrics['test_cutoff']}: {metrics['n_test']} customers, "
         f"churn rate {metrics['test_churn_rate']:.3f}",
         f"{'model':<22} {'ROC AUC':>8} {'PR AUC':>8} {'Brier':>8} {'lift@10%':>9}",
