@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.features.query import build_features, feature_names
+from churn.features.query import build_features, chosen_features, feature_names, finish_table
 from churn.features.registry import FAMILIES, registry
 from tests.conftest import connect_to, make_transactions
 
@@ -212,3 +213,19 @@ def test_spend_ratio_is_missing_when_the_previous_period_nets_out_to_a_float_res
     )
     features = build_features(connect_to(history), [AS_OF]).set_index("customer_id")
     assert pd.isna(features.loc["D", "spend_ratio_90d"])
+
+
+def test_a_sum_that_cancels_to_minus_zero_is_stored_as_zero():
+    # A sum that cancels (a purchase and its return) ends a hair above or below zero by
+    # the order it was added in, and rounds to 0.0 or -0.0: the file's bytes must not
+    # follow that order.
+    (spend,) = [
+        f
+        for f in chosen_features([30, 90, 180, 365], 365, FAMILIES, None, [])
+        if f.name == "spend_90d"
+    ]
+    raw = pd.DataFrame(
+        {"customer_id": ["a", "b"], "as_of": ["2024-01-01"] * 2, "spend_90d": [-0.0, 1.0]}
+    )
+    values = finish_table(raw, [spend])["spend_90d"].to_numpy()
+    assert values.tolist() == [0.0, 1.0] and not np.signbit(values[0])

@@ -66,6 +66,13 @@ def test_one_row_per_customer_with_an_order_up_to_as_of_sorted_by_id():
     assert profile["customer_id"].tolist() == ["A", "B", "C"]
 
 
+def test_profiles_asked_for_some_customers_are_theirs_in_the_full_frame(table):
+    some = customer_profile(connect_to(HISTORY), AS_OF, customer_ids=["C", "A", "D"])
+    # D first ordered after the cutoff: absent, as in the full frame.
+    assert list(some["customer_id"]) == ["A", "C"]
+    pd.testing.assert_frame_equal(some.set_index("customer_id"), table.loc[["A", "C"]])
+
+
 def test_every_column_has_a_description_for_the_docs():
     assert all(isinstance(text, str) and text.endswith(".") for text in PROFILE_COLUMNS.values())
 
@@ -350,5 +357,9 @@ def test_spark_gives_the_same_frame(tmp_path):
             pd.testing.assert_frame_equal(
                 customer_profile(spark, as_of), customer_profile(duck, as_of)
             )
+        pd.testing.assert_frame_equal(
+            customer_profile(spark, AS_OF, customer_ids=["B", "C"]),
+            customer_profile(duck, AS_OF, customer_ids=["B", "C"]),
+        )
     finally:
         session.stop()

@@ -81,6 +81,8 @@ CUSTOMER_INPUTS = ("first_name", "email")
 # Purchased amounts are compared at this many decimals: float sums differ in the last bits
 # with the order of summation, which must not decide a tie.
 AMOUNT_DECIMALS = 6
+# The engine table holding the customers a profile is asked for.
+PROFILE_CUSTOMERS = "profile_customers"
 
 
 def _registry_sql(name: str) -> str:
@@ -97,7 +99,7 @@ def _first(source: str, value: str, order: str) -> str:
     )
 
 
-def profile_sql(as_of: dt.date, available: Sequence[str]) -> str:
+def profile_sql(as_of: dt.date, available: Sequence[str], customers: str | None = None) -> str:
     """The query of :func:`customer_profile`, in DuckDB's SQL (Spark transpiles it).
 
     Parameters
@@ -107,6 +109,8 @@ def profile_sql(as_of: dt.date, available: Sequence[str]) -> str:
     available : sequence of str
         Optional inputs present: any of :data:`TRANSACTION_INPUTS` (columns of
         ``transactions``) and of :data:`CUSTOMER_INPUTS` (columns of ``customers``).
+    customers : str, optional
+        A table with a ``customer_id`` column: the profiles of those customers only.
 
     Returns
     -------
@@ -116,7 +120,7 @@ def profile_sql(as_of: dt.date, available: Sequence[str]) -> str:
         ``expected_next_order``, which :func:`customer_profile` computes.
     """
     dates = f"(SELECT CAST({quote(as_of.isoformat())} AS DATE) AS as_of) AS d"
-    ctes = order_ctes(available, dates)
+    ctes = order_ctes(available, dates, customers)
 
     def column(name: str, alias: str) -> str:
         return f"{name} AS {alias}" if name in available else f"CAST(NULL AS VARCHAR) AS {alias}"
@@ -229,7 +233,12 @@ def profile_sql(as_of: dt.date, available: Sequence[str]) -> str:
     )
 
 
-def customer_profile(engine: Any, as_of: dt.date, customers_table: bool = True) -> pd.DataFrame:
+def customer_profile(
+    engine: Any,
+    as_of: dt.date,
+    customers_table: bool = True,
+    customer_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """The personalisation fields of every customer with an order up to ``as_of``.
 
     Parameters
@@ -244,6 +253,9 @@ def customer_profile(engine: Any, as_of: dt.date, customers_table: bool = True) 
     customers_table : bool
         Read ``first_name`` and ``email`` from the ``customers`` table when there is one
         (``False``: leave them null, for a list that must not carry them).
+    customer_ids : sequence of str, optional
+        The customers wanted (an at-risk list); ``None``: every customer. Each profile
+        is the same either way: only the work on the others is saved.
 
     Returns
     -------
@@ -261,8 +273,14 @@ def customer_profile(engine: Any, as_of: dt.date, customers_table: bool = True) 
     available = [c for c in TRANSACTION_INPUTS if c in present]
     customer_columns = set(engine.columns("customers") or []) if customers_table else set()
     available += [c for c in CUSTOMER_INPUTS if c in customer_columns]
-    table = engine.frame(profile_sql(as_of, available))
-    return _finish(table)
+    if customer_ids is None:
+        return _finish(engine.frame(profile_sql(as_of, available)))
+    wanted = pd.DataFrame({"customer_id": pd.Series(list(customer_ids), dtype=object).astype(str)})
+    engine.read_frame(wanted, PROFILE_CUSTOMERS)
+    try:
+        return _finish(engine.frame(profile_sql(as_of, available, PROFILE_CUSTOMERS)))
+    finally:
+        engine.drop(PROFILE_CUSTOMERS)
 
 
 def _finish(table: pd.DataFrame) -> pd.DataFrame:

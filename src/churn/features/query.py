@@ -88,7 +88,9 @@ COUNTED = {
 }
 
 
-def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[str]:
+def order_ctes(
+    available: Sequence[str], dates: str = "cutoff_dates", customers: str | None = None
+) -> list[str]:
     """The common table expressions every point-in-time query starts from, one per cutoff
     in ``dates`` (a table or subquery with an ``as_of`` column): ``cutoffs`` (``as_of``,
     ``cutoff_end``), ``lines`` (the rows before ``cutoff_end``, with ``age_days``),
@@ -99,7 +101,10 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
 
     ``order_parts`` has one row per cutoff, customer, order, ``channel`` (when the data
     has one) and ``line_date``: the one pass over the lines that the orders, the channel
-    counts (:func:`counts_cte`) and the BG/NBD summary are all aggregated from."""
+    counts (:func:`counts_cte`) and the BG/NBD summary are all aggregated from.
+
+    ``customers``, a table with a ``customer_id`` column, keeps the lines of those
+    customers only (a query about a few of them need not read everyone's)."""
     optional = [c for c in OPTIONAL_COLUMNS if c in available]
     line_cols = "".join(f", t.{c}" for c in optional)
     channel = ", channel" if "channel" in available else ""
@@ -115,6 +120,7 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
             ",\n    SUM(CASE WHEN age_days < 365 THEN 1 ELSE 0 END) AS lines_365d"
             ",\n    SUM(CASE WHEN age_days < 365 THEN amount END) AS purchased_365d"
         )
+    only = f"\n  WHERE t.customer_id IN (SELECT customer_id FROM {customers})" if customers else ""
     return [
         f"""cutoffs AS (
   SELECT CAST(as_of AS DATE) AS as_of,
@@ -125,7 +131,7 @@ def order_ctes(available: Sequence[str], dates: str = "cutoff_dates") -> list[st
   SELECT c.as_of, t.customer_id, t.order_id, t.ts, t.amount{line_cols},
          DATE_DIFF('day', CAST(t.ts AS DATE), c.as_of) AS age_days
   FROM transactions AS t
-  JOIN cutoffs AS c ON t.ts < c.cutoff_end
+  JOIN cutoffs AS c ON t.ts < c.cutoff_end{only}
 )""",
         f"""order_parts AS (
   SELECT as_of, customer_id, order_id{channel}, CAST(ts AS DATE) AS line_date,
@@ -328,8 +334,11 @@ def finish_table(
         source = table if name in table.columns else joined
         values = source[name].astype("float64").to_numpy(copy=True)
         # Parallel float sums differ in the last bits from run to run; rounding makes the
-        # table, and so the model trained on it, repeatable.
+        # table, and so the model trained on it, repeatable. A sum that cancels ends a
+        # hair above or below zero by that order and rounds to 0.0 or -0.0: adding 0.0
+        # makes both 0.0, so the files' bytes repeat too.
         np.round(values, FEATURE_DECIMALS, out=values)
+        values += 0.0
         columns[name] = values
     return pd.DataFrame(columns, copy=False)
 

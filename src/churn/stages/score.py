@@ -329,7 +329,12 @@ def _personal(
 ) -> pd.DataFrame:
     """The listed customers' personalisation fields (:mod:`churn.features.profile`), the
     weekday named in the list's language."""
-    profile = customer_profile(opened.engine, as_of, customers_table=opened.customers is not None)
+    profile = customer_profile(
+        opened.engine,
+        as_of,
+        customers_table=opened.customers is not None,
+        customer_ids=listed["customer_id"].astype(str).tolist(),
+    )
     profile = profile.set_index("customer_id").reindex(listed["customer_id"].astype(str))
     fmt = Formatter(plan.locale, plan.currency)
     weekday = profile["preferred_weekday"]
@@ -354,8 +359,11 @@ def _csv_rows(
     words = messages(plan.locale)
     rows = listed[["customer_id", "churn_probability"]].copy()
     rows["churn_probability"] = rows["churn_probability"].round(4)
-    rows["risk_tier"] = listed["risk_tier"].map(lambda t: words.text(f"tier.{t}"))
-    rows["segment"] = listed["segment"].map(lambda s: segment_name(s, plan.locale))
+    # A name per distinct key, not per customer: a million-row list has four segments.
+    tiers = listed["risk_tier"]
+    rows["risk_tier"] = tiers.map({t: words.text(f"tier.{t}") for t in tiers.unique()})
+    segments = listed["segment"]
+    rows["segment"] = segments.map({s: segment_name(s, plan.locale) for s in segments.unique()})
     rows["theme"] = explained["theme_name"]
     rows["cause"] = explained["cause_name"]
     rows["recommended_action"] = explained["action_name"]
