@@ -54,10 +54,12 @@ _SPARK_CHARSETS = ("UTF-8", "UTF-16", "ISO-8859-1")
 
 def to_spark_sql(duckdb_sql: str) -> str:
     """Transpile a query from DuckDB's dialect to Spark SQL (raises on anything sqlglot
-    cannot translate)."""
-    return sqlglot.transpile(
-        duckdb_sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE
-    )[0]
+    cannot translate). DuckDB's ``[NOT] MATERIALIZED`` hints on common table expressions
+    are dropped: Spark has no such syntax and plans them itself."""
+    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    for cte in tree.find_all(sqlglot.exp.CTE):
+        cte.set("materialized", None)
+    return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
 def get_session(master: str | None = "local[*]", options: Mapping[str, Any] | None = None) -> Any:

@@ -127,7 +127,9 @@ def order_ctes(
          CAST(as_of AS TIMESTAMP) + INTERVAL 1 DAY AS cutoff_end
   FROM {dates}
 )""",
-        f"""lines AS (
+        # Not materialized: a copy of every line per cutoff held in memory cost 0.55 GB
+        # at one cutoff of a 10M-line shop and saved no time; each reader scans again.
+        f"""lines AS NOT MATERIALIZED (
   SELECT c.as_of, t.customer_id, t.order_id, t.ts, t.amount{line_cols},
          DATE_DIFF('day', CAST(t.ts AS DATE), c.as_of) AS age_days
   FROM transactions AS t
