@@ -73,6 +73,11 @@ def test_profiles_asked_for_some_customers_are_theirs_in_the_full_frame(table):
     pd.testing.assert_frame_equal(some.set_index("customer_id"), table.loc[["A", "C"]])
 
 
+def test_profiles_asked_for_nobody_are_an_empty_frame_with_every_column(table):
+    none = customer_profile(connect_to(HISTORY), AS_OF, customer_ids=[])
+    assert none.empty and list(none.columns) == ["customer_id", *PROFILE_COLUMNS]
+
+
 def test_every_column_has_a_description_for_the_docs():
     assert all(isinstance(text, str) and text.endswith(".") for text in PROFILE_COLUMNS.values())
 
@@ -357,9 +362,10 @@ def test_spark_gives_the_same_frame(tmp_path):
             pd.testing.assert_frame_equal(
                 customer_profile(spark, as_of), customer_profile(duck, as_of)
             )
-        pd.testing.assert_frame_equal(
-            customer_profile(spark, AS_OF, customer_ids=["B", "C"]),
-            customer_profile(duck, AS_OF, customer_ids=["B", "C"]),
-        )
+        for ids in (["B", "C"], []):
+            pd.testing.assert_frame_equal(
+                customer_profile(spark, AS_OF, customer_ids=ids),
+                customer_profile(duck, AS_OF, customer_ids=ids),
+            )
     finally:
         session.stop()

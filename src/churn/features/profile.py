@@ -110,7 +110,8 @@ def profile_sql(as_of: dt.date, available: Sequence[str], customers: str | None 
         Optional inputs present: any of :data:`TRANSACTION_INPUTS` (columns of
         ``transactions``) and of :data:`CUSTOMER_INPUTS` (columns of ``customers``).
     customers : str, optional
-        A table with a ``customer_id`` column: the profiles of those customers only.
+        A table (or an aliased subquery) with a ``customer_id`` column: the profiles of
+        those customers only.
 
     Returns
     -------
@@ -276,6 +277,11 @@ def customer_profile(
     if customer_ids is None:
         return _finish(engine.frame(profile_sql(as_of, available)))
     wanted = pd.DataFrame({"customer_id": pd.Series(list(customer_ids), dtype=object).astype(str)})
+    if wanted.empty:
+        # An empty list: no frame to hand the engine (Spark cannot infer an empty one's
+        # types), and nobody to look for.
+        nobody = "(SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE 1 = 0) AS nobody"
+        return _finish(engine.frame(profile_sql(as_of, available, nobody)))
     engine.read_frame(wanted, PROFILE_CUSTOMERS)
     try:
         return _finish(engine.frame(profile_sql(as_of, available, PROFILE_CUSTOMERS)))

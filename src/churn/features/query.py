@@ -103,8 +103,9 @@ def order_ctes(
     has one) and ``line_date``: the one pass over the lines that the orders, the channel
     counts (:func:`counts_cte`) and the BG/NBD summary are all aggregated from.
 
-    ``customers``, a table with a ``customer_id`` column, keeps the lines of those
-    customers only (a query about a few of them need not read everyone's)."""
+    ``customers``, a table (or an aliased subquery) with a ``customer_id`` column, keeps
+    the lines of those customers only (a query about a few of them need not read
+    everyone's)."""
     optional = [c for c in OPTIONAL_COLUMNS if c in available]
     line_cols = "".join(f", t.{c}" for c in optional)
     channel = ", channel" if "channel" in available else ""

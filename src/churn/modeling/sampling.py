@@ -1,12 +1,12 @@
 """Training on a sample of a large shop's customers (``train.max_customers``).
 
-A gradient-boosted model of a few dozen features learns what it can from a few hundred
-thousand customers; beyond that, every snapshot, fit, refit and bootstrap costs in
-proportion to the customers and the model barely moves (the README's measurement). The
+Every snapshot, fit, refit and bootstrap costs in proportion to the customers, while the
+model gains little beyond a few hundred thousand of them (on a generated 1M-customer shop,
+about 0.005 ROC AUC for twice the time: the README's measurement). The
 sample is of customers, not of rows: a sampled customer keeps every line of their history,
 at every cutoff, so the features and labels are exactly those of the full data, and it is
 drawn by a hash of the id alone (never by anything that happened), so it cannot leak the
-future and is the same in every run. Scoring always scores everyone.
+future and is the same in every run on the same data. Scoring always scores everyone.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def keep_sampled_customers(
     if max_customers is None or len(ids) <= max_customers:
         return CustomerSample(len(ids), len(ids))
     keep = pd.DataFrame({"customer_id": sampled_ids(ids, max_customers)})
+    # A new, compact table rather than deleting the others' rows in place: every snapshot
+    # then scans only the sample's lines (deleted rows are still read past). Training is
+    # DuckDB-only, hence the connection.
     con.register("sampled_customers", keep)
     try:
         con.execute(

@@ -203,7 +203,7 @@ class TrainPlan:
             bootstrap_resamples=int(cfg.train.bootstrap_resamples),
             explain_rows=int(cfg.train.explain_rows),
             registered_model=str(cfg.tracking.registered_model),
-            max_customers=cfg.train.get("max_customers"),
+            max_customers=_whole_or_none(cfg.train.get("max_customers")),
         )
 
 
@@ -679,6 +679,10 @@ def _feature_table(
     feature_cols = [c for c in table.columns if c not in (*KEY_COLUMNS, "churned")]
     log.info("%d features: %s", len(feature_cols), ", ".join(feature_cols))
     return table, feature_cols
+
+
+def _whole_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _sample(plan: TrainPlan, con: Any, timings: dict[str, float]) -> CustomerSample:
