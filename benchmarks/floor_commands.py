@@ -179,7 +179,9 @@ NAMES = {
     "floor": "floor: bare DuckDB command (`cases/floor_rfm.py`)",
     "features": "`churn features` at the defaults (every family, BG/NBD on)",
     "features_btyd_off": "`churn features features.btyd.enabled=false`",
-    "train": "`churn train` at the defaults (every snapshot; train.max_customers: a sample of 500,000)",
+    "train": (
+        "`churn train` at the defaults (every snapshot; train.max_customers: a sample of 500,000)"
+    ),
     "score": "`churn score score.drift.fail_psi=null` with the model just trained",
 }
 

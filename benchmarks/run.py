@@ -234,20 +234,23 @@ def replace_section(text: str, heading: str, lines: list[str]) -> str:
     return "\n".join(new) + "\n"
 
 
+def update_results(out: Path, key: str, value: dict, heading: str, lines: list[str]) -> None:
+    """Replace one case's entry ``key`` in the JSON beside ``out`` and its section
+    ``heading`` of ``out``, leaving the other cases' numbers as they were."""
+    json_path = out.with_suffix(".json")
+    data = json.loads(json_path.read_text()) if json_path.exists() else {}
+    data[key] = value
+    json_path.write_text(json.dumps(data, indent=2))
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    out.write_text(replace_section(text, heading, lines))
+    print(f"wrote the {key} section of {out}")
+
+
 def write_outcomes_only(out: Path) -> None:
     """Run the outcomes case alone; replace its section of ``out`` and its entry in the
     JSON beside it, leaving the other cases' numbers as they were."""
     row = outcomes_case()
-    data = (
-        json.loads(out.with_suffix(".json").read_text())
-        if out.with_suffix(".json").exists()
-        else {}
-    )
-    data["outcomes"] = row
-    out.with_suffix(".json").write_text(json.dumps(data, indent=2))
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    out.write_text(replace_section(text, OUTCOMES_HEADING, outcomes_section(row)))
-    print(f"wrote the outcomes section of {out}")
+    update_results(out, "outcomes", row, OUTCOMES_HEADING, outcomes_section(row))
 
 
 def shop_facts(label: str, parquet: Path) -> dict:
@@ -277,17 +280,8 @@ def write_commands(out: Path, labels: list[str], rounds: int, train: bool) -> No
     results["facts"] = {
         k: {**v, "first": str(v["first"]), "last": str(v["last"])} for k, v in facts.items()
     }
-    data = (
-        json.loads(out.with_suffix(".json").read_text())
-        if out.with_suffix(".json").exists()
-        else {}
-    )
-    data["commands"] = results
-    out.with_suffix(".json").write_text(json.dumps(data, indent=2))
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
     lines = floor_commands.section(results, results["meta"], facts)
-    out.write_text(replace_section(text, floor_commands.HEADING, lines))
-    print(f"wrote the commands section of {out}")
+    update_results(out, "commands", results, floor_commands.HEADING, lines)
 
 
 def _default_depth() -> int:
