@@ -50,10 +50,14 @@ class Engine(Protocol):
         ``spark``): the few functions sqlglot cannot translate.
     failed_quarantine_rows : int, optional
         Quarantined rows a failed ingest brings back (``None``: all).
+    feature_night : dict, optional
+        What the last one-cutoff :meth:`features` recomputed when it followed a stored
+        night (:class:`churn.features.incremental.NightReport`); ``None`` otherwise.
     """
 
     dialect: str
     failed_quarantine_rows: int | None
+    feature_night: dict[str, Any] | None
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query written in DuckDB's SQL; its rows as tuples."""

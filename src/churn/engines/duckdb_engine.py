@@ -111,8 +111,12 @@ class DuckDBEngine:
     dialect = "duckdb"
     failed_quarantine_rows: int | None = None
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, feature_state: Path | None = None) -> None:
         self.con = con
+        # engine.feature_state: where a one-cutoff feature table is kept for the next
+        # night (churn.features.incremental); what the last one recomputed.
+        self.feature_state = feature_state
+        self.feature_night: dict[str, Any] | None = None
         # Tables kept for a view (the keys of its duplicate rows), dropped with it.
         self._helpers: dict[str, list[str]] = {}
         # Views over Parquet files -> the read_parquet call they select from.
@@ -325,9 +329,27 @@ class DuckDBEngine:
         families: Sequence[str],
         btyd_horizon_days: int | None,
     ) -> pd.DataFrame:
-        """:func:`churn.features.query.build_features` on this connection."""
+        """:func:`churn.features.query.build_features` on this connection; from the last
+        stored night (:func:`churn.features.incremental.nightly_features`) for one cutoff
+        when ``engine.feature_state`` is set."""
         from churn.features.query import build_features
 
+        if self.feature_state is not None and len(set(cutoffs)) == 1:
+            from dataclasses import asdict
+
+            from churn.features.incremental import nightly_features
+
+            table, night = nightly_features(
+                self.con,
+                next(iter(cutoffs)),
+                self.feature_state,
+                list(windows),
+                active_lookback_days,
+                list(families),
+                btyd_horizon_days,
+            )
+            self.feature_night = asdict(night)
+            return table
         return build_features(
             self.con,
             list(cutoffs),

@@ -272,6 +272,7 @@ class SparkEngine:
 
     dialect = "spark"
     failed_quarantine_rows: int | None = FAILED_QUARANTINE_ROWS
+    feature_night: dict[str, Any] | None = None
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark

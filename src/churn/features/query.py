@@ -194,17 +194,31 @@ channels_counts AS (
 )"""
 
 
+def account_age_sql(as_of: str) -> str:
+    """The expression of ``account_age_days`` at the cutoff ``as_of`` (an SQL date), over
+    the ``customers`` table aliased ``cu``: days from sign-up, null for a sign-up after
+    the cutoff."""
+    return (
+        f"CASE WHEN cu.signup_ts < CAST({as_of} AS TIMESTAMP) + INTERVAL 1 DAY "
+        f"THEN DATE_DIFF('day', CAST(cu.signup_ts AS DATE), {as_of}) END"
+    )
+
+
 def feature_sql(
-    features: list[Feature], available: Sequence[str], active_lookback_days: int
+    features: list[Feature],
+    available: Sequence[str],
+    active_lookback_days: int,
+    customers: str | None = None,
 ) -> str:
     """The one query computing ``features`` for every cutoff in ``cutoff_dates(as_of)``.
 
     Reads the ``transactions`` table (and ``customers`` when ``account_age_days`` is
     asked for); written in portable SQL so that it can be transpiled to other engines.
+    ``customers`` (see :func:`order_ctes`) computes them for those customers only.
     """
     levels = {f.level for f in features}
     ctes = [
-        *order_ctes(available),
+        *order_ctes(available, customers=customers),
         f"orders_agg AS (\n  {_aggregate(features, 'orders', 'order_seq')}\n)",
         f"lines_agg AS (\n  {_aggregate(features, 'lines', 'lines')}\n)",
     ]
@@ -225,10 +239,7 @@ def feature_sql(
     account_age = ""
     if any(f.name == "account_age_days" for f in features):
         joins.append("LEFT JOIN customers AS cu ON cu.customer_id = o.customer_id")
-        account_age = (
-            ",\n    CASE WHEN cu.signup_ts < CAST(o.as_of AS TIMESTAMP) + INTERVAL 1 DAY "
-            "THEN DATE_DIFF('day', CAST(cu.signup_ts AS DATE), o.as_of) END AS account_age_days"
-        )
+        account_age = f",\n    {account_age_sql('o.as_of')} AS account_age_days"
     base_cols = [f.name for f in features if f.level not in ("final", "btyd")]
     ctes.append(
         "base AS (\n  SELECT o.as_of, o.customer_id, "
@@ -289,14 +300,29 @@ def build_features(
     features = chosen_features(
         windows, active_lookback_days, families, btyd_horizon_days, available
     )
+    table = raw_features(con, cutoffs, features, available, active_lookback_days)
+    btyd = bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)) if btyd_horizon_days else None
+    return finish_table(table, features, btyd)
+
+
+def raw_features(
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[dt.date],
+    features: list[Feature],
+    available: Sequence[str],
+    active_lookback_days: int,
+    customers: str | None = None,
+) -> pd.DataFrame:
+    """The rows of :func:`feature_sql` at ``cutoffs`` as DuckDB returns them, before
+    :func:`finish_table` (no BG/NBD columns, values not rounded); for the customers in
+    the table ``customers`` only, when given."""
     cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
     con.register("cutoff_dates", cutoff_frame)
     try:
-        table = con.execute(feature_sql(features, available, active_lookback_days)).df()
+        sql = feature_sql(features, available, active_lookback_days, customers)
+        return con.execute(sql).df()
     finally:
         con.unregister("cutoff_dates")
-    btyd = bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)) if btyd_horizon_days else None
-    return finish_table(table, features, btyd)
 
 
 def chosen_features(

@@ -325,6 +325,8 @@ def open_engine(engine_cfg: DictConfig) -> Engine:
     if engine_cfg.name == "spark":
         from churn.engines.spark_engine import SparkEngine
 
+        if engine_cfg.get("feature_state"):
+            log.warning("engine.feature_state is for DuckDB: Spark computes each night whole")
         return SparkEngine(spark_session(engine_cfg))
     if engine_cfg.name != "duckdb":
         raise ConfigError(f"engine.name must be duckdb or spark, got {engine_cfg.name!r}")
@@ -333,7 +335,8 @@ def open_engine(engine_cfg: DictConfig) -> Engine:
         memory_limit=engine_cfg.memory_limit,
         temp_directory=engine_cfg.temp_directory,
     )
-    return duckdb_engine.DuckDBEngine(con)
+    state = engine_cfg.get("feature_state")
+    return duckdb_engine.DuckDBEngine(con, Path(str(state)) if state else None)
 
 
 def combined_manifest(opened: OpenedData) -> dict[str, Any]:

@@ -565,6 +565,7 @@ def _manifest(
         "data_last_date": opened.last_date.isoformat(),
         "input": input_fingerprint(opened),
         "ingest": combined_manifest(opened),
+        "features_night": opened.engine.feature_night,
         "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
         "rows_read": opened.ingest.manifest["rows_read"],
         "rows_scored": len(scores),
