@@ -616,6 +616,8 @@ class DuckDBEngine(Group):
     threads: Annotated[int | None, whole(ge=1, null=True)]
     memory_limit: Annotated[str | None, checked(_memory_limit)]
     temp_directory: OptionalText
+    # A folder for the last night's features (churn.features.incremental).
+    feature_state: OptionalText = None
 
 
 class SparkEngine(Group):

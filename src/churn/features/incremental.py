@@ -35,7 +35,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -47,8 +47,8 @@ from churn.features.query import (
     bgnbd_predictions,
     chosen_features,
     feature_sql,
+    fetch_frame,
     finish_table,
-    raw_features,
 )
 from churn.features.registry import Feature
 
@@ -60,6 +60,8 @@ _BUCKET = re.compile(r"FLOOR\(age_days\s*/\s*(\d+)(?:\.0)?\)")
 _SHIFTS = re.compile(r"(MIN|MAX)\((age_days|CASE WHEN [^()]* THEN age_days END)\)")
 _SIGNUP = "account_age_days"
 _DIRTY = "night_recomputed"
+_PRINTS = "night_fingerprints"
+_ROWS = "night_rows"
 
 
 class NotIncremental(ValueError):
@@ -180,17 +182,30 @@ def nightly_features(
         previous, why = None, str(exc)
     else:
         why = "no night stored before this one with these settings"
+    before = dt.date.fromisoformat(previous.name) if previous else None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PRINTS} AS {_fingerprint_sql(con, as_of, before)}")
     if previous is None:
-        raw = raw_features(con, [as_of], features, available, active_lookback_days)
-        report = NightReport("full", as_of.isoformat(), customers=len(raw), why=why)
+        rows = _query_rows(con, as_of, feature_sql(features, available, active_lookback_days))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {rows}")
+        report = NightReport("full", as_of.isoformat(), why=why)
     else:
-        raw, report = _from_previous(
+        report = _from_previous(
             con, as_of, previous, features, available, active_lookback_days, dependence
         )
-    fingerprints = _fingerprints(con, as_of)
-    _store(folder, as_of, raw, fingerprints, report)
+    report = replace(
+        report, customers=con.execute(f"SELECT COUNT(*) FROM {_ROWS}").fetchall()[0][0]
+    )
+    _store(con, folder, as_of, report)
+    raw = fetch_frame(con, f"SELECT * FROM {_ROWS}")
+    for table in (_PRINTS, _ROWS, _DIRTY):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     btyd = bgnbd_predictions(con, [as_of], int(btyd_horizon_days)) if btyd_horizon_days else None
     return finish_table(raw, features, btyd), report
+
+
+def _query_rows(con: duckdb.DuckDBPyConnection, as_of: dt.date, sql: str) -> str:
+    """``sql`` (a feature query over ``cutoff_dates``) at the one cutoff ``as_of``."""
+    return f"WITH cutoff_dates AS (SELECT {_date(as_of)} AS as_of)\nSELECT * FROM ({sql})"
 
 
 def _from_previous(
@@ -201,20 +216,20 @@ def _from_previous(
     available: Sequence[str],
     active_lookback_days: int,
     dependence: CutoffDependence,
-) -> tuple[pd.DataFrame, NightReport]:
-    """This night's unrounded rows from the stored night in ``previous``."""
+) -> NightReport:
+    """This night's unrounded rows (the table :data:`_ROWS`) from the stored night in
+    ``previous``."""
     before = dt.date.fromisoformat(previous.name)
     delta = (as_of - before).days
     ages = ", ".join(str(a) for a in crossing_ages(dependence.boundaries, delta))
     old_fp = _parquet(previous / "fingerprints.parquet")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_DIRTY} AS
-WITH seen AS ({_fingerprint_sql(con, before)}),
-changed AS (
-  SELECT customer_id FROM seen FULL JOIN {old_fp} AS o USING (customer_id)
-  WHERE COALESCE(seen.n, 0) <> COALESCE(o.n, 0)
-     OR COALESCE(seen.x, 0) <> COALESCE(o.x, 0)
-     OR COALESCE(seen.s, 0) <> COALESCE(o.s, 0)
+WITH changed AS (
+  SELECT customer_id FROM {_PRINTS} AS p FULL JOIN {old_fp} AS o USING (customer_id)
+  WHERE COALESCE(p.n0, 0) <> COALESCE(o.n, 0)
+     OR COALESCE(p.x0, 0) <> COALESCE(o.x, 0)
+     OR COALESCE(p.s0, 0) <> COALESCE(o.s, 0)
 ),
 crossing AS (
   SELECT customer_id, MIN(CASE WHEN age < {delta} THEN 1 ELSE 2 END) AS why
@@ -232,44 +247,48 @@ SELECT customer_id, MIN(why) AS why FROM (
     changed, crossing = con.execute(
         f"SELECT COUNT(*) FILTER (WHERE why = 1), COUNT(*) FILTER (WHERE why = 2) FROM {_DIRTY}"
     ).fetchall()[0]
-    recomputed = raw_features(con, [as_of], features, available, active_lookback_days, _DIRTY)
-    carried = _carried(con, as_of, previous, features, dependence, delta, active_lookback_days)
-    raw = pd.concat([recomputed, carried], ignore_index=True)
-    raw = raw.sort_values("customer_id", kind="stable", ignore_index=True)
-    con.execute(f"DROP TABLE {_DIRTY}")
+    recomputed = _query_rows(
+        con, as_of, feature_sql(features, available, active_lookback_days, _DIRTY)
+    )
+    carried = _carried(as_of, previous, features, dependence, delta, active_lookback_days)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_ROWS} AS
+SELECT * FROM ({recomputed}) UNION ALL BY NAME ({carried})
+ORDER BY customer_id"""
+    )
     report = NightReport(
         "incremental",
         as_of.isoformat(),
         previous=before.isoformat(),
-        customers=len(raw),
-        recomputed=len(recomputed),
+        recomputed=con.execute(
+            f"SELECT COUNT(*) FROM {_ROWS} WHERE customer_id IN (SELECT customer_id FROM {_DIRTY})"
+        ).fetchall()[0][0],
         changed=int(changed),
         crossing=int(crossing),
     )
     log.info(
-        "features as of %s from the night of %s: %d customers, %d recomputed (%d with "
-        "changed or new lines, %d crossing a window's end); the others carried %d days on",
+        "features as of %s from the night of %s: %d recomputed (%d with changed or new "
+        "lines, %d crossing a window's end), the others carried %d days on",
         as_of,
         before,
-        report.customers,
         report.recomputed,
         report.changed,
         report.crossing,
         delta,
     )
-    return raw, report
+    return report
 
 
 def _carried(
-    con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
     previous: Path,
     features: list[Feature],
     dependence: CutoffDependence,
     delta: int,
     active_lookback_days: int,
-) -> pd.DataFrame:
-    """The stored rows of the customers not recomputed, moved on ``delta`` days."""
+) -> str:
+    """The query of the stored rows of the customers not recomputed, moved on ``delta``
+    days."""
     names = {f.name for f in features if f.level != "btyd"}
     computed = {n: f"r.{n}" for n in names}
     for name in dependence.shifted:
@@ -284,32 +303,34 @@ def _carried(
     outer = ", ".join(
         f"{derived.get(f.name, f.name)} AS {f.name}" for f in features if f.name in names
     )
-    return con.execute(
-        f"""SELECT customer_id, as_of, {outer} FROM (
+    return f"""SELECT customer_id, as_of, {outer} FROM (
   SELECT r.customer_id, {_date(as_of)} AS as_of, {inner}
   FROM {_parquet(previous / "raw.parquet")} AS r {join}
   WHERE r.customer_id NOT IN (SELECT customer_id FROM {_DIRTY})
 ) AS moved
-WHERE days_since_last_order < {int(active_lookback_days)}
-ORDER BY customer_id"""
-    ).df()
+WHERE days_since_last_order < {int(active_lookback_days)}"""
 
 
-def _fingerprint_sql(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
-    """Per customer, the count and two hash sums of their lines (every column) dated up
-    to ``as_of``: equal when the lines are, whatever their order; different otherwise,
-    but for a hash collision."""
+def _fingerprint_sql(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, before: dt.date | None = None
+) -> str:
+    """Per customer, the count ``n`` and two hash sums ``x``, ``s`` of their lines (every
+    column) dated up to ``as_of`` (and ``n0``, ``x0``, ``s0`` up to ``before``): equal
+    when the lines are, whatever their order; different otherwise, but for a hash
+    collision."""
     columns = ", ".join(f'"{r[0]}"' for r in con.execute("DESCRIBE transactions").fetchall())
-    return f"""SELECT customer_id, COUNT(*) AS n, BIT_XOR(h) AS x,
-    CAST(SUM(h % 4294967291) AS BIGINT) AS s
-  FROM (SELECT customer_id, hash({columns}) AS h FROM transactions
-        WHERE ts < CAST({_date(as_of)} AS TIMESTAMP) + INTERVAL 1 DAY)
+    parts = [("", as_of), ("0", before)] if before else [("", as_of)]
+    sums = ",\n    ".join(
+        f"COUNT(*) FILTER (WHERE ts < {_end(day)}) AS n{k}, "
+        f"BIT_XOR(h) FILTER (WHERE ts < {_end(day)}) AS x{k}, "
+        f"CAST(SUM(h % 4294967291) FILTER (WHERE ts < {_end(day)}) AS BIGINT) AS s{k}"
+        for k, day in parts
+    )
+    return f"""SELECT customer_id,
+    {sums}
+  FROM (SELECT customer_id, ts, hash({columns}) AS h FROM transactions
+        WHERE ts < {_end(as_of)})
   GROUP BY customer_id"""
-
-
-def _fingerprints(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
-    """Every customer's fingerprint (see :func:`_fingerprint_sql`) at ``as_of``."""
-    return con.execute(_fingerprint_sql(con, as_of)).df()
 
 
 def _previous_state(folder: Path, as_of: dt.date) -> Path | None:
@@ -326,20 +347,19 @@ def _previous_state(folder: Path, as_of: dt.date) -> Path | None:
 
 
 def _store(
-    folder: Path,
-    as_of: dt.date,
-    raw: pd.DataFrame,
-    fingerprints: pd.DataFrame,
-    report: NightReport,
+    con: duckdb.DuckDBPyConnection, folder: Path, as_of: dt.date, report: NightReport
 ) -> None:
-    """Write this night to ``folder/<as_of>/`` whole (a hidden folder renamed into
-    place), then keep the :data:`STATES_KEPT` newest nights."""
+    """Write this night (:data:`_ROWS`, :data:`_PRINTS`) to ``folder/<as_of>/`` whole (a
+    hidden folder renamed into place), then keep the :data:`STATES_KEPT` newest nights."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{as_of.isoformat()}.{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
-        raw.to_parquet(tmp / "raw.parquet", index=False)
-        fingerprints.to_parquet(tmp / "fingerprints.parquet", index=False)
+        con.execute(f"COPY {_ROWS} TO {_quoted(tmp / 'raw.parquet')} (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT customer_id, n, x, s FROM {_PRINTS} WHERE n > 0) TO "
+            f"{_quoted(tmp / 'fingerprints.parquet')} (FORMAT parquet)"
+        )
         (tmp / "state.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
         target = folder / as_of.isoformat()
         if target.exists():
@@ -357,5 +377,13 @@ def _date(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+def _end(day: dt.date) -> str:
+    return f"CAST({_date(day)} AS TIMESTAMP) + INTERVAL 1 DAY"
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _parquet(path: Path) -> str:
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
+    return f"read_parquet({_quoted(path)})"

@@ -325,8 +325,6 @@ def open_engine(engine_cfg: DictConfig) -> Engine:
     if engine_cfg.name == "spark":
         from churn.engines.spark_engine import SparkEngine
 
-        if engine_cfg.get("feature_state"):
-            log.warning("engine.feature_state is for DuckDB: Spark computes each night whole")
         return SparkEngine(spark_session(engine_cfg))
     if engine_cfg.name != "duckdb":
         raise ConfigError(f"engine.name must be duckdb or spark, got {engine_cfg.name!r}")
