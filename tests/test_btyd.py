@@ -73,3 +73,27 @@ def test_analytic_gradient_matches_finite_differences():
         _, analytic = _log_likelihood_and_gradient(point, x, t_x, T)
         numeric = approx_fprime(point, lambda p: _log_likelihood(p, x, t_x, T), 1e-6)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-3)
+
+
+def test_the_summary_rows_order_does_not_change_the_btyd_features():
+    from churn.features.query import btyd_features
+
+    summary = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2024-01-31"] * 4 + ["2024-02-29"] * 2),
+            "customer_id": ["a", "b", "c", "d", "a", "b"],
+            "x": [0, 2, 5, 1, 1, 2],
+            "t_x": [0, 40, 300, 10, 20, 40],
+            "age": [30, 200, 365, 90, 59, 229],
+        }
+    )
+    shuffled = summary.sample(frac=1, random_state=3)
+    pd.testing.assert_frame_equal(btyd_features(shuffled, 30), btyd_features(summary, 30))
+
+
+def test_rows_are_in_key_order_by_date_then_customer():
+    from churn.features.query import _in_key_order
+
+    dates = pd.to_datetime(["2024-01-31", "2024-01-31", "2024-02-29"])
+    assert _in_key_order(pd.DataFrame({"as_of": dates, "customer_id": ["a", "b", "a"]}))
+    assert not _in_key_order(pd.DataFrame({"as_of": dates, "customer_id": ["b", "a", "a"]}))
