@@ -370,3 +370,16 @@ def test_a_control_fraction_above_a_half_is_a_config_error(
     )
     assert result.returncode == 2
     assert "score.control_fraction" in result.stderr
+
+
+def test_a_night_from_the_stored_one_writes_the_same_list(small_shop_path, trained_store, tmp_path):
+    state = f"engine.feature_state={tmp_path / 'state'}"
+    run_score(small_shop_path, tmp_path / "a", trained_store, state, "as_of=2024-10-30")
+    night = run_score(small_shop_path, tmp_path / "a", trained_store, state)
+    whole = run_score(small_shop_path, tmp_path / "b", trained_store)
+    assert night["features_night"]["mode"] == "incremental"
+    assert night["features_night"]["previous"] == "2024-10-30"
+    assert whole["features_night"] is None
+    csv_name = "at_risk_customers.csv"
+    night_csv = (tmp_path / "a" / "en" / AS_OF / csv_name).read_bytes()
+    assert night_csv == (tmp_path / "b" / "en" / AS_OF / csv_name).read_bytes()

@@ -72,6 +72,7 @@ WRONG = {
     "engine.threads": ("abc", "0"),
     "engine.memory_limit": ("1", "abc"),
     "engine.temp_directory": ("[a]", "''"),
+    "engine.feature_state": ("[a]", "''"),
     "engine.master": ("[a]", "''"),
     "features.windows": ("[a]", "[30,90]"),
     "features.families": ("abc", "[recncy]"),
