@@ -158,6 +158,26 @@ def test_an_earlier_date_than_every_stored_night_is_computed_whole(shop, tmp_pat
     pd.testing.assert_frame_equal(got, full(through(tx, NIGHT0), customers, day))
 
 
+def test_a_damaged_stored_night_costs_a_full_night_not_a_wrong_one(shop, tmp_path):
+    tx, customers = shop
+    night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
+    (stored,) = tmp_path.glob(f"*/{NIGHT0}")
+    (stored / "raw.parquet").write_bytes(b"not parquet")
+    day = NIGHT0 + dt.timedelta(days=1)
+    got, report = night(through(tx, day), customers, day, tmp_path)
+    assert report.mode == "full" and "could not be read" in report.why
+    pd.testing.assert_frame_equal(got, full(through(tx, day), customers, day))
+
+
+def test_a_state_folder_that_cannot_be_written_still_gives_the_table(shop, tmp_path, caplog):
+    tx, customers = shop
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    got, _ = night(through(tx, NIGHT0), customers, NIGHT0, blocked)
+    pd.testing.assert_frame_equal(got, full(through(tx, NIGHT0), customers, NIGHT0))
+    assert "not kept for the next" in caplog.text
+
+
 def test_the_three_newest_nights_are_kept(shop, tmp_path):
     tx, customers = shop
     for days in range(5):

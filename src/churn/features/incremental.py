@@ -184,18 +184,32 @@ def nightly_features(
         why = "no night stored before this one with these settings"
     before = dt.date.fromisoformat(previous.name) if previous else None
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PRINTS} AS {_fingerprint_sql(con, as_of, before)}")
-    if previous is None:
+    report = None
+    if previous is not None:
+        try:
+            report = _from_previous(
+                con, as_of, previous, features, available, active_lookback_days, dependence
+            )
+        except (duckdb.Error, OSError) as exc:
+            # A damaged store costs a full night, never a wrong table or a failed one.
+            why = f"the stored night {previous} could not be read ({exc})"
+            log.warning("%s: every customer is computed", why)
+    if report is None:
         rows = _query_rows(con, as_of, feature_sql(features, available, active_lookback_days))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {rows}")
         report = NightReport("full", as_of.isoformat(), why=why)
-    else:
-        report = _from_previous(
-            con, as_of, previous, features, available, active_lookback_days, dependence
-        )
     report = replace(
         report, customers=con.execute(f"SELECT COUNT(*) FROM {_ROWS}").fetchall()[0][0]
     )
-    _store(con, folder, as_of, report)
+    try:
+        _store(con, folder, as_of, report)
+    except (duckdb.Error, OSError) as exc:
+        log.warning(
+            "this night is not kept for the next (%s: %s); check engine.feature_state's "
+            "folder: the next night computes every customer",
+            folder,
+            exc,
+        )
     raw = fetch_frame(con, f"SELECT * FROM {_ROWS}")
     for table in (_PRINTS, _ROWS, _DIRTY):
         con.execute(f"DROP TABLE IF EXISTS {table}")
