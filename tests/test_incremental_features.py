@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from churn.data.ingest import SourceSpec, ingest_customers, ingest_transactions
 from churn.data.synth import ShopSpec, generate_transactions
 from churn.engines import duckdb_engine
+from churn.features import incremental
 from churn.features.incremental import (
     NotIncremental,
     crossing_ages,
@@ -104,15 +105,32 @@ def test_the_registry_is_classified_by_how_it_moves_with_the_cutoff():
     assert dependence.boundaries == (30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 360, 365)
 
 
-def test_a_feature_using_age_otherwise_is_refused():
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SUM(age_days * age_days)",
+        "SUM(CASE WHEN age_days < 30.5 THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN age_days < 29 + 2 THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN order_date > as_of - 45 THEN 1 ELSE 0 END)",
+    ],
+)
+def test_a_feature_reading_the_cutoff_otherwise_is_refused(sql):
     feature = select_features(WINDOWS, ["recency"], [])[0]
-    odd = dataclasses.replace(feature, name="age_squared", sql="SUM(age_days * age_days)")
-    with pytest.raises(NotIncremental, match="age_squared"):
+    odd = dataclasses.replace(feature, name="odd_feature", sql=sql)
+    with pytest.raises(NotIncremental, match="odd_feature"):
         cutoff_dependence([odd], "")
 
 
+@pytest.fixture
+def always_follow(monkeypatch):
+    """Follow the stored night however many customers it recomputes."""
+    monkeypatch.setattr(incremental, "MAX_RECOMPUTED_SHARE", 1.0)
+
+
 @pytest.mark.parametrize("days", [1, 7, 31])
-def test_a_night_after_a_stored_one_equals_the_full_recomputation(shop, tmp_path, days):
+def test_a_night_after_a_stored_one_equals_the_full_recomputation(
+    shop, tmp_path, days, always_follow
+):
     tx, customers = shop
     night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
     day = NIGHT0 + dt.timedelta(days=days)
@@ -161,7 +179,7 @@ def test_an_earlier_date_than_every_stored_night_is_computed_whole(shop, tmp_pat
 def test_a_damaged_stored_night_costs_a_full_night_not_a_wrong_one(shop, tmp_path):
     tx, customers = shop
     night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
-    (stored,) = tmp_path.glob(f"*/{NIGHT0}")
+    (stored,) = tmp_path.glob(f"*/{NIGHT0}.*")
     (stored / "raw.parquet").write_bytes(b"not parquet")
     day = NIGHT0 + dt.timedelta(days=1)
     got, report = night(through(tx, day), customers, day, tmp_path)
@@ -184,8 +202,24 @@ def test_the_three_newest_nights_are_kept(shop, tmp_path):
         day = NIGHT0 + dt.timedelta(days=days)
         night(through(tx, day), customers, day, tmp_path)
     (folder,) = tmp_path.iterdir()
-    kept = sorted(p.name for p in folder.iterdir())
+    kept = sorted(p.name.split(".")[0] for p in folder.iterdir())
     assert kept == [(NIGHT0 + dt.timedelta(days=d)).isoformat() for d in (2, 3, 4)]
+
+
+def test_a_rerun_of_a_date_replaces_its_stored_night(shop, tmp_path):
+    tx, customers = shop
+    night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
+    night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
+    assert len(list(tmp_path.glob(f"*/{NIGHT0}.*"))) == 1
+
+
+def test_a_night_most_customers_would_recompute_is_computed_whole(shop, tmp_path):
+    tx, customers = shop
+    night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
+    day = NIGHT0 + dt.timedelta(days=45)
+    got, report = night(through(tx, day), customers, day, tmp_path)
+    assert report.mode == "full" and "computing everyone is cheaper" in report.why
+    pd.testing.assert_frame_equal(got, full(through(tx, day), customers, day))
 
 
 def test_the_engine_follows_the_stored_night_when_told_where(shop, tmp_path):
@@ -219,7 +253,7 @@ BETWEEN_NIGHTS = st.lists(
 )
 @given(rows=BETWEEN_NIGHTS, days=st.integers(1, 40), dropped=st.integers(0, 20))
 def test_whatever_arrives_between_nights_the_table_is_the_full_one(
-    shop, tmp_path_factory, rows, days, dropped
+    shop, tmp_path_factory, always_follow, rows, days, dropped
 ):
     tx, customers = shop
     state = tmp_path_factory.mktemp("state")
@@ -246,5 +280,6 @@ def test_whatever_arrives_between_nights_the_table_is_the_full_one(
     ).astype({"ts": "datetime64[us]"})
     later = through(tx, day)
     later = pd.concat([later.drop(later.index[::50][:dropped]), arrived], ignore_index=True)
-    got, _ = night(later, customers, day, state)
+    got, report = night(later, customers, day, state)
+    assert report.mode == "incremental"
     pd.testing.assert_frame_equal(got, full(later, customers, day))

@@ -17,12 +17,19 @@ since something (``MIN(age_days)``, ``MAX(age_days)``) grows by ``delta``, the `
 features (``overdue_ratio``...) are recomputed by their SQL from those values, and the
 account age from the customers table. Everyone outside ``T0``'s population stays outside
 unless recomputed, since days since the last order only grow. So the table equals the
-full recomputation's (tested, with the pandas reference's data). The BG/NBD family is
+full recomputation's (tested, with the pandas reference's data), as far as two full runs
+equal each other: a sum of money over lines in another order can differ in its last
+bits, which rounding to 9 decimals hides below about a million. The BG/NBD family is
 refitted on every customer each night: its four parameters describe the whole population.
 
-State: ``<state_dir>/<settings key>/<T0>/`` holds ``raw.parquet`` (the unrounded rows),
-``fingerprints.parquet`` and ``state.json``; the key changes with the query, the settings
-and DuckDB's version (its hash function), so a changed setting starts afresh.
+A feature whose SQL reads the cutoff any other way (a date column, a fractional
+threshold) is refused (:class:`NotIncremental`) and every night is computed whole; so is
+a night where more than :data:`MAX_RECOMPUTED_SHARE` of the customers would be recomputed.
+
+State: ``<state_dir>/<settings key>/<T0>.<token>/`` holds ``raw.parquet`` (the unrounded
+rows), ``fingerprints.parquet`` and ``state.json``, written whole and never changed; the
+key changes with the query, the settings and DuckDB's version (its hash function), so a
+changed setting starts afresh (the folders of an old key stay until deleted).
 """
 
 from __future__ import annotations
@@ -55,9 +62,14 @@ from churn.features.registry import Feature
 log = logging.getLogger(__name__)
 
 STATES_KEPT = 3
-_THRESHOLD = re.compile(r"age_days\s*(?:<|>=)\s*(\d+)")
+# A whole-day threshold that ends there (not ``age_days < 30.5`` or ``age_days < 29 + 2``).
+_THRESHOLD = re.compile(r"age_days\s*(?:<|>=)\s*(\d+)(?=\s*(?:\)|THEN\b|AND\b|OR\b|$))")
 _BUCKET = re.compile(r"FLOOR\(age_days\s*/\s*(\d+)(?:\.0)?\)")
 _SHIFTS = re.compile(r"(MIN|MAX)\((age_days|CASE WHEN [^()]* THEN age_days END)\)")
+# The cutoff or a date reached any other way than through age_days.
+_DATES = re.compile(r"\b(as_of|cutoff_end|ts|order_ts|order_date|line_date)\b", re.IGNORECASE)
+# Past this share of customers to recompute, the whole query is cheaper (no copy of lines).
+MAX_RECOMPUTED_SHARE = 0.5
 _SIGNUP = "account_age_days"
 _DIRTY = "night_recomputed"
 _PRINTS = "night_fingerprints"
@@ -99,6 +111,10 @@ def cutoff_dependence(features: Sequence[Feature], query: str) -> CutoffDependen
         if f.level == "final":
             derived.append(f.name)
             continue
+        if _DATES.search(f.sql):
+            raise NotIncremental(
+                f"{f.name}: its SQL reads a date or the cutoff itself, not only age_days"
+            )
         if _SHIFTS.fullmatch(f.sql.strip()):
             shifted.append(f.name)
             continue
@@ -176,20 +192,23 @@ def nightly_features(
     query = feature_sql(features, available, active_lookback_days)
     folder = Path(state_dir) / state_key(features, query, active_lookback_days)
     previous = _previous_state(folder, as_of)
+    dependence: CutoffDependence | None = None
     try:
         dependence = cutoff_dependence(features, query)
     except NotIncremental as exc:
         previous, why = None, str(exc)
     else:
         why = "no night stored before this one with these settings"
-    before = dt.date.fromisoformat(previous.name) if previous else None
+    before = _night(previous) if previous else None
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PRINTS} AS {_fingerprint_sql(con, as_of, before)}")
     report = None
-    if previous is not None:
+    if previous is not None and dependence is not None:
         try:
             report = _from_previous(
                 con, as_of, previous, features, available, active_lookback_days, dependence
             )
+        except NotIncremental as exc:
+            why = str(exc)
         except (duckdb.Error, OSError) as exc:
             # A damaged store costs a full night, never a wrong table or a failed one.
             why = f"the stored night {previous} could not be read ({exc})"
@@ -198,11 +217,13 @@ def nightly_features(
         rows = _query_rows(con, as_of, feature_sql(features, available, active_lookback_days))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {rows}")
         report = NightReport("full", as_of.isoformat(), why=why)
+        log.info("features as of %s: every customer computed (%s)", as_of, why)
     report = replace(
         report, customers=con.execute(f"SELECT COUNT(*) FROM {_ROWS}").fetchall()[0][0]
     )
     try:
-        _store(con, folder, as_of, report)
+        if dependence is not None:  # else no night can follow this one
+            _store(con, folder, as_of, report)
     except (duckdb.Error, OSError) as exc:
         log.warning(
             "this night is not kept for the next (%s: %s); check engine.feature_state's "
@@ -233,7 +254,7 @@ def _from_previous(
 ) -> NightReport:
     """This night's unrounded rows (the table :data:`_ROWS`) from the stored night in
     ``previous``."""
-    before = dt.date.fromisoformat(previous.name)
+    before = _night(previous)
     delta = (as_of - before).days
     ages = ", ".join(str(a) for a in crossing_ages(dependence.boundaries, delta))
     old_fp = _parquet(previous / "fingerprints.parquet")
@@ -241,15 +262,15 @@ def _from_previous(
         f"""CREATE OR REPLACE TEMP TABLE {_DIRTY} AS
 WITH changed AS (
   SELECT customer_id FROM {_PRINTS} AS p FULL JOIN {old_fp} AS o USING (customer_id)
-  WHERE COALESCE(p.n0, 0) <> COALESCE(o.n, 0)
+  WHERE customer_id IS NOT NULL AND (COALESCE(p.n0, 0) <> COALESCE(o.n, 0)
      OR COALESCE(p.x0, 0) <> COALESCE(o.x, 0)
-     OR COALESCE(p.s0, 0) <> COALESCE(o.s, 0)
+     OR COALESCE(p.s0, 0) <> COALESCE(o.s, 0))
 ),
 crossing AS (
   SELECT customer_id, MIN(CASE WHEN age < {delta} THEN 1 ELSE 2 END) AS why
   FROM (SELECT customer_id, DATE_DIFF('day', CAST(ts AS DATE), {_date(as_of)}) AS age
         FROM transactions WHERE ts < CAST({_date(as_of)} AS TIMESTAMP) + INTERVAL 1 DAY)
-  WHERE age IN ({ages})
+  WHERE age IN ({ages}) AND customer_id IS NOT NULL
   GROUP BY customer_id
 )
 -- why: 1 = changed or new lines, 2 = only crossing a boundary.
@@ -258,9 +279,15 @@ SELECT customer_id, MIN(why) AS why FROM (
   UNION ALL SELECT customer_id, why FROM crossing
 ) GROUP BY customer_id"""
     )
-    changed, crossing = con.execute(
-        f"SELECT COUNT(*) FILTER (WHERE why = 1), COUNT(*) FILTER (WHERE why = 2) FROM {_DIRTY}"
+    changed, crossing, everyone = con.execute(
+        f"SELECT COUNT(*) FILTER (WHERE why = 1), COUNT(*) FILTER (WHERE why = 2), "
+        f"(SELECT COUNT(*) FROM {_PRINTS} WHERE n > 0) FROM {_DIRTY}"
     ).fetchall()[0]
+    if changed + crossing > MAX_RECOMPUTED_SHARE * everyone:
+        raise NotIncremental(
+            f"{changed + crossing} of {everyone} customers to recompute since the night of "
+            f"{before}: computing everyone is cheaper"
+        )
     recomputed = _query_rows(
         con, as_of, feature_sql(features, available, active_lookback_days, _DIRTY)
     )
@@ -282,7 +309,7 @@ ORDER BY customer_id"""
     )
     log.info(
         "features as of %s from the night of %s: %d recomputed (%d with changed or new "
-        "lines, %d crossing a window's end), the others carried %d days on",
+        "lines, %d at a window's or a bucket's end), the others carried %d days on",
         as_of,
         before,
         report.recomputed,
@@ -348,25 +375,35 @@ def _fingerprint_sql(
 
 
 def _previous_state(folder: Path, as_of: dt.date) -> Path | None:
-    """The newest complete stored night before ``as_of`` in ``folder``, if any."""
+    """The newest stored night before ``as_of`` in ``folder`` (the latest written for that
+    date), if any."""
     nights = []
-    for path in folder.glob("????-??-??"):
+    for path in folder.glob("????-??-??.*"):
         try:
-            night = dt.date.fromisoformat(path.name)
-        except ValueError:
+            night = dt.date.fromisoformat(path.name.split(".")[0])
+            written = (path / "state.json").stat().st_mtime
+        except (ValueError, OSError):
             continue
-        if night < as_of and (path / "state.json").is_file():
-            nights.append((night, path))
-    return max(nights)[1] if nights else None
+        if night < as_of:
+            nights.append((night, written, path))
+    return max(nights)[2] if nights else None
+
+
+def _night(path: Path) -> dt.date:
+    return dt.date.fromisoformat(path.name.split(".")[0])
 
 
 def _store(
     con: duckdb.DuckDBPyConnection, folder: Path, as_of: dt.date, report: NightReport
 ) -> None:
-    """Write this night (:data:`_ROWS`, :data:`_PRINTS`) to ``folder/<as_of>/`` whole (a
-    hidden folder renamed into place), then keep the :data:`STATES_KEPT` newest nights."""
+    """Write this night (:data:`_ROWS`, :data:`_PRINTS`) to a new folder
+    ``folder/<as_of>.<token>/``, complete before it gets that name and never changed after:
+    a run reading an older one meanwhile reads it whole or fails to read it (and computes
+    every customer). Then the older folders of that date go, and all but the
+    :data:`STATES_KEPT` newest dates."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{as_of.isoformat()}.{secrets.token_hex(4)}"
+    token = secrets.token_hex(4)
+    tmp = folder / f".{as_of.isoformat()}.{token}"
     tmp.mkdir()
     try:
         con.execute(f"COPY {_ROWS} TO {_quoted(tmp / 'raw.parquet')} (FORMAT parquet)")
@@ -375,16 +412,15 @@ def _store(
             f"{_quoted(tmp / 'fingerprints.parquet')} (FORMAT parquet)"
         )
         (tmp / "state.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-        target = folder / as_of.isoformat()
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        tmp.rename(folder / f"{as_of.isoformat()}.{token}")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    nights = sorted(p for p in folder.glob("????-??-??") if p.is_dir())
-    for old in nights[:-STATES_KEPT]:
-        shutil.rmtree(old, ignore_errors=True)
+    nights = sorted(folder.glob("????-??-??.*"), key=lambda p: (_night(p), p.name))
+    dates = sorted({_night(p) for p in nights})[-STATES_KEPT:]
+    for old in nights:
+        if _night(old) not in dates or (_night(old) == as_of and not old.name.endswith(token)):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _date(day: dt.date) -> str:
