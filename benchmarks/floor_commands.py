@@ -165,7 +165,7 @@ def one_night_on(shop: Path, scratch: Path, rounds: int, engine: Sequence[str]) 
     )
     runs = []
     for i in range(rounds):
-        for stored in state.glob(f"*/{last}"):
+        for stored in state.glob(f"*/{last}.*"):
             shutil.rmtree(stored)
         print(f"  features one night on, round {i + 1}/{rounds} ...", flush=True)
         command = churn("features", shop, setting, f"hydra.run.dir={scratch}/n", *engine)
