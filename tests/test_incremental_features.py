@@ -206,6 +206,23 @@ def test_the_three_newest_nights_are_kept(shop, tmp_path):
     assert kept == [(NIGHT0 + dt.timedelta(days=d)).isoformat() for d in (2, 3, 4)]
 
 
+def test_what_was_not_written_for_two_weeks_goes(shop, tmp_path):
+    import os
+
+    tx, customers = shop
+    old_key, recent_key = tmp_path / "0123456789abcdef", tmp_path / "fedcba9876543210"
+    for key in (old_key, recent_key):
+        (key / "2023-01-01.0000aaaa").mkdir(parents=True)
+    leftover = tmp_path / "fedcba9876543210" / ".2023-01-02.0000bbbb"
+    leftover.mkdir()
+    weeks_ago = (tmp_path / "0123456789abcdef").stat().st_mtime - 15 * 86400
+    for path in (old_key / "2023-01-01.0000aaaa", old_key, leftover):
+        os.utime(path, (weeks_ago, weeks_ago))
+    night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)
+    assert not old_key.exists() and not leftover.exists()
+    assert (recent_key / "2023-01-01.0000aaaa").exists()
+
+
 def test_a_rerun_of_a_date_replaces_its_stored_night(shop, tmp_path):
     tx, customers = shop
     night(through(tx, NIGHT0), customers, NIGHT0, tmp_path)

@@ -29,7 +29,8 @@ a night where more than :data:`MAX_RECOMPUTED_SHARE` of the customers would be r
 State: ``<state_dir>/<settings key>/<T0>.<token>/`` holds ``raw.parquet`` (the unrounded
 rows), ``fingerprints.parquet`` and ``state.json``, written whole and never changed; the
 key changes with the query, the settings and DuckDB's version (its hash function), so a
-changed setting starts afresh (the folders of an old key stay until deleted).
+changed setting starts afresh (a key's folder goes once it has not been written for
+:data:`STALE_DAYS` days before a night of another).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from churn.features.registry import Feature
 log = logging.getLogger(__name__)
 
 STATES_KEPT = 3
+STALE_DAYS = 14
 # A whole-day threshold that ends there (not ``age_days < 30.5`` or ``age_days < 29 + 2``).
 _THRESHOLD = re.compile(r"age_days\s*(?:<|>=)\s*(\d+)(?=\s*(?:\)|THEN\b|AND\b|OR\b|$))")
 _BUCKET = re.compile(r"FLOOR\(age_days\s*/\s*(\d+)(?:\.0)?\)")
@@ -421,6 +423,24 @@ def _store(
     for old in nights:
         if _night(old) not in dates or (_night(old) == as_of and not old.name.endswith(token)):
             shutil.rmtree(old, ignore_errors=True)
+    _remove_stale(folder.parent, (folder / f"{as_of.isoformat()}.{token}").stat().st_mtime)
+
+
+def _remove_stale(state_dir: Path, written: float) -> None:
+    """Remove from ``state_dir`` what was last written :data:`STALE_DAYS` before
+    ``written`` (this night's time, from the file system): the folders of settings no
+    longer used, and the hidden folders a killed run left. At worst a night computes
+    everyone."""
+    limit = written - STALE_DAYS * 86400
+    for key in state_dir.iterdir():
+        if not key.is_dir():
+            continue
+        for hidden in key.glob(".*"):
+            if hidden.stat().st_mtime < limit:
+                shutil.rmtree(hidden, ignore_errors=True)
+        times = [p.stat().st_mtime for p in key.glob("????-??-??.*")]
+        if max(times, default=key.stat().st_mtime) < limit:
+            shutil.rmtree(key, ignore_errors=True)
 
 
 def _date(day: dt.date) -> str:
