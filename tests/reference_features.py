@@ -12,6 +12,26 @@ import pandas as pd
 from churn.features.btyd import expected_purchases, fit_bgnbd, p_no_purchase
 
 
+def reference_shop(n_customers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A generated shop over 400 days with gaps in the optional columns, as real exports
+    have, and a customers table whose sign-ups fall before, between and after cutoffs."""
+    from churn.data.synth import ShopSpec, generate_transactions
+
+    tx = generate_transactions(ShopSpec(n_customers=n_customers, days=400, seed=21))
+    rng = np.random.default_rng(4)
+    tx.loc[rng.random(len(tx)) < 0.05, "category"] = None
+    tx.loc[rng.random(len(tx)) < 0.05, "channel"] = None
+    ids = tx["customer_id"].unique()
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_ts": pd.Timestamp("2022-06-01")
+            + pd.to_timedelta(rng.integers(0, 600 * 86400, len(ids)), unit="s"),
+        }
+    )
+    return tx, customers
+
+
 def _safe_div(a: float, b: float) -> float:
     return np.nan if b == 0 or pd.isna(b) or pd.isna(a) else a / b
 

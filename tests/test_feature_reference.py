@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churn.data.ingest import SourceSpec, ingest_customers, ingest_transactions
-from churn.data.synth import ShopSpec, generate_transactions
 from churn.engines import duckdb_engine
 from churn.features.query import build_features
 from churn.features.registry import FAMILIES, registry
-from tests.reference_features import reference_features
+from tests.reference_features import reference_features, reference_shop
 
 WINDOWS = [30, 90, 180, 365]
 HORIZON = 30
@@ -25,20 +23,7 @@ AS_OF = "2023-11-15"
 
 @pytest.fixture(scope="module")
 def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
-    tx = generate_transactions(ShopSpec(n_customers=120, days=400, seed=21))
-    rng = np.random.default_rng(4)
-    # Gaps in the optional columns, as real exports have.
-    tx.loc[rng.random(len(tx)) < 0.05, "category"] = None
-    tx.loc[rng.random(len(tx)) < 0.05, "channel"] = None
-    ids = tx["customer_id"].unique()
-    customers = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "signup_ts": pd.Timestamp("2022-06-01")
-            + pd.to_timedelta(rng.integers(0, 600 * 86400, len(ids)), unit="s"),
-        }
-    )
-    return tx, customers
+    return reference_shop(120)
 
 
 def engine_features(tx: pd.DataFrame, customers: pd.DataFrame | None, as_of: str) -> pd.DataFrame:

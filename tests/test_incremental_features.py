@@ -7,14 +7,12 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churn.data.ingest import SourceSpec, ingest_customers, ingest_transactions
-from churn.data.synth import ShopSpec, generate_transactions
 from churn.engines import duckdb_engine
 from churn.features import incremental
 from churn.features.incremental import (
@@ -25,7 +23,7 @@ from churn.features.incremental import (
 )
 from churn.features.query import OPTIONAL_COLUMNS, build_features, feature_sql
 from churn.features.registry import FAMILIES, select_features
-from tests.reference_features import reference_features
+from tests.reference_features import reference_features, reference_shop
 
 WINDOWS = [30, 90, 180, 365]
 HORIZON = 30
@@ -34,20 +32,7 @@ NIGHT0 = dt.date(2023, 10, 1)
 
 @pytest.fixture(scope="module")
 def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
-    tx = generate_transactions(ShopSpec(n_customers=150, days=400, seed=21))
-    rng = np.random.default_rng(4)
-    tx.loc[rng.random(len(tx)) < 0.05, "category"] = None
-    tx.loc[rng.random(len(tx)) < 0.05, "channel"] = None
-    ids = tx["customer_id"].unique()
-    customers = pd.DataFrame(
-        {
-            "customer_id": ids,
-            # Some sign up between the nights, some after both.
-            "signup_ts": pd.Timestamp("2022-06-01")
-            + pd.to_timedelta(rng.integers(0, 600 * 86400, len(ids)), unit="s"),
-        }
-    )
-    return tx, customers
+    return reference_shop(150)
 
 
 def through(tx: pd.DataFrame, day: dt.date) -> pd.DataFrame:

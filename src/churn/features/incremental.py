@@ -216,7 +216,7 @@ def nightly_features(
             why = f"the stored night {previous} could not be read ({exc})"
             log.warning("%s: every customer is computed", why)
     if report is None:
-        rows = _query_rows(con, as_of, feature_sql(features, available, active_lookback_days))
+        rows = _query_rows(con, as_of, query)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {rows}")
         report = NightReport("full", as_of.isoformat(), why=why)
         log.info("features as of %s: every customer computed (%s)", as_of, why)

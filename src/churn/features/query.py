@@ -302,28 +302,14 @@ def build_features(
     features = chosen_features(
         windows, active_lookback_days, families, btyd_horizon_days, available
     )
-    table = raw_features(con, cutoffs, features, available, active_lookback_days)
-    btyd = bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)) if btyd_horizon_days else None
-    return finish_table(table, features, btyd)
-
-
-def raw_features(
-    con: duckdb.DuckDBPyConnection,
-    cutoffs: Sequence[dt.date],
-    features: list[Feature],
-    available: Sequence[str],
-    active_lookback_days: int,
-    customers: str | None = None,
-) -> pd.DataFrame:
-    """The rows of :func:`feature_sql` at ``cutoffs`` as DuckDB returns them, before
-    :func:`finish_table` (no BG/NBD columns, values not rounded); for the customers in
-    the table ``customers`` only, when given."""
     cutoff_frame = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(cutoffs))).date})
     con.register("cutoff_dates", cutoff_frame)
     try:
-        return fetch_frame(con, feature_sql(features, available, active_lookback_days, customers))
+        table = fetch_frame(con, feature_sql(features, available, active_lookback_days))
     finally:
         con.unregister("cutoff_dates")
+    btyd = bgnbd_predictions(con, cutoffs, int(btyd_horizon_days)) if btyd_horizon_days else None
+    return finish_table(table, features, btyd)
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
