@@ -85,6 +85,19 @@ def test_one_order_customer_has_no_gap():
     assert pd.isna(row["mean_gap_days"]) and pd.isna(row["overdue_ratio"])
 
 
+def test_active_months_and_weekdays_count_the_30_day_periods_and_days_with_an_order():
+    # Ages 0 and 29 share the first 30-day period, 30 and 59 the second, 360 and 364 the
+    # last (5 days long); 365 days is outside the year. Sundays (0, 364 days ago), a
+    # Saturday (29), a Friday (30) and Thursdays (59, 360): 4 weekdays.
+    ages = [0, 29, 30, 59, 360, 364, 365]
+    history = make_transactions(
+        [("G", f"g{age}", f"{AS_OF - dt.timedelta(days=age)} 12:00:00", 10.0) for age in ages]
+    )
+    row = build_features(connect_to(history), [AS_OF]).iloc[0]
+    assert row["active_months_365d"] == 3
+    assert row["weekdays_distinct_365d"] == 4
+
+
 def test_returns_share_is_returned_over_purchased_in_365_days(table):
     assert table.loc["A", "returns_share_365d"] == pytest.approx(20.0 / 85.0)
     assert table.loc["B", "returns_share_365d"] == 0.0

@@ -86,7 +86,7 @@ def test_the_registry_is_classified_by_how_it_moves_with_the_cutoff():
         "days_since_last_discount",
     }
     assert set(dependence.derived) == {"overdue_ratio", "last_basket_vs_mean"}
-    # The windows, and the 30-day buckets of active_months_365d.
+    # The windows, and the ends of active_months_365d's 30-day periods.
     assert dependence.boundaries == (30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 360, 365)
 
 
@@ -97,6 +97,7 @@ def test_the_registry_is_classified_by_how_it_moves_with_the_cutoff():
         "SUM(CASE WHEN age_days < 30.5 THEN 1 ELSE 0 END)",
         "SUM(CASE WHEN age_days < 29 + 2 THEN 1 ELSE 0 END)",
         "SUM(CASE WHEN order_date > as_of - 45 THEN 1 ELSE 0 END)",
+        "COUNT(DISTINCT CAST(FLOOR(age_days / 30.0) AS INTEGER))",
     ],
 )
 def test_a_feature_reading_the_cutoff_otherwise_is_refused(sql):

@@ -9,8 +9,8 @@ moved on by ``delta`` days:
   line, a correction, a deleted row), found by a fingerprint of each customer's lines;
 - **new**: a line dated after ``T0``, up to ``T1``;
 - **crossing**: a line whose age in days crosses a boundary of some feature between ``T0``
-  and ``T1``: the end of a window (``age_days < 30``) or of a 30-day bucket
-  (``active_months_365d``). The boundaries are read from the feature query itself.
+  and ``T1``: the end of a window (``age_days < 30``, ``age_days >= 90``), read from
+  the feature query itself.
 
 Every other customer keeps ``T0``'s values, stored unrounded: a feature that counts days
 since something (``MIN(age_days)``, ``MAX(age_days)``) grows by ``delta``, the ``final``
@@ -66,7 +66,6 @@ STATES_KEPT = 3
 STALE_DAYS = 14
 # A whole-day threshold that ends there (not ``age_days < 30.5`` or ``age_days < 29 + 2``).
 _THRESHOLD = re.compile(r"age_days\s*(?:<|>=)\s*(\d+)(?=\s*(?:\)|THEN\b|AND\b|OR\b|$))")
-_BUCKET = re.compile(r"FLOOR\(age_days\s*/\s*(\d+)(?:\.0)?\)")
 _SHIFTS = re.compile(r"(MIN|MAX)\((age_days|CASE WHEN [^()]* THEN age_days END)\)")
 # The cutoff or a date reached any other way than through age_days.
 _DATES = re.compile(r"\b(as_of|cutoff_end|ts|order_ts|order_date|line_date)\b", re.IGNORECASE)
@@ -93,8 +92,8 @@ class CutoffDependence:
     derived : tuple of str
         ``final`` features, recomputed from the others by their SQL.
     boundaries : tuple of int
-        Ages in days at which some value steps (a window's end, a bucket's); a customer
-        with a line whose age crosses one is recomputed.
+        Ages in days at which some value steps (a window's end); a customer with a line
+        whose age crosses one is recomputed.
     """
 
     shifted: tuple[str, ...]
@@ -120,19 +119,11 @@ def cutoff_dependence(features: Sequence[Feature], query: str) -> CutoffDependen
         if _SHIFTS.fullmatch(f.sql.strip()):
             shifted.append(f.name)
             continue
-        rest = _THRESHOLD.sub("", f.sql)
-        buckets = [int(k) for k in _BUCKET.findall(rest)]
-        rest = _BUCKET.sub("", rest)
-        if "age_days" in rest:
+        if "age_days" in _THRESHOLD.sub("", f.sql):
             raise NotIncremental(
-                f"{f.name}: its SQL uses age_days other than in a window, a 30-day bucket "
-                "or a MIN/MAX, so a night cannot tell who it changed for"
+                f"{f.name}: its SQL uses age_days other than in a whole-day window or a "
+                "MIN/MAX, so a night cannot tell who it changed for"
             )
-        top = max((int(n) for n in _THRESHOLD.findall(f.sql)), default=0)
-        for k in buckets:
-            if not top:
-                raise NotIncremental(f"{f.name}: buckets of age_days without a window")
-            boundaries.update(range(k, top, k))
     return CutoffDependence(tuple(shifted), tuple(derived), tuple(sorted(boundaries)))
 
 
@@ -311,7 +302,7 @@ ORDER BY customer_id"""
     )
     log.info(
         "features as of %s from the night of %s: %d recomputed (%d with changed or new "
-        "lines, %d at a window's or a bucket's end), the others carried %d days on",
+        "lines, %d at a window's end), the others carried %d days on",
         as_of,
         before,
         report.recomputed,

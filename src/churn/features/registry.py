@@ -111,6 +111,29 @@ class Feature:
     requires: tuple[str, ...] = ()
 
 
+def _distinct_periods(width: int, days: int) -> str:
+    """How many of the ``width``-day periods of the last ``days`` days have an order (the
+    last period is shorter when ``width`` does not divide ``days``).
+
+    A sum of one 0/1 per period rather than ``COUNT(DISTINCT period)``: the same count,
+    without the distinct aggregate's extra pass over every order (10% of the feature
+    query's time on a million customers), and each period's end a plain ``age_days``
+    threshold that a night (:mod:`churn.features.incremental`) can follow."""
+    ends = [*range(width, days, width), days]
+    terms = [f"MAX(CASE WHEN age_days < {width} THEN 1 ELSE 0 END)"] + [
+        f"MAX(CASE WHEN age_days >= {start} AND age_days < {end} THEN 1 ELSE 0 END)"
+        for start, end in zip(ends[:-1], ends[1:], strict=True)
+    ]
+    return "(" + " + ".join(terms) + ")"
+
+
+def _distinct_values(column: str, values: Sequence[int], where: str) -> str:
+    """How many of ``values`` (a small, fixed set) ``column`` takes where ``where`` holds:
+    as :func:`_distinct_periods`, a sum of one 0/1 per value, not a distinct aggregate."""
+    terms = [f"MAX(CASE WHEN {where} AND {column} = {value} THEN 1 ELSE 0 END)" for value in values]
+    return "(" + " + ".join(terms) + ")"
+
+
 def _window_features(w: int) -> list[Feature]:
     return [
         Feature(
@@ -168,7 +191,7 @@ _FIXED: tuple[Feature, ...] = (
         "active_months_365d",
         "frequency_monetary",
         "orders",
-        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN CAST(FLOOR(age_days / 30.0) AS INTEGER) END)",
+        _distinct_periods(30, 365),
         "count",
         "Distinct 30-day periods of the last 365 days with at least one order.",
         theme="frequency",
@@ -530,7 +553,7 @@ _FIXED: tuple[Feature, ...] = (
         "weekdays_distinct_365d",
         "habits",
         "orders",
-        "COUNT(DISTINCT CASE WHEN age_days < 365 THEN weekday END)",
+        _distinct_values("weekday", range(7), "age_days < 365"),
         "count",
         "Distinct days of the week with orders, last 365 days.",
         theme="habits",
