@@ -145,6 +145,9 @@ def test_the_feature_query_transpiles_to_spark_sql():
     spark = to_spark_sql(duckdb_sql)
     # DuckDB's hint on the lines table has no Spark syntax: it is dropped.
     assert "NOT MATERIALIZED" in duckdb_sql and "MATERIALIZED" not in spark
+    # Money is summed in exact decimals by DuckDB, in doubles by Spark.
+    assert "AS DECIMAL(18, 4)) AS amount" in duckdb_sql
+    assert "DECIMAL" not in spark.upper() and "CAST(t.amount AS DOUBLE) AS amount" in spark
     for f in features:
         if f.level != "btyd":
             assert f" AS {f.name}" in spark

@@ -98,6 +98,22 @@ def test_active_months_and_weekdays_count_the_30_day_periods_and_days_with_an_or
     assert row["weekdays_distinct_365d"] == 4
 
 
+def test_money_is_summed_exactly_whatever_order_the_lines_come_in():
+    # In doubles, 1e11 + 0.0001 - 1e11 is 0.0001068...: the small line is mostly lost
+    # when it is added to the large one first, and kept when the large ones cancel first,
+    # so a parallel sum would change with the lines' order. Exactly, it is 0.0001.
+    history = make_transactions(
+        [
+            ("H", "h1", "2024-03-01 12:00:00", 1e11),
+            ("H", "h2", "2024-03-02 12:00:00", 0.0001),
+            ("H", "Rh1", "2024-03-03 12:00:00", -1e11),
+        ]
+    )
+    row = build_features(connect_to(history), [AS_OF]).iloc[0]
+    assert row["spend_total"] == 0.0001
+    assert row["spend_90d"] == 0.0001
+
+
 def test_returns_share_is_returned_over_purchased_in_365_days(table):
     assert table.loc["A", "returns_share_365d"] == pytest.approx(20.0 / 85.0)
     assert table.loc["B", "returns_share_365d"] == 0.0

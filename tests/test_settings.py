@@ -296,6 +296,15 @@ def test_tiers_sharing_a_bound_are_refused():
     assert "each tier needs a bound of its own" in text
 
 
+def test_a_plausible_value_bound_beyond_what_features_sum_exactly_is_refused():
+    # The feature query sums money as 18-digit decimals with 4 places.
+    text = _problems("features", ["ingest.max_abs_value=1e14"])
+    assert (
+        "ingest.max_abs_value=100000000000000.0: must be a number > 0 and <= 10000000000000.0"
+        in text
+    )
+
+
 def test_a_fractional_horizon_is_not_rounded():
     text = _problems("train", ["label.horizon_days=1.5"])
     assert "label.horizon_days=1.5: must be a whole number >= 1" in text

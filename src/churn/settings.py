@@ -38,7 +38,7 @@ from pydantic_core import PydanticCustomError
 from churn.config import register_resolvers
 from churn.data.contract import CONTACTS, CUSTOMERS, TRANSACTIONS, WITHOUT_CUSTOMER, csv_encoding
 from churn.errors import ConfigError
-from churn.features.query import REQUIRED_WINDOWS
+from churn.features.query import MAX_EXACT_VALUE, REQUIRED_WINDOWS
 from churn.features.registry import FAMILIES
 from churn.reporting.retention import PERIODS
 from churn.scoring.actions import known_actions, known_causes
@@ -591,7 +591,8 @@ class IngestSettings(Group):
 
     max_bad_fraction: Fraction
     # Plausibility bounds (churn.data.ingest.Plausibility), with its defaults when not set.
-    max_abs_value: Annotated[float, number(gt=0)] = 1e12
+    # At most MAX_EXACT_VALUE: the feature query sums values as exact 18-digit decimals.
+    max_abs_value: Annotated[float, number(gt=0, le=MAX_EXACT_VALUE)] = 1e12
     valid_from: Annotated[dt.date, checked(_date)] = dt.date(1990, 1, 1)
     valid_until: Annotated[dt.date | None, checked(_one_date)] = None
     # Rows without a customer id: dropped and counted, or quarantined (churn.data.ingest.LeftOut).

@@ -17,9 +17,8 @@ since something (``MIN(age_days)``, ``MAX(age_days)``) grows by ``delta``, the `
 features (``overdue_ratio``...) are recomputed by their SQL from those values, and the
 account age from the customers table. Everyone outside ``T0``'s population stays outside
 unless recomputed, since days since the last order only grow. So the table equals the
-full recomputation's (tested, with the pandas reference's data), as far as two full runs
-equal each other: a sum of money over lines in another order can differ in its last
-bits, which rounding to 9 decimals hides below about a million. The BG/NBD family is
+full recomputation's (tested, with the pandas reference's data; money is summed in exact
+decimals, so the order of the lines changes nothing). The BG/NBD family is
 refitted on every customer each night: its four parameters describe the whole population.
 
 A feature whose SQL reads the cutoff any other way (a date column, a fractional
