@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 CASES = Path(__file__).resolve().parent / "cases"
@@ -251,6 +251,15 @@ NAMES = {
 }
 
 
+def _per_shop(summary: dict, name: str, figure: Callable[[dict], float]) -> list[str]:
+    """``"<shop> <figure>"`` for each shop that measured the command ``name``."""
+    return [
+        f"{label} {figure(m):.2f}"
+        for label, m in summary.items()
+        if label != "scaling" and name in m
+    ]
+
+
 def section(results: dict, meta: dict, facts: dict) -> list[str]:
     """Markdown for this section: its heading, its table and what it measured.
     ``facts`` maps each shop label to its lines, customers and how it was made."""
@@ -298,11 +307,7 @@ def section(results: dict, meta: dict, facts: dict) -> list[str]:
                 f"| {m['cpu_s']:.1f} | {m['peak_mb']:,.0f} | {m['ratio_wall']:.2f} "
                 f"| {m['ratio_cpu']:.2f} | {goal} |"
             )
-    least = [
-        f"{label} {m['features_least']['ratio_wall']:.2f}"
-        for label, m in summary.items()
-        if label != "scaling" and "features_least" in m
-    ]
+    least = _per_shop(summary, "features_least", lambda m: m["features_least"]["ratio_wall"])
     if least:
         lines += [
             "",
@@ -312,11 +317,9 @@ def section(results: dict, meta: dict, facts: dict) -> list[str]:
             "every features command pays before its first family, so a features command "
             "cannot come nearer the floor than that.",
         ]
-    nights = [
-        f"{label} {m['features_night']['wall_s'] / m['features']['wall_s']:.2f}"
-        for label, m in summary.items()
-        if label != "scaling" and "features_night" in m
-    ]
+    nights = _per_shop(
+        summary, "features_night", lambda m: m["features_night"]["wall_s"] / m["features"]["wall_s"]
+    )
     if nights:
         lines += [
             "",
@@ -329,8 +332,7 @@ def section(results: dict, meta: dict, facts: dict) -> list[str]:
     if "scaling" in summary:
         labels = [k for k in summary if k != "scaling"]
         scaled = ", ".join(
-            f"{NAMES[k].split(':')[0]} **{v:.2f}x**"
-            for k, v in summary["scaling"].items()
+            f"{NAMES[k].split(':')[0]} **{v:.2f}x**" for k, v in summary["scaling"].items()
         )
         lines += [
             "",
