@@ -116,21 +116,25 @@ def _distinct_periods(width: int, days: int) -> str:
     last period is shorter when ``width`` does not divide ``days``).
 
     A sum of one 0/1 per period rather than ``COUNT(DISTINCT period)``: the same count,
-    without the distinct aggregate's extra pass over every order (10% of the feature
+    without the distinct aggregate's extra pass over every order (5% of the feature
     query's time on a million customers), and each period's end a plain ``age_days``
     threshold that a night (:mod:`churn.features.incremental`) can follow."""
     ends = [*range(width, days, width), days]
-    terms = [f"MAX(CASE WHEN age_days < {width} THEN 1 ELSE 0 END)"] + [
-        f"MAX(CASE WHEN age_days >= {start} AND age_days < {end} THEN 1 ELSE 0 END)"
-        for start, end in zip(ends[:-1], ends[1:], strict=True)
-    ]
-    return "(" + " + ".join(terms) + ")"
+    return _count_true(
+        [f"age_days < {width}"]
+        + [f"age_days >= {a} AND age_days < {b}" for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    )
 
 
 def _distinct_values(column: str, values: Sequence[int], where: str) -> str:
     """How many of ``values`` (a small, fixed set) ``column`` takes where ``where`` holds:
     as :func:`_distinct_periods`, a sum of one 0/1 per value, not a distinct aggregate."""
-    terms = [f"MAX(CASE WHEN {where} AND {column} = {value} THEN 1 ELSE 0 END)" for value in values]
+    return _count_true([f"{where} AND {column} = {value}" for value in values])
+
+
+def _count_true(conditions: Sequence[str]) -> str:
+    """How many of ``conditions`` hold for at least one of the rows aggregated."""
+    terms = [f"MAX(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in conditions]
     return "(" + " + ".join(terms) + ")"
 
 
